@@ -1,0 +1,27 @@
+from glob import glob
+
+from setuptools import find_packages, setup
+
+package_name = "fog_policy"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
+        ("share/" + package_name, ["package.xml"]),
+        ("share/" + package_name + "/launch", glob("launch/*.py")),
+        ("share/" + package_name + "/config", glob("config/*.yaml")),
+    ],
+    package_data={package_name: ["assets/*"]},
+    include_package_data=True,
+    install_requires=["setuptools"],
+    zip_safe=False,
+    maintainer="FoG stack maintainers",
+    maintainer_email="maintainers@fog-stack.dev",
+    description="Deployment of FoG policies: locomotion controller, policy runtime and nodes, deploy.launch.py.",
+    license="Apache-2.0",
+    extras_require={"test": ["pytest"]},
+    entry_points={"console_scripts": ["locomotion_node = fog_policy.locomotion_node:main"]},
+)

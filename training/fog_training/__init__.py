@@ -1,0 +1,1 @@
+"""Offline training for the FoG stack (bags -> dataset -> world models -> policy -> artifact)."""

@@ -1,0 +1,56 @@
+"""The `fog` command line: one verb per job.
+
+Each verb lives in its own module with a ``main(argv: list[str]) -> int`` that parses its own
+typed options (and prints examples with ``--help``). Modules are imported only when their verb
+runs, so ``fog --help`` stays fast and a verb's heavy imports (torch, mujoco) cost nothing to
+the others.
+
+Examples::
+
+    fog collect --robot sim --minutes 2 --out data/bags
+    fog dataset data/bags/*.mcap --out data/go2.zarr
+    fog collect-pusht --episodes 200 --out data/pusht.zarr
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# verb -> (module, one-line help). Multi-word verbs (``train world-model``) are listed whole.
+VERBS: dict[str, tuple[str, str]] = {}
+
+
+def register(verb: str, module: str, help_text: str) -> None:
+    VERBS[verb] = (module, help_text)
+
+
+register("collect", "fog_training.collect", "record exploration episodes from the simulator into bags")
+register("dataset", "fog_training.data.bag_to_dataset", "convert rosbag2 bags into a Zarr episode dataset")
+register("collect-pusht", "fog_training.data.pusht_collect", "collect Push-T episodes into a Zarr dataset")
+
+
+def _usage() -> str:
+    width = max(len(v) for v in VERBS)
+    lines = ["usage: fog VERB [options]   (fog VERB --help for a verb's options and examples)", "", "verbs:"]
+    lines += [f"  {v.ljust(width)}  {h}" for v, (_, h) in sorted(VERBS.items())]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    # Longest match first so that "train world-model" wins over "train".
+    for n in (2, 1):
+        verb = " ".join(argv[:n])
+        if len(argv) >= n and verb in VERBS:
+            module, _ = VERBS[verb]
+            return int(importlib.import_module(module).main(argv[n:]) or 0)
+    print(f"fog: unknown verb {' '.join(argv[:2])!r}\n\n{_usage()}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
