@@ -1,0 +1,173 @@
+"""The locomotion controller node: `cmd_vel` -> `joint_commands` at 50 Hz with the built-in trot.
+
+Subscribes joint_states and imu/data (sensor QoS) and cmd_vel (geometry_msgs/Twist); a timer at
+`rate_hz` (on the ROS clock, so simulated time when use_sim_time is set) runs
+`fog_policy.trot_gait.TrotGait` and publishes joint_commands (position targets, velocity targets
+and feed-forward effort, Unitree order) for the bridge's PD motor loop.
+
+It only commands a robot that stands: it waits until the measured joints are near the stand pose
+(the bridge's soft start puts them there) and, if the robot later leaves its targets by far
+(damping, e-stop, a fall), it stops, resets the gait and waits to stand again. Stale joint states
+or IMU -> no commands (the bridge's watchdog then damps) and the reason on /diagnostics. A stale
+cmd_vel means "stand still", not "keep walking".
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Twist
+from quadruped_bridge import ros_messages as rm
+from quadruped_bridge.go2_description import JOINT_NAMES, STAND_POSE
+from quadruped_bridge.ros_params import declare_config
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import Imu, JointState
+
+from fog_policy.trot_gait import GaitConfig, TrotGait
+
+COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+
+
+@dataclass(frozen=True)
+class LocomotionConfig:
+    rate_hz: float = 50.0
+    """Control rate (Hz) of joint_commands."""
+    state_timeout: float = 0.1
+    """joint_states or imu/data older than this (s) -> stop commanding."""
+    cmd_vel_timeout: float = 0.5
+    """cmd_vel older than this (s) is replaced by zero velocity (stand still)."""
+    stand_tolerance: float = 0.25
+    """The gait starts once every joint is within this (rad) of the stand pose."""
+    lost_tolerance: float = 0.8
+    """A joint this far (rad) from its target for `lost_time` means the robot is not following."""
+    lost_time: float = 0.3
+    """Seconds of not following before the gait stops and waits for the stand pose again."""
+    stand_height: float = GaitConfig.stand_height
+    """Base height during the gait (m)."""
+    gait_frequency: float = GaitConfig.gait_frequency
+    """Trot cycles per second (Hz)."""
+    swing_height: float = GaitConfig.swing_height
+    """Foot lift in swing (m)."""
+
+
+class LocomotionNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("locomotion", **kwargs)
+        self.cfg = declare_config(self, LocomotionConfig)
+        self.gait = TrotGait(GaitConfig(stand_height=self.cfg.stand_height, gait_frequency=self.cfg.gait_frequency,
+                                        swing_height=self.cfg.swing_height))
+        self._index = {n: i for i, n in enumerate(JOINT_NAMES)}
+        self._joints: tuple[float, np.ndarray, np.ndarray] | None = None
+        self._imu: tuple[float, np.ndarray, np.ndarray] | None = None
+        self._cmd_vel = np.zeros(3)
+        self._t_cmd_vel = -1e9
+        self._walking = False
+        self._last_target: np.ndarray | None = None
+        self._t_lost: float | None = None
+        self._status = ("WARN", "waiting for joint_states and imu/data")
+        self._status_sent: tuple[str, str] | None = None
+
+        self.create_subscription(JointState, "joint_states", self._on_joints, qos_profile_sensor_data)
+        self.create_subscription(Imu, "imu/data", self._on_imu, qos_profile_sensor_data)
+        self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, COMMAND_QOS)
+        self.pub_cmd = self.create_publisher(JointState, "joint_commands", COMMAND_QOS)
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
+        self.create_timer(1.0 / self.cfg.rate_hz, self._tick)
+        self.create_timer(1.0, lambda: self._publish_status(force=True))
+        self.ticks = 0
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # Sensor callbacks only store the latest sample; the timer does the work.
+    def _on_joints(self, msg: JointState) -> None:
+        try:
+            order = [self._index[n] for n in msg.name]
+        except KeyError as e:
+            self._status = ("ERROR", f"joint_states has unknown joint {e.args[0]!r}")
+            return
+        if len(order) != len(JOINT_NAMES) or len(msg.position) != len(order) or len(msg.velocity) != len(order):
+            self._status = ("ERROR", f"joint_states must carry {len(JOINT_NAMES)} positions and velocities")
+            return
+        q, dq = np.empty(12), np.empty(12)
+        q[order], dq[order] = msg.position, msg.velocity
+        self._joints = (rm.from_stamp(msg.header.stamp), q, dq)
+
+    def _on_imu(self, msg: Imu) -> None:
+        quat, gyro, _ = rm.imu_arrays(msg)
+        self._imu = (rm.from_stamp(msg.header.stamp), quat, gyro)
+
+    def _on_cmd_vel(self, msg: Twist) -> None:
+        self._cmd_vel = np.array([msg.linear.x, msg.linear.y, msg.angular.z])
+        self._t_cmd_vel = self._now()
+
+    # ------------------------------------------------------------------ tick
+    def _tick(self) -> None:
+        now = self._now()
+        if self._joints is None or self._imu is None:
+            return self._set_status("WARN", "waiting for joint_states and imu/data")
+        t_j, q, dq = self._joints
+        t_i, quat, gyro = self._imu
+        age = now - min(t_j, t_i)
+        if age > self.cfg.state_timeout:
+            self._stop()
+            return self._set_status("ERROR", f"robot state stale ({age:.3f} s > {self.cfg.state_timeout} s): not commanding")
+        if not self._walking:
+            if np.max(np.abs(q - STAND_POSE)) > self.cfg.stand_tolerance:
+                return self._set_status("WARN", "waiting for the robot to stand (bridge soft start)")
+            self.gait.reset()
+            self._walking = True
+            self._t_lost = None
+        elif self._last_target is not None and np.max(np.abs(q - self._last_target)) > self.cfg.lost_tolerance:
+            self._t_lost = now if self._t_lost is None else self._t_lost
+            if now - self._t_lost > self.cfg.lost_time:
+                self._stop()
+                return self._set_status("ERROR", "robot not following the joint targets (damping, e-stop or fall): "
+                                                 "stopped, waiting for it to stand")
+        else:
+            self._t_lost = None
+        cmd = self._cmd_vel if now - self._t_cmd_vel <= self.cfg.cmd_vel_timeout else np.zeros(3)
+        target = self.gait.update(now, q, dq, quat, gyro, cmd)
+        self._last_target = target.q
+        self.pub_cmd.publish(rm.joint_state_msg(now, JOINT_NAMES, target.q, target.dq, target.tau_ff))
+        self.ticks += 1
+        self._set_status("OK", "walking" if np.any(cmd) else "standing (zero cmd_vel)")
+
+    def _stop(self) -> None:
+        self._walking = False
+        self._last_target = None
+
+    def _set_status(self, level: str, message: str) -> None:
+        self._status = (level, message)
+        if self._status != self._status_sent:
+            self._publish_status()
+
+    def _publish_status(self, force: bool = False) -> None:
+        self._status_sent = self._status
+        level, message = self._status
+        values = {"walking": str(self._walking), "cmd_vel": " ".join(f"{v:.2f}" for v in self._cmd_vel),
+                  "ticks": str(self.ticks)}
+        self.pub_diag.publish(rm.diagnostics_msg(self._now(), "fog_policy: locomotion", level, message, values))
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+    node = LocomotionNode()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+"""The simulated Go2 as a ROS 2 node: the same topics, services and safety layer as the robot.
+
+Publishes (names relative, so a namespace can prefix them):
+  joint_states (sensor_msgs/JointState, Unitree order, effort = applied torque), imu/data,
+  camera/image_raw (rgb8) + camera/camera_info, /clock (the node owns simulated time),
+  /diagnostics, episode/event ("reset" after a simulator reset),
+  ground truth for benchmarks and datasets only: sim/base_pose, sim/base_twist (body frame),
+  sim/cube_pose, sim/goal_pose.
+Subscribes: joint_commands (sensor_msgs/JointState: position targets, optional velocity and
+  feed-forward effort), checked by the safety layer (quadruped_bridge.safety).
+Services: quadruped_bridge/estop, quadruped_bridge/release_estop, quadruped_bridge/reset
+  (clear latched damping, soft-start), sim/reset (new scene from the next seed, robot lying).
+
+One thread runs physics at `physics_dt`, paced to `real_time_factor` x wall time (0 = as fast as
+the CPU allows), and services DDS callbacks between state publications, so a command is applied
+within one state period of its arrival in simulated time.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from dataclasses import dataclass
+
+import rclpy
+from geometry_msgs.msg import PoseStamped, TwistStamped
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+from diagnostic_msgs.msg import DiagnosticArray
+
+from quadruped_bridge import ros_messages as rm
+from quadruped_bridge.go2_description import JOINT_NAMES
+from quadruped_bridge.ros_params import declare_config
+from quadruped_bridge.safety import Mode, SafetyConfig, SafetyLayer
+from quadruped_bridge.sim import Go2Sim, SimConfig, quat_to_rpy
+
+COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+DIAG_LEVEL = {Mode.ZERO_TORQUE: "WARN", Mode.SOFT_START: "OK", Mode.STAND: "OK", Mode.ACTIVE: "OK",
+              Mode.DAMPING: "ERROR", Mode.ESTOP: "ERROR"}
+
+
+@dataclass(frozen=True)
+class SimNodeConfig:
+    real_time_factor: float = 1.0
+    """Simulated seconds per wall second; 0 runs as fast as the CPU allows."""
+    physics_dt: float = 0.002
+    """Physics step (s); the motor loop runs at this rate (500 Hz by default)."""
+    state_rate_hz: float = 250.0
+    """Rate of joint_states, imu/data and /clock (simulated time)."""
+    camera_rate_hz: float = 30.0
+    """Rate of camera/image_raw and camera/camera_info (simulated time)."""
+    camera_width: int = 64
+    """Ego camera width (pixels), up to 128."""
+    camera_height: int = 64
+    """Ego camera height (pixels), up to 128."""
+    camera_enabled: bool = True
+    """Render and publish the ego camera."""
+    ground_truth_rate_hz: float = 50.0
+    """Rate of the sim/* ground-truth topics; 0 disables them."""
+    diagnostics_rate_hz: float = 1.0
+    """Heartbeat rate of /diagnostics; mode changes and rejections are published at once."""
+    start_pose: str = "lie"
+    """Robot pose at start and after sim/reset: 'lie' (then soft start) or 'stand'."""
+    seed: int = 0
+    """Seed of the scene layout (cube and goal); sim/reset draws the next layouts from it."""
+    foot_condim: int = 3
+    """Foot contact dimensionality (3 or 6), see quadruped_bridge.sim.SimConfig."""
+    kp: float = SafetyConfig.kp
+    """Motor position gain (N m/rad)."""
+    kd: float = SafetyConfig.kd
+    """Motor velocity gain (N m s/rad)."""
+    damping_kd: float = SafetyConfig.damping_kd
+    """Velocity gain in damping / e-stop."""
+    command_timeout: float = SafetyConfig.command_timeout
+    """Watchdog: joint commands older than this (s, simulated) -> damping."""
+    soft_start_duration: float = SafetyConfig.soft_start_duration
+    """Soft start to the stand pose (s)."""
+    max_position_step: float = SafetyConfig.max_position_step
+    """Largest target change between two commands (rad)."""
+    attitude_limit: float = SafetyConfig.attitude_limit
+    """Attitude guard: |roll| or |pitch| beyond this (rad) -> damping (latched)."""
+    duration: float = 0.0
+    """Stop after this many simulated seconds (0 = run until shut down)."""
+
+    def safety(self) -> SafetyConfig:
+        return SafetyConfig(kp=self.kp, kd=self.kd, damping_kd=self.damping_kd, command_timeout=self.command_timeout,
+                            soft_start_duration=self.soft_start_duration, max_position_step=self.max_position_step,
+                            attitude_limit=self.attitude_limit)
+
+    def sim(self) -> SimConfig:
+        return SimConfig(physics_dt=self.physics_dt, camera_width=self.camera_width, camera_height=self.camera_height,
+                         seed=self.seed, foot_condim=self.foot_condim)
+
+
+class Every:
+    """Fires once per `period` of simulated time (period <= 0 never fires)."""
+
+    def __init__(self, rate_hz: float, t0: float):
+        self.period = 1.0 / rate_hz if rate_hz > 0 else 0.0
+        self.next = t0
+
+    def due(self, t: float) -> bool:
+        if self.period <= 0.0 or t + 1e-9 < self.next:
+            return False
+        self.next = max(self.next + self.period, t)
+        return True
+
+
+class SimNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("go2_sim", **kwargs)
+        self.cfg = declare_config(self, SimNodeConfig)
+        if self.cfg.start_pose not in ("lie", "stand"):
+            raise ValueError(f"parameter 'start_pose' must be 'lie' or 'stand', got {self.cfg.start_pose!r}")
+        self.sim = Go2Sim(self.cfg.sim())
+        self.sim.reset(seed=self.cfg.seed, pose=self.cfg.start_pose)
+        self._episode = 0
+        self.safety = SafetyLayer(self.cfg.safety())
+
+        self.pub_joints = self.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
+        self.pub_imu = self.create_publisher(Imu, "imu/data", qos_profile_sensor_data)
+        self.pub_image = self.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
+        self.pub_info = self.create_publisher(CameraInfo, "camera/camera_info", qos_profile_sensor_data)
+        self.pub_clock = self.create_publisher(Clock, "/clock", QoSProfile(depth=1))
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
+        self.pub_event = self.create_publisher(String, "episode/event", QoSProfile(depth=10))
+        self.pub_base = self.create_publisher(PoseStamped, "sim/base_pose", qos_profile_sensor_data)
+        self.pub_twist = self.create_publisher(TwistStamped, "sim/base_twist", qos_profile_sensor_data)
+        self.pub_cube = self.create_publisher(PoseStamped, "sim/cube_pose", qos_profile_sensor_data)
+        self.pub_goal = self.create_publisher(PoseStamped, "sim/goal_pose", LATCHED_QOS)
+        self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS)
+        self.create_service(Trigger, "quadruped_bridge/estop", self._on_estop)
+        self.create_service(Trigger, "quadruped_bridge/release_estop", self._on_release)
+        self.create_service(Trigger, "quadruped_bridge/reset", self._on_reset)
+        self.create_service(Trigger, "sim/reset", self._on_sim_reset)
+
+        t0 = self.sim.time
+        self._state_tick = Every(self.cfg.state_rate_hz, t0)
+        self._camera_tick = Every(self.cfg.camera_rate_hz if self.cfg.camera_enabled else 0.0, t0)
+        self._gt_tick = Every(self.cfg.ground_truth_rate_hz, t0)
+        self._diag_tick = Every(self.cfg.diagnostics_rate_hz, t0)
+        self._last_event_pub = -1.0
+        self._pending: list = []  # safety events waiting for the next /diagnostics message
+        self._last_mode = None
+        self._achieved_rtf = 0.0
+        self._publish_goal()
+        self.get_logger().info(
+            f"simulated Go2 ready: physics {1 / self.cfg.physics_dt:.0f} Hz, real-time factor "
+            f"{self.cfg.real_time_factor or 'max'}, camera {self.cfg.camera_width}x{self.cfg.camera_height} "
+            f"at {self.cfg.camera_rate_hz:.0f} Hz")
+
+    # ------------------------------------------------------------- callbacks
+    def _on_command(self, msg: JointState) -> None:
+        self.safety.submit_command(self.sim.time, msg.name, msg.position, msg.velocity, msg.effort)
+
+    def _on_estop(self, _req, res):
+        self.safety.estop(self.sim.time, "e-stop service")
+        res.success, res.message = True, "e-stop engaged: damping, latched until quadruped_bridge/release_estop"
+        return res
+
+    def _on_release(self, _req, res):
+        res.success = self.safety.release_estop(self.sim.time)
+        res.message = "e-stop released: soft start" if res.success else f"not in e-stop (mode {self.safety.mode.value})"
+        return res
+
+    def _on_reset(self, _req, res):
+        self.safety.reset(self.sim.time)
+        res.success = self.safety.mode is not Mode.ESTOP
+        res.message = f"mode {self.safety.mode.value}: {self.safety.mode_reason}"
+        return res
+
+    def _on_sim_reset(self, _req, res):
+        t = self.sim.time
+        self._episode += 1
+        self.sim.reset(seed=self.cfg.seed + self._episode, pose=self.cfg.start_pose)
+        self.sim.data.time = t  # simulated time never goes backwards: /clock consumers rely on it
+        self.safety.reset(t)
+        self._publish_goal()
+        self.pub_event.publish(String(data="reset"))
+        res.success, res.message = True, f"scene {self._episode} (seed {self.cfg.seed + self._episode})"
+        return res
+
+    # ------------------------------------------------------------ publishing
+    def _publish_goal(self) -> None:
+        st = self.sim.state()
+        self.pub_goal.publish(rm.pose_msg(st.time, st.goal_pos, (1.0, 0.0, 0.0, 0.0)))
+
+    def _publish_state(self, t: float) -> None:
+        st = self.sim.state()
+        roll, pitch, _ = quat_to_rpy(st.imu_quat)
+        self.safety.update_state(t, st.q, st.dq, roll, pitch)
+        self.pub_clock.publish(rm.clock_msg(t))
+        self.pub_joints.publish(rm.joint_state_msg(t, JOINT_NAMES, st.q, st.dq, st.tau))
+        self.pub_imu.publish(rm.imu_msg(t, st.imu_quat, st.gyro, st.accel))
+        if self._gt_tick.due(t):
+            self.pub_base.publish(rm.pose_msg(t, st.base_pos, st.base_quat))
+            self.pub_twist.publish(rm.twist_msg(t, st.base_lin_vel_body, st.base_ang_vel_body))
+            self.pub_cube.publish(rm.pose_msg(t, st.cube_pos, st.cube_quat))
+
+    def _publish_camera(self, t: float) -> None:
+        rgb = self.sim.render_ego()
+        self.pub_image.publish(rm.image_msg(t, rgb))
+        self.pub_info.publish(rm.camera_info_msg(t, *self.sim.camera_info()))
+
+    def _publish_diagnostics(self, t: float, heartbeat: bool) -> None:
+        events = self.safety.drain_events()
+        mode_changed = self.safety.mode is not self._last_mode
+        # Rejections may come at the command rate: publish them at most 20 times a second.
+        if not (heartbeat or mode_changed or (events and t - self._last_event_pub >= 0.05)):
+            self._pending += events
+            return
+        events = self._pending + events
+        self._pending = []
+        self._last_mode = self.safety.mode
+        self._last_event_pub = t
+        values = self.safety.status()
+        values["achieved_real_time_factor"] = f"{self._achieved_rtf:.2f}"
+        if events:
+            values["events"] = " | ".join(f"[{e.t:.3f} {e.level}] {e.message}" for e in events[-10:])
+        worst = max((e.level for e in events), key=["OK", "WARN", "ERROR"].index, default="OK")
+        level = max(DIAG_LEVEL[self.safety.mode], worst, key=["OK", "WARN", "ERROR"].index)
+        message = self.safety.mode_reason
+        if events and worst != "OK":
+            message = f"{message}; last: {events[-1].message}"
+        self.pub_diag.publish(rm.diagnostics_msg(t, "quadruped_bridge: go2_sim", level, message, values, "go2_sim"))
+
+    # ------------------------------------------------------------------ loop
+    def run(self, executor: SingleThreadedExecutor) -> None:
+        rtf = self.cfg.real_time_factor
+        t_start = self.sim.time
+        wall0, sim0 = time.monotonic(), t_start
+        rtf_wall, rtf_sim = wall0, sim0
+        while rclpy.ok():
+            t = self.sim.time
+            if self.cfg.duration > 0 and t - t_start >= self.cfg.duration:
+                break
+            if self._state_tick.due(t):
+                for _ in range(3):  # commands, services: at most a few per state period
+                    executor.spin_once(timeout_sec=0.0)
+                self._publish_state(t)
+                self._publish_diagnostics(t, heartbeat=self._diag_tick.due(t))
+                if rtf > 0:
+                    ahead = (t - sim0) / rtf - (time.monotonic() - wall0)
+                    if ahead > 0:
+                        time.sleep(ahead)
+                    elif ahead < -0.25:  # fell behind (slow CPU): re-anchor instead of racing to catch up
+                        wall0, sim0 = time.monotonic(), t
+                now = time.monotonic()
+                if now - rtf_wall >= 1.0:
+                    self._achieved_rtf = (t - rtf_sim) / (now - rtf_wall)
+                    rtf_wall, rtf_sim = now, t
+            if self._camera_tick.due(t):
+                self._publish_camera(t)
+            self.sim.step(self.safety.motor_command(t))
+
+    def destroy_node(self):
+        self.sim.close()
+        super().destroy_node()
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    # SIGTERM (from a launcher) ends the loop like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+    node = SimNode()
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        node.run(executor)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.remove_node(node)
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
