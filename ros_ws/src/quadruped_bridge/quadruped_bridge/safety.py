@@ -299,6 +299,11 @@ class SafetyLayer:
         if len(self._events) > 1000:  # never grow without bound if nobody drains
             del self._events[:500]
 
+    @property
+    def last_command_time(self) -> float:
+        """Time of the last accepted command (-inf before the first)."""
+        return self._t_cmd
+
     def drain_events(self) -> list[SafetyEvent]:
         events, self._events = self._events, []
         return events

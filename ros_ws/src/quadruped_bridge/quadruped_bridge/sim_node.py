@@ -12,13 +12,15 @@ Services: quadruped_bridge/estop, quadruped_bridge/release_estop, quadruped_brid
   (clear latched damping, soft-start), sim/reset (new scene from the next seed, robot lying).
 
 One thread runs physics at `physics_dt`, paced to `real_time_factor` x wall time (0 = as fast as
-the CPU allows), and services DDS callbacks between state publications, so a command is applied
-within one state period of its arrival in simulated time.
+the CPU allows); the executor runs DDS callbacks (commands, services) in a second thread, blocked
+in its wait until data arrives (polling the wait set from the physics loop cost more than the
+physics itself). A lock makes each callback atomic with respect to a physics step.
 """
 
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from dataclasses import dataclass
 
@@ -61,6 +63,8 @@ class SimNodeConfig:
     """Ego camera height (pixels), up to 128."""
     camera_enabled: bool = True
     """Render and publish the ego camera."""
+    third_person_rate_hz: float = 0.0
+    """Rate of sim/third_person/image_raw, a tracking view for videos (0 = off)."""
     ground_truth_rate_hz: float = 50.0
     """Rate of the sim/* ground-truth topics; 0 disables them."""
     diagnostics_rate_hz: float = 1.0
@@ -85,6 +89,10 @@ class SimNodeConfig:
     """Largest target change between two commands (rad)."""
     attitude_limit: float = SafetyConfig.attitude_limit
     """Attitude guard: |roll| or |pitch| beyond this (rad) -> damping (latched)."""
+    lockstep_timeout: float = 0.5
+    """Wall seconds the simulator waits for a late joint command before letting simulated time run
+    into the watchdog (0 = free-running, as the real robot). Keeps simulated behaviour independent
+    of how busy the CPU is; a controller that is gone still trips the watchdog, just later in wall time."""
     duration: float = 0.0
     """Stop after this many simulated seconds (0 = run until shut down)."""
 
@@ -122,6 +130,8 @@ class SimNode(Node):
         self.sim.reset(seed=self.cfg.seed, pose=self.cfg.start_pose)
         self._episode = 0
         self.safety = SafetyLayer(self.cfg.safety())
+        self._lock = threading.Lock()  # guards sim and safety between the physics and executor threads
+        self._command_arrived = threading.Condition(self._lock)
 
         self.pub_joints = self.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
         self.pub_imu = self.create_publisher(Imu, "imu/data", qos_profile_sensor_data)
@@ -134,6 +144,7 @@ class SimNode(Node):
         self.pub_twist = self.create_publisher(TwistStamped, "sim/base_twist", qos_profile_sensor_data)
         self.pub_cube = self.create_publisher(PoseStamped, "sim/cube_pose", qos_profile_sensor_data)
         self.pub_goal = self.create_publisher(PoseStamped, "sim/goal_pose", LATCHED_QOS)
+        self.pub_third = self.create_publisher(Image, "sim/third_person/image_raw", qos_profile_sensor_data)
         self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS)
         self.create_service(Trigger, "quadruped_bridge/estop", self._on_estop)
         self.create_service(Trigger, "quadruped_bridge/release_estop", self._on_release)
@@ -143,6 +154,7 @@ class SimNode(Node):
         t0 = self.sim.time
         self._state_tick = Every(self.cfg.state_rate_hz, t0)
         self._camera_tick = Every(self.cfg.camera_rate_hz if self.cfg.camera_enabled else 0.0, t0)
+        self._third_tick = Every(self.cfg.third_person_rate_hz, t0)
         self._gt_tick = Every(self.cfg.ground_truth_rate_hz, t0)
         self._diag_tick = Every(self.cfg.diagnostics_rate_hz, t0)
         self._last_event_pub = -1.0
@@ -157,31 +169,37 @@ class SimNode(Node):
 
     # ------------------------------------------------------------- callbacks
     def _on_command(self, msg: JointState) -> None:
-        self.safety.submit_command(self.sim.time, msg.name, msg.position, msg.velocity, msg.effort)
+        with self._lock:
+            self.safety.submit_command(self.sim.time, msg.name, msg.position, msg.velocity, msg.effort)
+            self._command_arrived.notify_all()
 
     def _on_estop(self, _req, res):
-        self.safety.estop(self.sim.time, "e-stop service")
+        with self._lock:
+            self.safety.estop(self.sim.time, "e-stop service")
         res.success, res.message = True, "e-stop engaged: damping, latched until quadruped_bridge/release_estop"
         return res
 
     def _on_release(self, _req, res):
-        res.success = self.safety.release_estop(self.sim.time)
+        with self._lock:
+            res.success = self.safety.release_estop(self.sim.time)
         res.message = "e-stop released: soft start" if res.success else f"not in e-stop (mode {self.safety.mode.value})"
         return res
 
     def _on_reset(self, _req, res):
-        self.safety.reset(self.sim.time)
+        with self._lock:
+            self.safety.reset(self.sim.time)
         res.success = self.safety.mode is not Mode.ESTOP
         res.message = f"mode {self.safety.mode.value}: {self.safety.mode_reason}"
         return res
 
     def _on_sim_reset(self, _req, res):
-        t = self.sim.time
-        self._episode += 1
-        self.sim.reset(seed=self.cfg.seed + self._episode, pose=self.cfg.start_pose)
-        self.sim.data.time = t  # simulated time never goes backwards: /clock consumers rely on it
-        self.safety.reset(t)
-        self._publish_goal()
+        with self._lock:
+            t = self.sim.time
+            self._episode += 1
+            self.sim.reset(seed=self.cfg.seed + self._episode, pose=self.cfg.start_pose)
+            self.sim.data.time = t  # simulated time never goes backwards: /clock consumers rely on it
+            self.safety.reset(t)
+            self._publish_goal()
         self.pub_event.publish(String(data="reset"))
         res.success, res.message = True, f"scene {self._episode} (seed {self.cfg.seed + self._episode})"
         return res
@@ -231,37 +249,67 @@ class SimNode(Node):
         self.pub_diag.publish(rm.diagnostics_msg(t, "quadruped_bridge: go2_sim", level, message, values, "go2_sim"))
 
     # ------------------------------------------------------------------ loop
-    def run(self, executor: SingleThreadedExecutor) -> None:
+    def run(self) -> None:
+        """Step physics until shut down (or `duration`), paced every ~4 ms of simulated time."""
         rtf = self.cfg.real_time_factor
+        pace_every = max(1, round(0.004 / self.cfg.physics_dt))
         t_start = self.sim.time
         wall0, sim0 = time.monotonic(), t_start
         rtf_wall, rtf_sim = wall0, sim0
+        steps = 0
         while rclpy.ok():
             t = self.sim.time
             if self.cfg.duration > 0 and t - t_start >= self.cfg.duration:
                 break
-            if self._state_tick.due(t):
-                for _ in range(3):  # commands, services: at most a few per state period
-                    executor.spin_once(timeout_sec=0.0)
-                self._publish_state(t)
-                self._publish_diagnostics(t, heartbeat=self._diag_tick.due(t))
-                if rtf > 0:
-                    ahead = (t - sim0) / rtf - (time.monotonic() - wall0)
-                    if ahead > 0:
-                        time.sleep(ahead)
-                    elif ahead < -0.25:  # fell behind (slow CPU): re-anchor instead of racing to catch up
-                        wall0, sim0 = time.monotonic(), t
-                now = time.monotonic()
-                if now - rtf_wall >= 1.0:
-                    self._achieved_rtf = (t - rtf_sim) / (now - rtf_wall)
-                    rtf_wall, rtf_sim = now, t
-            if self._camera_tick.due(t):
-                self._publish_camera(t)
-            self.sim.step(self.safety.motor_command(t))
+            with self._lock:
+                self._wait_for_controller(t)
+                self._step(self.sim.time)
+            steps += 1
+            if steps % pace_every:
+                continue
+            now = time.monotonic()
+            if rtf > 0:
+                ahead = (t - sim0) / rtf - (now - wall0)
+                if ahead > 0:
+                    time.sleep(ahead)  # also where the executor thread gets the GIL
+                elif ahead < -0.25:  # fell behind (slow CPU): re-anchor instead of racing to catch up
+                    wall0, sim0 = now, t
+            if now - rtf_wall >= 1.0:
+                self._achieved_rtf = (t - rtf_sim) / (now - rtf_wall)
+                rtf_wall, rtf_sim = now, t
+
+    def _wait_for_controller(self, t: float) -> None:
+        """Lockstep: hold simulated time (up to lockstep_timeout wall s) while a command is due."""
+        safety, timeout = self.safety, self.cfg.lockstep_timeout
+        if timeout <= 0 or safety.mode is not Mode.ACTIVE:
+            return
+        last = safety.last_command_time
+        if t + self.cfg.physics_dt - last <= safety.config.command_timeout:
+            return
+        self._command_arrived.wait_for(lambda: safety.last_command_time > last or not rclpy.ok(), timeout)
+
+    def _step(self, t: float) -> None:
+        """Publish what is due at time t, then one physics step under the safety layer's command."""
+        if self._state_tick.due(t):
+            self._publish_state(t)
+            self._publish_diagnostics(t, heartbeat=self._diag_tick.due(t))
+        if self._camera_tick.due(t):
+            self._publish_camera(t)
+        if self._third_tick.due(t):
+            self.pub_third.publish(rm.image_msg(t, self.sim.render_third_person(), frame_id="third_person"))
+        self.sim.step(self.safety.motor_command(t))
 
     def destroy_node(self):
         self.sim.close()
         super().destroy_node()
+
+
+def spin_quietly(executor) -> None:
+    """executor.spin() that ends silently when the context shuts down."""
+    try:
+        executor.spin()
+    except ExternalShutdownException:
+        pass
 
 
 def main(args=None) -> None:
@@ -271,14 +319,16 @@ def main(args=None) -> None:
     node = SimNode()
     executor = SingleThreadedExecutor()
     executor.add_node(node)
+    spinner = threading.Thread(target=spin_quietly, args=(executor,), daemon=True)
+    spinner.start()
     try:
-        node.run(executor)
+        node.run()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        executor.remove_node(node)
-        node.destroy_node()
         rclpy.try_shutdown()
+        spinner.join(timeout=2.0)
+        node.destroy_node()
 
 
 if __name__ == "__main__":
