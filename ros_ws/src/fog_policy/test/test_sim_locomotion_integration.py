@@ -15,7 +15,7 @@ from geometry_msgs.msg import PoseStamped, Twist
 from quadruped_bridge.go2_description import JOINT_NAMES, STAND_POSE
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
 from quadruped_bridge.ros_messages import joint_state_msg
-from quadruped_bridge.testing import RosProbe, diagnostics_text, private_domain_id, roll_pitch_yaw, stamp_seconds
+from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, private_domain_id, roll_pitch_yaw, stamp_seconds
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger

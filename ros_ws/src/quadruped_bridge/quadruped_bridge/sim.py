@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Self
 
 import mujoco
 import numpy as np
@@ -26,7 +27,12 @@ from quadruped_bridge.go2_description import (
     NUM_JOINTS,
     STAND_POSE,
 )
-from quadruped_bridge.go2_mjcf import CUBE_HALF_SIZE, actuator_ids, go2_mjcf, joint_addresses
+from quadruped_bridge.go2_mjcf import (
+    CUBE_HALF_SIZE,
+    actuator_ids,
+    go2_mjcf,
+    joint_addresses,
+)
 from quadruped_bridge.motor_command import MotorCommand, extrapolate, pd_torque
 
 MAX_CAMERA_SIZE = 128
@@ -167,7 +173,10 @@ class Go2Sim:
         self._imu_site = self.model.site("imu").id
         self._foot_sites = [self.model.site(f"{leg}_foot_site").id for leg in LEGS]
         self._sensor = {
-            name: slice(int(self.model.sensor(name).adr[0]), int(self.model.sensor(name).adr[0] + self.model.sensor(name).dim[0]))
+            name: slice(
+                int(self.model.sensor(name).adr[0]),
+                int(self.model.sensor(name).adr[0] + self.model.sensor(name).dim[0]),
+            )
             for name in ("imu_gyro", "imu_acc", "imu_quat")
         }
         self._rng = np.random.default_rng(cfg.seed)
@@ -255,9 +264,7 @@ class Go2Sim:
         # A free joint's angular velocity in qvel is expressed in the body frame.
         ang_body = d.qvel[self._base_qvel + 3 : self._base_qvel + 6].copy()
         rpy = quat_to_rpy(base_quat)
-        fallen = bool(
-            base[2] < cfg.fallen_height or abs(rpy[0]) > cfg.fallen_tilt or abs(rpy[1]) > cfg.fallen_tilt
-        )
+        fallen = bool(base[2] < cfg.fallen_height or abs(rpy[0]) > cfg.fallen_tilt or abs(rpy[1]) > cfg.fallen_tilt)
         return SimState(
             time=self.time,
             q=q,
@@ -287,7 +294,11 @@ class Go2Sim:
             # Few geoms in this scene: a small scene buffer keeps update_scene cheap.
             renderer = mujoco.Renderer(self.model, height=height, width=width, max_geom=500)
             flags = renderer.scene.flags
-            for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION, mujoco.mjtRndFlag.mjRND_SKYBOX):
+            for flag in (
+                mujoco.mjtRndFlag.mjRND_SHADOW,
+                mujoco.mjtRndFlag.mjRND_REFLECTION,
+                mujoco.mjtRndFlag.mjRND_SKYBOX,
+            ):
                 flags[flag] = 0
             self._renderers[key] = renderer
         return self._renderers[key]
@@ -321,7 +332,7 @@ class Go2Sim:
             renderer.close()
         self._renderers.clear()
 
-    def __enter__(self) -> Go2Sim:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

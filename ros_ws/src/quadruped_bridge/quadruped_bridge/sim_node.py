@@ -256,10 +256,14 @@ class SimNode(Node):
         t_start = self.sim.time
         wall0, sim0 = time.monotonic(), t_start
         rtf_wall, rtf_sim = wall0, sim0
+        rtf_wall0 = wall0
         steps = 0
         while rclpy.ok():
             t = self.sim.time
             if self.cfg.duration > 0 and t - t_start >= self.cfg.duration:
+                wall = time.monotonic() - rtf_wall0
+                self.get_logger().info(f"simulated {t - t_start:.3f} s in {wall:.3f} s wall: real-time factor "
+                                       f"{(t - t_start) / wall:.2f}")
                 break
             with self._lock:
                 self._wait_for_controller(t)

@@ -1,4 +1,4 @@
-"""Helpers for integration tests: private DDS domains and an in-process probe node.
+"""An in-process observer node and private DDS domains, for integration tests and the demo.
 
 Tests start the real nodes as separate processes (`process_launch.ProcessGroup`) on a private
 ROS_DOMAIN_ID with discovery limited to localhost, and observe them through a `RosProbe`: an
