@@ -68,7 +68,7 @@ def foot_jacobians(q: np.ndarray) -> np.ndarray:
     q = _legs(q)
     abd, thigh, calf = q[:, 0], q[:, 1], q[:, 2]
     knee = calf + CALF_ANGLE_OFFSET
-    x, z = _sagittal(thigh, calf)
+    _, z = _sagittal(thigh, calf)
     side = SIDE_SIGN * THIGH_OFFSET_Y
     ca, sa = np.cos(abd), np.sin(abd)
     dx_dt = -THIGH_LENGTH * np.cos(thigh) - CALF_EFFECTIVE * np.cos(thigh + knee)
@@ -134,7 +134,7 @@ def inverse_kinematics(feet: np.ndarray) -> np.ndarray:
     return np.clip(q, _LOWER, _UPPER)
 
 
-def joint_velocities(q: np.ndarray, foot_velocities: np.ndarray, damping: float = 1e-4) -> np.ndarray:
+def joint_velocities(q: np.ndarray, foot_velocities: np.ndarray, damping: float = 1e-6) -> np.ndarray:
     """(4, 3) joint velocities giving the foot velocities ((4, 3), base frame) at `q`.
 
     Damped least squares, so a leg near full extension asks for large but finite joint speeds.
