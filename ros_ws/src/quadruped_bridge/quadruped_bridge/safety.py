@@ -56,7 +56,7 @@ class Mode(enum.Enum):
 class SafetyConfig:
     kp: float = 50.0
     """Position gain (N m/rad) for soft start, stand and commands."""
-    kd: float = 1.5
+    kd: float = 2.0
     """Velocity gain (N m s/rad) for soft start, stand and commands."""
     damping_kd: float = 3.0
     """Velocity gain in damping and e-stop (kp = 0): the robot sinks slowly instead of falling."""
@@ -72,7 +72,7 @@ class SafetyConfig:
     """Targets move along the commanded velocity for at most this long (s) after a command."""
     attitude_limit: float = 0.9
     """|roll| or |pitch| beyond this (rad) switches to damping (latched until reset)."""
-    feedforward_fraction: float = 0.8
+    feedforward_fraction: float = 1.0
     """Feed-forward torque is clamped to this fraction of each motor's torque limit."""
     stand_pose: tuple[float, ...] = tuple(float(x) for x in STAND_POSE)
     """Target pose of the soft start (Unitree joint order)."""
