@@ -93,6 +93,9 @@ class SimNodeConfig:
     """Wall seconds the simulator waits for a late joint command before letting simulated time run
     into the watchdog (0 = free-running, as the real robot). Keeps simulated behaviour independent
     of how busy the CPU is; a controller that is gone still trips the watchdog, just later in wall time."""
+    wait_for_subscribers: int = 0
+    """Hold simulated time at its start until every sensor topic has this many subscribers
+    (e.g. 1 for a recorder that must not miss the first messages)."""
     duration: float = 0.0
     """Stop after this many simulated seconds (0 = run until shut down)."""
 
@@ -159,6 +162,7 @@ class SimNode(Node):
         self._diag_tick = Every(self.cfg.diagnostics_rate_hz, t0)
         self._last_event_pub = -1.0
         self._pending: list = []  # safety events waiting for the next /diagnostics message
+        self.published = {"joint_states": 0, "imu/data": 0, "camera/image_raw": 0, "camera/camera_info": 0}
         self._last_mode = None
         self._achieved_rtf = 0.0
         self._publish_goal()
@@ -216,6 +220,8 @@ class SimNode(Node):
         self.pub_clock.publish(rm.clock_msg(t))
         self.pub_joints.publish(rm.joint_state_msg(t, JOINT_NAMES, st.q, st.dq, st.tau))
         self.pub_imu.publish(rm.imu_msg(t, st.imu_quat, st.gyro, st.accel))
+        self.published["joint_states"] += 1
+        self.published["imu/data"] += 1
         if self._gt_tick.due(t):
             self.pub_base.publish(rm.pose_msg(t, st.base_pos, st.base_quat))
             self.pub_twist.publish(rm.twist_msg(t, st.base_lin_vel_body, st.base_ang_vel_body))
@@ -225,8 +231,18 @@ class SimNode(Node):
         rgb = self.sim.render_ego()
         self.pub_image.publish(rm.image_msg(t, rgb))
         self.pub_info.publish(rm.camera_info_msg(t, *self.sim.camera_info()))
+        self.published["camera/image_raw"] += 1
+        self.published["camera/camera_info"] += 1
 
-    def _publish_diagnostics(self, t: float, heartbeat: bool) -> None:
+    def _wait_for_subscribers(self) -> None:
+        need = self.cfg.wait_for_subscribers
+        pubs = [self.pub_joints, self.pub_imu] + ([self.pub_image, self.pub_info] if self.cfg.camera_enabled else [])
+        if need > 0:
+            self.get_logger().info(f"waiting for {need} subscriber(s) on every sensor topic")
+        while need > 0 and rclpy.ok() and min(p.get_subscription_count() for p in pubs) < need:
+            time.sleep(0.02)
+
+    def _publish_diagnostics(self, t: float, heartbeat: bool, final: bool = False) -> None:
         events = self.safety.drain_events()
         mode_changed = self.safety.mode is not self._last_mode
         # Rejections may come at the command rate: publish them at most 20 times a second.
@@ -239,11 +255,14 @@ class SimNode(Node):
         self._last_event_pub = t
         values = self.safety.status()
         values["achieved_real_time_factor"] = f"{self._achieved_rtf:.2f}"
+        values.update({f"published/{k}": str(v) for k, v in self.published.items()})
         if events:
             values["events"] = " | ".join(f"[{e.t:.3f} {e.level}] {e.message}" for e in events[-10:])
         worst = max((e.level for e in events), key=["OK", "WARN", "ERROR"].index, default="OK")
         level = max(DIAG_LEVEL[self.safety.mode], worst, key=["OK", "WARN", "ERROR"].index)
         message = self.safety.mode_reason
+        if final:
+            values["finished"] = "true"
         if events and worst != "OK":
             message = f"{message}; last: {events[-1].message}"
         self.pub_diag.publish(rm.diagnostics_msg(t, "quadruped_bridge: go2_sim", level, message, values, "go2_sim"))
@@ -251,6 +270,7 @@ class SimNode(Node):
     # ------------------------------------------------------------------ loop
     def run(self) -> None:
         """Step physics until shut down (or `duration`), paced every ~4 ms of simulated time."""
+        self._wait_for_subscribers()
         rtf = self.cfg.real_time_factor
         pace_every = max(1, round(0.004 / self.cfg.physics_dt))
         t_start = self.sim.time
@@ -264,6 +284,9 @@ class SimNode(Node):
                 wall = time.monotonic() - rtf_wall0
                 self.get_logger().info(f"simulated {t - t_start:.3f} s in {wall:.3f} s wall: real-time factor "
                                        f"{(t - t_start) / wall:.2f}")
+                with self._lock:  # a last report with the final counts, then let DDS deliver it
+                    self._publish_diagnostics(t, heartbeat=True, final=True)
+                time.sleep(0.3)
                 break
             with self._lock:
                 self._wait_for_controller(t)

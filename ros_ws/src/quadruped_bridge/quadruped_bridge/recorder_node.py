@@ -1,0 +1,259 @@
+"""Record the robot's topics into rosbag2 MCAP bags, one bag per episode, losing nothing.
+
+Subscriptions take raw CDR bytes (`raw=True`): nothing is deserialized on the hot path, the bytes
+go straight into the bag (rosbags' MCAP writer), stamped with the receive time on the node's
+clock (simulated time under use_sim_time).
+
+Episodes: an `episode/event` "start" begins a new bag; "success", "fail" and "reset" are written
+into the current bag and close it. Messages between episodes go into a bag of their own (opened
+when the next message arrives), so nothing is dropped.
+
+Losing nothing:
+- SIGINT / SIGTERM: stop taking new data, drain what DDS already delivered, close the bag
+  (footer, index, metadata.yaml);
+- SIGKILL or power loss: chunks are flushed to disk every `flush_period` seconds, so the bag
+  holds everything up to the last flush; `python -m quadruped_bridge.bag_recovery BAG` (or the
+  recorder's next start in the same folder) turns it back into a complete bag;
+- disk nearly full (< `min_free_mb`): close the bag cleanly, say so on /diagnostics and in the
+  log, and exit with status 3.
+
+Beside each bag: `robot.yaml` (robot, joint order, camera info, recorder config, start time).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import rclpy
+import yaml
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.serialization import deserialize_message
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
+from std_msgs.msg import String
+
+from quadruped_bridge import ros_messages as rm
+from quadruped_bridge.bag_recovery import needs_recovery, recover
+from quadruped_bridge.go2_description import JOINT_NAMES
+from quadruped_bridge.ros_params import declare_config
+
+# topic -> (type, rosbags type name, sensor-data QoS?)
+CONTRACT_TOPICS: dict[str, tuple[type, str, bool]] = {
+    "camera/image_raw": (Image, "sensor_msgs/msg/Image", True),
+    "camera/camera_info": (CameraInfo, "sensor_msgs/msg/CameraInfo", True),
+    "joint_states": (JointState, "sensor_msgs/msg/JointState", True),
+    "imu/data": (Imu, "sensor_msgs/msg/Imu", True),
+    "joint_commands": (JointState, "sensor_msgs/msg/JointState", False),
+    "cmd_vel": (Twist, "geometry_msgs/msg/Twist", False),
+    "episode/event": (String, "std_msgs/msg/String", False),
+    "/diagnostics": (DiagnosticArray, "diagnostic_msgs/msg/DiagnosticArray", False),
+}
+SIM_TOPICS: dict[str, tuple[type, str, bool]] = {
+    "sim/base_pose": (PoseStamped, "geometry_msgs/msg/PoseStamped", True),
+    "sim/base_twist": (TwistStamped, "geometry_msgs/msg/TwistStamped", True),
+    "sim/cube_pose": (PoseStamped, "geometry_msgs/msg/PoseStamped", True),
+    "sim/goal_pose": (PoseStamped, "geometry_msgs/msg/PoseStamped", False),
+}
+DIAG_NAME = "quadruped_bridge: recorder"
+START_EVENTS = {"start"}
+END_EVENTS = {"success", "fail", "reset"}
+
+
+@dataclass(frozen=True)
+class RecorderConfig:
+    out_dir: str = "bags"
+    """Folder that receives one bag directory per episode."""
+    prefix: str = "episode"
+    """Bag directory names: <prefix>_<YYYYmmdd-HHMMSS>_<index>."""
+    robot: str = "go2-sim"
+    """Robot name written to robot.yaml and used by the dataset converter."""
+    record_ground_truth: bool = True
+    """Also record the simulator's sim/* ground-truth topics (benchmarks, rewards)."""
+    split_episodes: bool = True
+    """One bag per episode (split on episode/event); false = one bag for the session."""
+    flush_period: float = 1.0
+    """Seconds between forced chunk flushes to disk: at most this much is lost on SIGKILL."""
+    min_free_mb: float = 200.0
+    """Below this much free disk space the recorder closes the bag and exits with status 3."""
+    drain_time: float = 0.3
+    """Seconds spent taking already-delivered messages after SIGINT/SIGTERM."""
+
+
+class DiskFullError(RuntimeError):
+    pass
+
+
+class BagSink:
+    """The open bag of the current episode: raw CDR in, MCAP out, with periodic flushes."""
+
+    def __init__(self, path: Path, topics: dict[str, tuple[type, str, bool]], typestore):
+        self.path = path
+        self.writer = Writer(path, version=9, storage_plugin=StoragePlugin.MCAP)
+        self.writer.open()
+        self.conns = {topic: self.writer.add_connection(topic, name, typestore=typestore)
+                      for topic, (_, name, _) in topics.items()}
+        self.count = 0
+        self.per_topic = dict.fromkeys(topics, 0)
+
+    def write(self, topic: str, t_ns: int, data: bytes) -> None:
+        self.writer.write(self.conns[topic], t_ns, data)
+        self.count += 1
+        self.per_topic[topic] += 1
+
+    def flush(self) -> None:
+        """Close the pending chunk and push it to disk (rosbags only does so every 1 MiB)."""
+        storage = self.writer.storage  # rosbags' McapWriter: chunk buffer + file object
+        if storage.chunk.bio.tell():
+            storage.close_chunk()
+        storage.bio.flush()
+        os.fsync(storage.bio.fileno())
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class RecorderNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("recorder", **kwargs)
+        self.cfg = declare_config(self, RecorderConfig)
+        self.out = Path(self.cfg.out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        for bag in sorted(p for p in self.out.iterdir() if p.is_dir()):
+            if needs_recovery(bag):  # left by a recorder that was killed
+                self.get_logger().warning(str(recover(bag)))
+        self.topics = dict(CONTRACT_TOPICS)
+        if self.cfg.record_ground_truth:
+            self.topics.update(SIM_TOPICS)
+        self.typestore = get_typestore(Stores.ROS2_KILTED)
+        self.session = time.strftime("%Y%m%d-%H%M%S")
+        self.sink: BagSink | None = None
+        self.bags: list[Path] = []
+        self.camera_info: dict | None = None
+        self.error: str | None = None
+        self.stopping = False
+        self._last_flush = time.monotonic()
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
+        for topic, (msg_type, _, sensor) in self.topics.items():
+            qos = QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT if sensor else ReliabilityPolicy.RELIABLE)
+            if topic == "sim/goal_pose":
+                qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                                 durability=DurabilityPolicy.TRANSIENT_LOCAL)
+            self.create_subscription(msg_type, topic, lambda data, topic=topic: self._on_message(topic, data), qos,
+                                     raw=True)
+        self.create_timer(min(self.cfg.flush_period, 1.0), self._housekeeping)
+        self.get_logger().info(f"recording {len(self.topics)} topics into {self.out}/")
+
+    # ------------------------------------------------------------------ data
+    def _on_message(self, topic: str, data: bytes) -> None:
+        if self.stopping or self.error:
+            return
+        if topic == "/diagnostics" and all(st.name == DIAG_NAME for st in deserialize_message(data, DiagnosticArray).status):
+            return  # our own status reports are not robot data
+        t_ns = self.get_clock().now().nanoseconds
+        event = deserialize_message(data, String).data if topic == "episode/event" else None
+        if event in START_EVENTS and self.cfg.split_episodes and self.sink is not None:
+            self._close_bag()
+        if self.sink is None:
+            self._open_bag()
+        self.sink.write(topic, t_ns, data)
+        if topic == "camera/camera_info" and self.camera_info is None:
+            info = deserialize_message(data, CameraInfo)
+            self.camera_info = {"width": int(info.width), "height": int(info.height),
+                                "k": [float(x) for x in info.k], "distortion_model": str(info.distortion_model),
+                                "d": [float(x) for x in info.d]}
+            self._write_description(self.sink.path)
+        if event in END_EVENTS and self.cfg.split_episodes:
+            self._close_bag()
+
+    def _open_bag(self) -> None:
+        path = self.out / f"{self.cfg.prefix}_{self.session}_{len(self.bags):04d}"
+        self.sink = BagSink(path, self.topics, self.typestore)
+        self.bags.append(path)
+        self._write_description(path)
+
+    def _close_bag(self) -> None:
+        if self.sink is None:
+            return
+        sink, self.sink = self.sink, None
+        sink.close()
+        self.get_logger().info(f"closed {sink.path.name}: {sink.count} messages")
+
+    def _write_description(self, bag: Path) -> None:
+        desc = {"robot": self.cfg.robot, "joint_names": list(JOINT_NAMES), "camera_info": self.camera_info,
+                "recorder": asdict(self.cfg), "session": self.session,
+                "use_sim_time": bool(self.get_parameter("use_sim_time").value),
+                "ros_domain_id": int(os.environ.get("ROS_DOMAIN_ID", "0"))}
+        # beside the bag, not inside it: the bag folder stays a plain rosbag2 bag
+        tmp = bag.with_name(bag.name + ".robot.yaml.tmp")
+        tmp.write_text(yaml.safe_dump(desc, sort_keys=False))
+        tmp.replace(bag.with_name(bag.name + ".robot.yaml"))
+
+    # --------------------------------------------------------- housekeeping
+    def _housekeeping(self) -> None:
+        if self.sink is not None and time.monotonic() - self._last_flush >= self.cfg.flush_period:
+            self.sink.flush()
+            self._last_flush = time.monotonic()
+        free_mb = shutil.disk_usage(self.out).free / 2**20
+        if free_mb < self.cfg.min_free_mb and not self.error:
+            self.error = (f"disk nearly full: {free_mb:.0f} MB free in {self.out} (< min_free_mb "
+                          f"{self.cfg.min_free_mb:.0f}): bag closed, recording stopped")
+            self._close_bag()
+            self.get_logger().error(self.error)
+        level, message = ("ERROR", self.error) if self.error else (
+            "OK", f"recording {self.sink.path.name}: {self.sink.count} messages" if self.sink else "waiting for data")
+        values = {"bags": str(len(self.bags)), "messages": str(self.sink.count if self.sink else 0)}
+        self.pub_diag.publish(rm.diagnostics_msg(self.get_clock().now().nanoseconds * 1e-9, DIAG_NAME,
+                                                 level, message, values))
+        if self.error:
+            raise DiskFullError(self.error)
+
+    def finish(self) -> None:
+        self.stopping = True
+        self._close_bag()
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    node = RecorderNode()
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    stop = {"now": False}
+
+    def on_signal(*_):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    status = 0
+    try:
+        while not stop["now"] and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
+        deadline = time.monotonic() + node.cfg.drain_time
+        while time.monotonic() < deadline and rclpy.ok():  # drain what DDS already delivered
+            executor.spin_once(timeout_sec=0.02)
+    except DiskFullError:
+        status = 3
+    except ExternalShutdownException:
+        pass
+    finally:
+        node.finish()
+        node.get_logger().info(f"recorded {len(node.bags)} bag(s) into {node.out}/")
+        executor.remove_node(node)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
