@@ -23,5 +23,5 @@ setup(
     description="Robot I/O for the FoG stack: Go2 and MuJoCo simulator backends, safety layer, recorder, bag replay.",
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},
-    entry_points={"console_scripts": ["sim_node = quadruped_bridge.sim_node:main", "recorder_node = quadruped_bridge.recorder_node:main", "bag_recovery = quadruped_bridge.bag_recovery:main"]},
+    entry_points={"console_scripts": ["sim_node = quadruped_bridge.sim_node:main", "recorder_node = quadruped_bridge.recorder_node:main", "bag_recovery = quadruped_bridge.bag_recovery:main", "replay_node = quadruped_bridge.replay_node:main"]},
 )
