@@ -25,9 +25,13 @@ def register(verb: str, module: str, help_text: str) -> None:
     VERBS[verb] = (module, help_text)
 
 
-register("collect", "fog_training.collect", "record exploration episodes from the simulator into bags")
+# `collect` drives ROS 2 nodes: it lives with them in quadruped_bridge (needs the built workspace).
+register("collect", "quadruped_bridge.collect", "record exploration episodes from the simulator into bags")
 register("dataset", "fog_training.data.bag_to_dataset", "convert rosbag2 bags into a Zarr episode dataset")
 register("collect-pusht", "fog_training.data.pusht_collect", "collect Push-T episodes into a Zarr dataset")
+register("train world-model", "fog_training.train_world_model", "train the global diffusion world model (denoiser + reward head)")
+register("train rssm", "fog_training.train_rssm", "train the local latent world model (RSSM)")
+register("eval world-model", "fog_training.eval_world_model", "evaluate world models: PSNR/SSIM vs horizon, action response, reward error, video")
 
 
 def _usage() -> str:
@@ -47,7 +51,15 @@ def main(argv: list[str] | None = None) -> int:
         verb = " ".join(argv[:n])
         if len(argv) >= n and verb in VERBS:
             module, _ = VERBS[verb]
-            return int(importlib.import_module(module).main(argv[n:]) or 0)
+            try:
+                entry = importlib.import_module(module).main
+            except ModuleNotFoundError as e:
+                if e.name and e.name.split(".")[0] in ("quadruped_bridge", "fog_policy", "rclpy"):
+                    print(f"fog {verb}: needs the ROS 2 workspace ({e.name} not importable): run "
+                          "`make setup` and `source ros_ws/install/setup.bash` first", file=sys.stderr)
+                    return 2
+                raise
+            return int(entry(argv[n:]) or 0)
     print(f"fog: unknown verb {' '.join(argv[:2])!r}\n\n{_usage()}", file=sys.stderr)
     return 2
 

@@ -75,7 +75,7 @@ class RecorderConfig:
     out_dir: str = "bags"
     """Folder that receives one bag directory per episode."""
     prefix: str = "episode"
-    """Bag directory names: <prefix>_<YYYYmmdd-HHMMSS>_<index>."""
+    """Episode bag names: <prefix>_<YYYYmmdd-HHMMSS>_<index>; data between episodes goes to between_*."""
     robot: str = "go2-sim"
     """Robot name written to robot.yaml and used by the dataset converter."""
     record_ground_truth: bool = True
@@ -142,7 +142,6 @@ class RecorderNode(Node):
         self.camera_info: dict | None = None
         self.error: str | None = None
         self.stopping = False
-        self._last_flush = time.monotonic()
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
         for topic, (msg_type, _, sensor) in self.topics.items():
             qos = QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT if sensor else ReliabilityPolicy.RELIABLE)
@@ -151,7 +150,7 @@ class RecorderNode(Node):
                                  durability=DurabilityPolicy.TRANSIENT_LOCAL)
             self.create_subscription(msg_type, topic, lambda data, topic=topic: self._on_message(topic, data), qos,
                                      raw=True)
-        self.create_timer(min(self.cfg.flush_period, 1.0), self._housekeeping)
+        self.create_timer(self.cfg.flush_period, self._housekeeping)
         self.get_logger().info(f"recording {len(self.topics)} topics into {self.out}/")
 
     # ------------------------------------------------------------------ data
@@ -165,7 +164,9 @@ class RecorderNode(Node):
         if event in START_EVENTS and self.cfg.split_episodes and self.sink is not None:
             self._close_bag()
         if self.sink is None:
-            self._open_bag()
+            # a bag opened by "start" is an episode; data between episodes (resets, stand-up) is
+            # kept too, in a bag named so that `fog dataset <out>/episode_*` leaves it out
+            self._open_bag("episode" if event in START_EVENTS or not self.cfg.split_episodes else "between")
         self.sink.write(topic, t_ns, data)
         if topic == "camera/camera_info" and self.camera_info is None:
             info = deserialize_message(data, CameraInfo)
@@ -176,8 +177,9 @@ class RecorderNode(Node):
         if event in END_EVENTS and self.cfg.split_episodes:
             self._close_bag()
 
-    def _open_bag(self) -> None:
-        path = self.out / f"{self.cfg.prefix}_{self.session}_{len(self.bags):04d}"
+    def _open_bag(self, kind: str) -> None:
+        prefix = self.cfg.prefix if kind == "episode" else "between"
+        path = self.out / f"{prefix}_{self.session}_{len(self.bags):04d}"
         self.sink = BagSink(path, self.topics, self.typestore)
         self.bags.append(path)
         self._write_description(path)
@@ -201,9 +203,8 @@ class RecorderNode(Node):
 
     # --------------------------------------------------------- housekeeping
     def _housekeeping(self) -> None:
-        if self.sink is not None and time.monotonic() - self._last_flush >= self.cfg.flush_period:
+        if self.sink is not None:
             self.sink.flush()
-            self._last_flush = time.monotonic()
         free_mb = shutil.disk_usage(self.out).free / 2**20
         if free_mb < self.cfg.min_free_mb and not self.error:
             self.error = (f"disk nearly full: {free_mb:.0f} MB free in {self.out} (< min_free_mb "

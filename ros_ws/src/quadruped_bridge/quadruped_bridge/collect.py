@@ -1,0 +1,137 @@
+"""`fog collect`: record exploration episodes from the simulated Go2 into rosbag2 bags.
+
+Starts, as separate ROS 2 processes on a private DDS domain: the recorder, the simulator (faster
+than real time, holding its clock until the recorder is subscribed), the locomotion controller,
+and the exploration driver (smooth random cmd_vel at 5 Hz, episodes, resets); shows a progress
+bar in simulated minutes; then stops the driver, lets the recorder drain and close its bag, and
+stops the rest. The bags (one per episode) and a summary land in --out.
+
+Examples::
+
+    fog collect --robot sim --minutes 2 --out data/bags
+    fog collect --robot sim --minutes 30 --real-time-factor 3 --camera-size 128 --seed 7 --out data/bags
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
+from quadruped_bridge.ros_probe import RosProbe
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    robot: str = "sim"
+    """Robot backend: only 'sim' collects autonomously (a real robot records with record.launch.py + teleop)."""
+    minutes: float = 2.0
+    """Simulated minutes to record."""
+    out: str = "data/bags"
+    """Folder for the bags (one per episode) and collect_summary.json."""
+    real_time_factor: float = 2.0
+    """Simulator speed; the lockstep with the controller keeps results independent of it."""
+    camera_size: int = 64
+    """Ego camera width = height (pixels), up to 128."""
+    seed: int = 0
+    """Seed of the scenes and of the exploration commands."""
+    episode_seconds: float = 30.0
+    """Episode time limit (simulated seconds)."""
+    domain_id: int = 43
+    """ROS_DOMAIN_ID for the collection (never the real robot's)."""
+
+
+def parse_args(argv) -> CollectConfig:
+    p = argparse.ArgumentParser(prog="fog collect", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--robot", default="sim", choices=["sim"], help="robot backend (sim)")
+    p.add_argument("--minutes", type=float, default=2.0, help="simulated minutes to record")
+    p.add_argument("--out", default="data/bags", help="output folder for the bags")
+    p.add_argument("--real-time-factor", type=float, default=2.0, help="simulator speed")
+    p.add_argument("--camera-size", type=int, default=64, help="ego image side (pixels, <= 128)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--episode-seconds", type=float, default=30.0, help="episode time limit (s)")
+    p.add_argument("--domain-id", type=int, default=43, help="ROS_DOMAIN_ID (default 43)")
+    a = p.parse_args(argv)
+    if a.minutes <= 0:
+        p.error(f"--minutes must be positive, got {a.minutes}")
+    if not 8 <= a.camera_size <= 128:
+        p.error(f"--camera-size must be in [8, 128], got {a.camera_size}")
+    return CollectConfig(a.robot, a.minutes, a.out, a.real_time_factor, a.camera_size, a.seed, a.episode_seconds,
+                         a.domain_id)
+
+
+def collect(cfg: CollectConfig, progress: bool = True) -> dict:
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    existing = {p.name for p in out.iterdir()}
+    seconds = cfg.minutes * 60.0
+    group = ProcessGroup(out / "logs", ros_env(cfg.domain_id))
+    probe = None
+    try:
+        group.start("recorder", node_command("quadruped_bridge.recorder_node",
+                                             {"out_dir": str(out), "use_sim_time": True, "robot": "go2-sim"}))
+        group.start("sim", node_command("quadruped_bridge.sim_node", {
+            "real_time_factor": cfg.real_time_factor, "camera_width": cfg.camera_size,
+            "camera_height": cfg.camera_size, "seed": cfg.seed, "wait_for_subscribers": 1}))
+        group.start("locomotion", node_command("fog_policy.locomotion_node", {"use_sim_time": True}))
+        explorer = group.start("exploration", node_command("quadruped_bridge.exploration_node", {
+            "use_sim_time": True, "seed": cfg.seed, "max_duration": cfg.episode_seconds}))
+        probe = RosProbe(cfg.domain_id, name="collect_progress")
+        start = None
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=round(seconds), unit="sim s", desc="collect", bar_format="{l_bar}{bar}| {n:.0f}/{total} sim s")
+        deadline = time.monotonic() + 120 + seconds / max(cfg.real_time_factor, 0.1) * 5
+        while time.monotonic() < deadline:
+            probe.spin(0.2)
+            group.check_alive()
+            now = probe.now()
+            if now <= 0:
+                continue
+            start = now if start is None else start
+            if bar is not None:
+                bar.n = min(round(now - start), round(seconds))
+                bar.refresh()
+            if now - start >= seconds:
+                break
+        else:
+            raise RuntimeError(f"collection did not reach {seconds:.0f} simulated seconds in time")
+        if bar is not None:
+            bar.close()
+        explorer.stop()
+        recorder = group.processes[0]
+        code = recorder.stop(timeout=20)
+        if code != 0:
+            raise RuntimeError(f"recorder exited with {code}:\n{recorder.log()[-2000:]}")
+    finally:
+        if probe is not None:
+            probe.close()
+        group.stop()
+    bags = sorted(p for p in out.iterdir() if p.is_dir() and p.name not in existing and p.name != "logs")
+    explorer_log = (out / "logs" / "exploration.log").read_text(errors="replace")
+    summary = {"config": asdict(cfg), "episode_bags": [b.name for b in bags if b.name.startswith("episode_")],
+               "between_episode_bags": [b.name for b in bags if b.name.startswith("between_")],
+               "episodes_started": explorer_log.count("started"),
+               "outcomes": {k: explorer_log.count(f"ended: {k}") for k in ("success", "fail", "reset")}}
+    (out / "collect_summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(sys.argv[1:] if argv is None else argv)
+    summary = collect(cfg)
+    print(json.dumps(summary, indent=2))
+    print(f"[collect] {len(summary['episode_bags'])} episode bag(s) in {cfg.out}; "
+          f"next: fog dataset {cfg.out}/episode_* --out data/go2.zarr")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,349 @@
+"""The real Unitree Go2 as a ROS 2 node: the same topics, services and safety layer as the simulator.
+
+    python -m quadruped_bridge.go2_bridge_node --ros-args -p network_interface:=eth0 -p real_robot:=true
+
+Publishes (names relative): joint_states (sensor_msgs/JointState, Unitree order, effort = the
+motors' estimated torque) and imu/data at the rate LowState_ arrives (500 Hz on the robot),
+/diagnostics (1 Hz and on every safety event: mode, LowCmd_ rate and interval p50/p99, LowState_
+rate and age, sport mode). The camera is a separate node (quadruped_bridge.camera_node).
+Subscribes: joint_commands (position targets, optional velocity and feed-forward effort), checked
+by the shared safety layer (quadruped_bridge.safety), exactly as in the simulator.
+Services: quadruped_bridge/estop, quadruped_bridge/release_estop, quadruped_bridge/reset (as the
+simulator), go2/release_sport_mode (std_srvs/Trigger: release the Go2's sport mode so that
+low-level commands take effect; do it with the robot lying down or hoisted).
+
+Robot side: unitree_sdk2py types over CycloneDDS on `network_interface` and `dds_domain_id`
+(`rt/lowstate` in, `rt/lowcmd` out, see quadruped_bridge.go2_dds). The motor loop runs in the main
+thread at `motor_rate_hz`: take the newest LowState_, update the safety layer, ask it for the
+motor command, write it into a LowCmd_ (go2_lowlevel.fill_lowcmd), set the SDK's CRC, send. So:
+zero torque until the first state, soft start to the stand pose, commands clamped, watchdog ->
+damping (kp = 0, kd > 0), latched e-stop, all in the LowCmd_ the motors get.
+
+Safety at start: the node refuses DDS domain 0 (the real robot's) unless `real_robot` is true; it
+asks the motion switcher which mode is active and sends no LowCmd_ at all while a sport mode owns
+the motors (unless `release_sport_mode_on_start`); when it stops it sends damping.
+The executor (commands, services, diagnostics) runs in a second thread; a lock makes each callback
+atomic with respect to a motor tick.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import Imu, JointState
+from std_srvs.srv import Trigger
+
+from quadruped_bridge import go2_dds
+from quadruped_bridge import ros_messages as rm
+from quadruped_bridge.go2_description import JOINT_NAMES
+from quadruped_bridge.go2_lowlevel import check_dds_domain, fill_lowcmd, lowstate_arrays, new_lowcmd, stamp_crc
+from quadruped_bridge.loop_timing import RateMeter
+from quadruped_bridge.motor_command import MotorCommand
+from quadruped_bridge.ros_params import declare_config
+from quadruped_bridge.safety import Mode, SafetyConfig, SafetyLayer
+
+COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+LEVELS = ["OK", "WARN", "ERROR"]
+DIAG_LEVEL = {Mode.ZERO_TORQUE: "WARN", Mode.SOFT_START: "OK", Mode.STAND: "OK", Mode.ACTIVE: "OK",
+              Mode.DAMPING: "ERROR", Mode.ESTOP: "ERROR"}
+
+
+@dataclass(frozen=True)
+class Go2BridgeConfig:
+    network_interface: str = "lo"
+    """Network interface wired to the Go2 (e.g. eth0, enp2s0); 'lo' for a fake Go2 on this machine."""
+    dds_domain_id: int = 0
+    """CycloneDDS domain of rt/lowstate and rt/lowcmd; the robot uses 0, which needs real_robot."""
+    real_robot: bool = False
+    """Set true to talk to the real Go2 on domain 0; without it domain 0 is refused."""
+    motor_rate_hz: float = 500.0
+    """Rate of the motor loop: one LowCmd_ per tick."""
+    state_decimation: int = 1
+    """Publish joint_states and imu/data for every Nth LowState_ (1 = every one)."""
+    diagnostics_rate_hz: float = 1.0
+    """Heartbeat rate of /diagnostics; mode changes and rejections are published at once."""
+    check_sport_mode: bool = True
+    """Ask the motion switcher at start and send no LowCmd_ while a sport mode is active."""
+    release_sport_mode_on_start: bool = False
+    """Release an active sport mode at start (the robot goes limp: lie it down or hoist it first)."""
+    sport_mode_timeout: float = 2.0
+    """Seconds to wait for each motion-switcher answer."""
+    shutdown_damping_ticks: int = 25
+    """Damping commands sent when the node stops (motor ticks), so the robot sinks instead of holding."""
+    kp: float = SafetyConfig.kp
+    """Motor position gain (N m/rad)."""
+    kd: float = SafetyConfig.kd
+    """Motor velocity gain (N m s/rad)."""
+    damping_kd: float = SafetyConfig.damping_kd
+    """Velocity gain in damping / e-stop (kp = 0)."""
+    command_timeout: float = SafetyConfig.command_timeout
+    """Watchdog: joint commands older than this (s) -> damping."""
+    state_timeout: float = SafetyConfig.state_timeout
+    """No LowState_ for this long (s) after the first -> damping (latched until reset)."""
+    soft_start_duration: float = SafetyConfig.soft_start_duration
+    """Soft start to the stand pose (s)."""
+    max_position_step: float = SafetyConfig.max_position_step
+    """Largest target change between two commands (rad)."""
+    attitude_limit: float = SafetyConfig.attitude_limit
+    """Attitude guard: |roll| or |pitch| beyond this (rad) -> damping (latched)."""
+
+    def safety(self) -> SafetyConfig:
+        return SafetyConfig(kp=self.kp, kd=self.kd, damping_kd=self.damping_kd, command_timeout=self.command_timeout,
+                            state_timeout=self.state_timeout, soft_start_duration=self.soft_start_duration,
+                            max_position_step=self.max_position_step, attitude_limit=self.attitude_limit)
+
+
+class Go2BridgeNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("go2_bridge", **kwargs)
+        self.cfg = cfg = declare_config(self, Go2BridgeConfig)
+        check_dds_domain(cfg.dds_domain_id, cfg.real_robot)
+        if cfg.motor_rate_hz <= 0 or cfg.state_decimation < 1:
+            raise ValueError("motor_rate_hz must be > 0 and state_decimation >= 1")
+        from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_, LowState_
+
+        self.safety = SafetyLayer(cfg.safety())
+        self._lock = threading.Lock()  # guards safety and the low-level grant between the two threads
+        self.pub_joints = self.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
+        self.pub_imu = self.create_publisher(Imu, "imu/data", qos_profile_sensor_data)
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
+        self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS)
+        self.create_service(Trigger, "quadruped_bridge/estop", self._on_estop)
+        self.create_service(Trigger, "quadruped_bridge/release_estop", self._on_release)
+        self.create_service(Trigger, "quadruped_bridge/reset", self._on_reset)
+        self.create_service(Trigger, "go2/release_sport_mode", self._on_release_sport_mode)
+
+        self.participant = go2_dds.open_go2_domain(cfg.dds_domain_id, cfg.network_interface)
+        self.state_reader = go2_dds.latest_reader(self.participant, go2_dds.LOWSTATE_TOPIC, LowState_)
+        self.cmd_writer = go2_dds.writer(self.participant, go2_dds.LOWCMD_TOPIC, LowCmd_)
+        self._lowcmd = new_lowcmd()
+        self._lowlevel = not cfg.check_sport_mode
+        """True once LowCmd_ may be sent (sport mode released or not checked)."""
+        self._sport_status = "not checked (check_sport_mode:=false)" if self._lowlevel else "checking"
+        self._switcher = None
+        self._switcher_lock = threading.Lock()
+        self.lowcmd_meter = RateMeter(1000)
+        self.lowstate_meter = RateMeter(1000)
+        self._last_state_t = -1.0
+        self._states = 0
+        self._overruns = 0
+        self._last_mode = None
+        self._last_diag = -1.0
+        self._last_heartbeat = -1.0
+        self._pending: list = []
+        self.create_timer(0.05, self._diagnostics_tick)
+        if cfg.check_sport_mode:
+            threading.Thread(target=self._check_sport_mode_at_start, daemon=True).start()
+        self.get_logger().info(
+            f"Go2 bridge: DDS domain {cfg.dds_domain_id} on {cfg.network_interface}"
+            f"{' (REAL ROBOT)' if cfg.real_robot else ''}, motor loop {cfg.motor_rate_hz:.0f} Hz, "
+            f"kp {cfg.kp} kd {cfg.kd}, watchdog {cfg.command_timeout * 1e3:.0f} ms")
+
+    # ----------------------------------------------------------- sport mode
+    def _motion_switcher(self) -> go2_dds.MotionSwitcher:
+        with self._switcher_lock:
+            if self._switcher is None:
+                self._switcher = go2_dds.MotionSwitcher(self.cfg.sport_mode_timeout)
+            return self._switcher
+
+    def _grant_lowlevel(self, why: str) -> None:
+        with self._lock:
+            self._lowlevel = True
+            self._sport_status = why
+        self.get_logger().info(f"low-level control: {why}")
+
+    def _check_sport_mode_at_start(self) -> None:
+        try:
+            switcher = self._motion_switcher()
+            mode = switcher.active_mode()
+        except Exception as exc:  # the SDK raises bare Exceptions
+            mode, err = None, str(exc)
+        else:
+            err = "no answer"
+        if mode == "":
+            self._grant_lowlevel("no sport mode active")
+        elif mode is None:
+            self._sport_status = (f"motion switcher: {err}; LowCmd_ held (call go2/release_sport_mode to retry, "
+                                  "or check_sport_mode:=false for a robot without one)")
+        elif self.cfg.release_sport_mode_on_start:
+            ok, msg = switcher.release()
+            if ok:
+                self._grant_lowlevel(f"sport mode {mode!r} released at start")
+            else:
+                self._sport_status = f"could not release sport mode {mode!r}: {msg}; LowCmd_ held"
+        else:
+            self._sport_status = (f"sport mode {mode!r} active: LowCmd_ held; lie the robot down or hoist it, "
+                                  "then call go2/release_sport_mode")
+        if not self._lowlevel:
+            self.get_logger().warning(self._sport_status)
+
+    def _on_release_sport_mode(self, _req, res):
+        try:
+            res.success, res.message = self._motion_switcher().release()
+        except Exception as exc:
+            res.success, res.message = False, f"motion switcher: {exc}"
+        if res.success:
+            self._grant_lowlevel(res.message)
+        return res
+
+    # ------------------------------------------------------------- callbacks
+    def _on_command(self, msg: JointState) -> None:
+        with self._lock:
+            self.safety.submit_command(time.monotonic(), msg.name, msg.position, msg.velocity, msg.effort)
+
+    def _on_estop(self, _req, res):
+        with self._lock:
+            self.safety.estop(time.monotonic(), "e-stop service")
+        res.success, res.message = True, "e-stop engaged: damping, latched until quadruped_bridge/release_estop"
+        return res
+
+    def _on_release(self, _req, res):
+        with self._lock:
+            res.success = self.safety.release_estop(time.monotonic())
+        res.message = "e-stop released: soft start" if res.success else f"not in e-stop (mode {self.safety.mode.value})"
+        return res
+
+    def _on_reset(self, _req, res):
+        with self._lock:
+            self.safety.reset(time.monotonic())
+        res.success = self.safety.mode is not Mode.ESTOP
+        res.message = f"mode {self.safety.mode.value}: {self.safety.mode_reason}"
+        return res
+
+    # ----------------------------------------------------------- diagnostics
+    def _diagnostics_tick(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            events = self.safety.drain_events()
+            mode, reason, values = self.safety.mode, self.safety.mode_reason, self.safety.status()
+            lowlevel, sport = self._lowlevel, self._sport_status
+        heartbeat = now - self._last_heartbeat >= 1.0 / max(self.cfg.diagnostics_rate_hz, 1e-3)
+        changed = mode is not self._last_mode
+        if not (heartbeat or changed or (events and now - self._last_diag >= 0.05)):
+            self._pending += events
+            return
+        events, self._pending = self._pending + events, []
+        self._last_mode, self._last_diag = mode, now
+        if heartbeat:
+            self._last_heartbeat = now
+        period = 1.0 / self.cfg.motor_rate_hz
+        cmd = self.lowcmd_meter.stats(period)
+        st = self.lowstate_meter.stats()
+        values.update({
+            "lowlevel": "granted" if lowlevel else "held",
+            "sport_mode": sport,
+            "lowcmd_sent": str(self.lowcmd_meter.total),
+            "lowcmd_rate_hz": f"{cmd['rate_hz']:.1f}",
+            "lowcmd_interval_p50_ms": f"{cmd['p50_ms']:.3f}",
+            "lowcmd_interval_p99_ms": f"{cmd['p99_ms']:.3f}",
+            "motor_loop_overruns": str(self._overruns),
+            "lowstate_received": str(self._states),
+            "lowstate_rate_hz": f"{st['rate_hz']:.1f}",
+            "lowstate_age_ms": f"{(now - self._last_state_t) * 1e3:.1f}" if self._last_state_t > 0 else "never",
+            "network_interface": self.cfg.network_interface,
+            "dds_domain_id": str(self.cfg.dds_domain_id),
+        })
+        if events:
+            values["events"] = " | ".join(f"[{e.t:.3f} {e.level}] {e.message}" for e in events[-10:])
+        worst = max((e.level for e in events), key=LEVELS.index, default="OK")
+        level = max(DIAG_LEVEL[mode], worst, "OK" if lowlevel else "ERROR", key=LEVELS.index)
+        message = reason if lowlevel else sport
+        if events and worst != "OK":
+            message = f"{message}; last: {events[-1].message}"
+        t_ros = self.get_clock().now().nanoseconds * 1e-9
+        self.pub_diag.publish(rm.diagnostics_msg(t_ros, "quadruped_bridge: go2", level, message, values, "go2"))
+
+    # ------------------------------------------------------------ motor loop
+    def _tick(self, t: float) -> None:
+        samples = go2_dds.take_valid(self.state_reader, 4)
+        state = lowstate_arrays(samples[-1]) if samples else None
+        with self._lock:
+            lowlevel = self._lowlevel
+            if state is not None and lowlevel:
+                roll, pitch = state.roll_pitch
+                self.safety.update_state(t, state.q, state.dq, roll, pitch)
+            motor = self.safety.motor_command(t) if lowlevel else None
+        if motor is not None:
+            self._send(motor)
+            self.lowcmd_meter.tick(t)
+        if state is not None:
+            self._states += 1
+            self._last_state_t = t
+            self.lowstate_meter.tick(t)
+            if self._states % self.cfg.state_decimation == 0:
+                t_ros = self.get_clock().now().nanoseconds * 1e-9
+                self.pub_joints.publish(rm.joint_state_msg(t_ros, JOINT_NAMES, state.q, state.dq, state.tau))
+                self.pub_imu.publish(rm.imu_msg(t_ros, state.imu_quat, state.gyro, state.accel))
+
+    def _send(self, motor: MotorCommand) -> None:
+        fill_lowcmd(self._lowcmd, motor)
+        stamp_crc(self._lowcmd)
+        self.cmd_writer.write(self._lowcmd)
+
+    def run(self) -> None:
+        """The motor loop: one tick per period on absolute deadlines (no drift), until shut down."""
+        period = 1.0 / self.cfg.motor_rate_hz
+        next_t = time.monotonic()
+        while rclpy.ok():
+            self._tick(time.monotonic())
+            next_t += period
+            delay = next_t - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -5 * period:  # far behind (CPU starved): skip ticks rather than burst
+                self._overruns += 1
+                next_t = time.monotonic()
+
+    def send_shutdown_damping(self) -> None:
+        """Damping (kp = 0, kd > 0) for a few ticks, so the robot sinks slowly when the bridge stops."""
+        with self._lock:
+            if not self._lowlevel or self.safety.mode is Mode.ZERO_TORQUE:
+                return
+        damping = MotorCommand.damping(self.cfg.damping_kd)
+        for _ in range(self.cfg.shutdown_damping_ticks):
+            self._send(damping)
+            time.sleep(1.0 / self.cfg.motor_rate_hz)
+
+
+def spin_quietly(executor) -> None:
+    try:
+        executor.spin()
+    except ExternalShutdownException:
+        pass
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+    try:
+        node = Go2BridgeNode()
+    except ValueError as exc:
+        rclpy.logging.get_logger("go2_bridge").fatal(str(exc))
+        rclpy.try_shutdown()
+        sys.exit(2)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=spin_quietly, args=(executor,), daemon=True)
+    spinner.start()
+    try:
+        node.run()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.send_shutdown_damping()
+        rclpy.try_shutdown()
+        spinner.join(timeout=2.0)
+        node.destroy_node()
+
+
+if __name__ == "__main__":
+    main()
