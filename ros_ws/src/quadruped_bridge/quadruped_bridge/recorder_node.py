@@ -144,7 +144,8 @@ class RecorderNode(Node):
         self.stopping = False
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
         for topic, (msg_type, _, sensor) in self.topics.items():
-            qos = QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT if sensor else ReliabilityPolicy.RELIABLE)
+            # deep queues: a recorder starved of CPU for a moment catches up instead of dropping
+            qos = QoSProfile(depth=1000, reliability=ReliabilityPolicy.BEST_EFFORT if sensor else ReliabilityPolicy.RELIABLE)
             if topic == "sim/goal_pose":
                 qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                                  durability=DurabilityPolicy.TRANSIENT_LOCAL)
