@@ -9,7 +9,6 @@ import textwrap
 import numpy as np
 import pytest
 import zarr
-
 from fog_training.data.episode_store import (
     SCHEMA_VERSION,
     EpisodeStore,
@@ -39,7 +38,9 @@ def test_round_trip_exact(tmp_path):
     lengths = [5, 9, 1, 7]
     eps = [_episode(t, i) for i, t in enumerate(lengths)]
     # A tiny image chunk (3 frames) so episodes straddle chunk boundaries.
-    with EpisodeWriter(tmp_path / "s.zarr", META, image_shape=(8, 6), action_dim=2, proprio_dim=3, image_chunk_frames=3) as w:
+    with EpisodeWriter(
+        tmp_path / "s.zarr", META, image_shape=(8, 6), action_dim=2, proprio_dim=3, image_chunk_frames=3
+    ) as w:
         for ep in eps:
             w.add_episode(**ep)
     store = EpisodeStore(tmp_path / "s.zarr")
@@ -76,6 +77,8 @@ def test_writer_validates_inputs(tmp_path):
     bad = dict(ep, extra={"state": ep["extra"]["state"][:3]})
     with pytest.raises(ValueError, match="extra/state"):
         w.add_episode(**bad)
+    with pytest.raises(ValueError, match="is_terminal may only be set on an episode's last step"):
+        w.add_episode(**dict(ep, is_terminal=np.array([False, True, False, False])))
     w.add_episode(**ep)
     with pytest.raises(ValueError, match="differ from the first episode"):
         w.add_episode(**dict(ep, extra={"state": ep["extra"]["state"]}))
@@ -151,7 +154,7 @@ def test_sample_windows_inside_episodes(tmp_path):
         batch = store.sample_windows(16, length, rng, keys=["image", "action", "extra/state", "is_first"])
         assert batch["image"].shape == (16, length, 16, 16, 3)
         assert batch["action"].shape == (16, length, 2)
-        for b, (s, e) in enumerate(zip(batch["start"], batch["episode"])):
+        for b, (s, e) in enumerate(zip(batch["start"], batch["episode"], strict=True)):
             lo, hi = store.episode_bounds[e]
             assert lo <= s and s + length <= hi
             ep = store.episode(int(e))

@@ -146,7 +146,9 @@ class EpisodeWriter:
         meta = dict(meta)
         version = meta.setdefault("schema_version", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
-            raise SchemaVersionError(f"{self.path}: this writer writes schema_version {SCHEMA_VERSION}, meta says {version}")
+            raise SchemaVersionError(
+                f"{self.path}: this writer writes schema_version {SCHEMA_VERSION}, meta says {version}"
+            )
         h, w = (int(v) for v in image_shape)
         meta["image"] = {"height": h, "width": w, **dict(meta.get("image", {}))}
         for key, dim in (("action", action_dim), ("proprio", proprio_dim)):
@@ -170,7 +172,12 @@ class EpisodeWriter:
         for key in _FLAG_KEYS:
             self._create(key, (), np.bool_)
         self._ends = self._group.create_array(
-            "episode_ends", shape=(0,), chunks=(_SMALL_CHUNK,), dtype=np.int64, compressors=_small_codecs(), fill_value=0
+            "episode_ends",
+            shape=(0,),
+            chunks=(_SMALL_CHUNK,),
+            dtype=np.int64,
+            compressors=_small_codecs(),
+            fill_value=0,
         )
         self._extra_spec: dict[str, tuple[tuple[int, ...], np.dtype]] | None = None
         self._stats = {k: _RunningStats() for k in _NORM_KEYS}
@@ -209,7 +216,10 @@ class EpisodeWriter:
         image = np.asarray(image)
         t = image.shape[0] if image.ndim == 4 else -1
         if image.dtype != np.uint8 or image.shape[1:] != (*self.image_shape, 3):
-            raise ValueError(f"image must be uint8 [T, {self.image_shape[0]}, {self.image_shape[1]}, 3], got {image.dtype} {image.shape}")
+            raise ValueError(
+                f"image must be uint8 [T, {self.image_shape[0]}, {self.image_shape[1]}, 3], "
+                f"got {image.dtype} {image.shape}"
+            )
         if t == 0:
             raise ValueError("an episode needs at least one step")
         data: dict[str, np.ndarray] = {"image": image}
@@ -217,6 +227,9 @@ class EpisodeWriter:
         data["proprio"] = np.asarray(proprio, dtype=np.float32).reshape(t, self.proprio_dim)
         data["reward"] = np.asarray(reward, dtype=np.float32).reshape(t)
         term = np.zeros(t, bool) if is_terminal is None else np.asarray(is_terminal, dtype=bool).reshape(t)
+        if term[:-1].any():
+            # is_terminal[t] says the transition from o_t ended the episode: only the last step can.
+            raise ValueError("is_terminal may only be set on an episode's last step")
         first = np.zeros(t, bool)
         first[0] = True
         last = np.zeros(t, bool)
@@ -351,9 +364,11 @@ class EpisodeStore:
         if ends.shape[0] != n_ep or int(ends[-1]) != n:
             raise ValueError(f"episode store {self.path}: episode_ends disagrees with progress {progress}")
         self.episode_ends = ends
-        self.keys: tuple[str, ...] = tuple(STEP_KEYS) + tuple(
-            f"extra/{k}" for k in sorted(self._group["extra"].array_keys())
-        ) if "extra" in self._group else tuple(STEP_KEYS)
+        self.keys: tuple[str, ...] = (
+            tuple(STEP_KEYS) + tuple(f"extra/{k}" for k in sorted(self._group["extra"].array_keys()))
+            if "extra" in self._group
+            else tuple(STEP_KEYS)
+        )
         self._arrays: dict[str, zarr.Array] = {}
         for key in self.keys:
             arr = self._group[key]
@@ -378,7 +393,7 @@ class EpisodeStore:
     @property
     def episode_bounds(self) -> list[tuple[int, int]]:
         starts = np.concatenate([[0], self.episode_ends[:-1]])
-        return [(int(s), int(e)) for s, e in zip(starts, self.episode_ends)]
+        return [(int(s), int(e)) for s, e in zip(starts, self.episode_ends, strict=True)]
 
     @property
     def episode_lengths(self) -> np.ndarray:
@@ -460,11 +475,17 @@ class EpisodeStore:
         offset = u - (cum[ep] - counts[ep])
         return self.read_windows(ep_starts[ep] + offset, length, keys)
 
-    def read_windows(self, starts: Sequence[int] | np.ndarray, length: int, keys: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    def read_windows(
+        self, starts: Sequence[int] | np.ndarray, length: int, keys: Iterable[str] | None = None
+    ) -> dict[str, np.ndarray]:
         """Windows ``[s, s + length)`` for the given store indexes; each must lie in one episode."""
         starts = np.asarray(starts, dtype=np.int64).reshape(-1)
         ep = np.searchsorted(self.episode_ends, starts, side="right")
-        if np.any(starts < 0) or np.any(ep >= self.num_episodes) or np.any(starts + length > self.episode_ends[np.minimum(ep, self.num_episodes - 1)]):
+        if (
+            np.any(starts < 0)
+            or np.any(ep >= self.num_episodes)
+            or np.any(starts + length > self.episode_ends[np.minimum(ep, self.num_episodes - 1)])
+        ):
             raise ValueError(f"a window [s, s+{length}) crosses an episode end or the store's end")
         keys = list(STEP_KEYS if keys is None else keys)
         idx = starts[:, None] + np.arange(length)[None, :]
@@ -512,7 +533,8 @@ def make_synthetic_store(
         "policy_rate_hz": 5.0,
         "action": {"names": ["vx", "vy"], "low": [-1.0, -1.0], "high": [1.0, 1.0]},
         "proprio": {"names": ["x", "y", "dx", "dy"]},
-        "reward_source": "synthetic: reward[t] = -||pos[t+1] - (0.5, 0.5)||, pos[t+1] = clip(pos[t] + 0.08 * action[t], 0, 1)",
+        "reward_source": "synthetic: reward[t] = -||pos[t+1] - (0.5, 0.5)||, "
+        "pos[t+1] = clip(pos[t] + 0.08 * action[t], 0, 1)",
         "created_by": "fog_training.data.episode_store.make_synthetic_store",
         "config": {"episodes": episodes, "steps": lengths, "image_hw": [h, w], "seed": seed},
     }

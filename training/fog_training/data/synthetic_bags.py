@@ -1,0 +1,310 @@
+"""Synthetic rosbag2 bags at contract rates with known content, for tests and benchmarks.
+
+Every message encodes its own index, so a test can say exactly which sample the converter must
+pick at each tick: frame k of the camera is ``synthetic_frame(k, hw)``, joint state k has
+``position[j] = j + 1e-4 k`` (Unitree order j), and so on (see the ``*_value`` helpers). Header
+stamps get uniform jitter; receive times are the stamp plus a small latency. With
+``clock_offset_s`` the recorder's clock (receive times) runs that far ahead of the simulator's
+(header stamps and ``/clock``), as in a bag recorded without ``use_sim_time``.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+
+UNITREE_JOINTS: tuple[str, ...] = tuple(
+    f"{leg}_{kind}_joint" for leg in ("FR", "FL", "RR", "RL") for kind in ("hip", "thigh", "calf")
+)
+
+IMAGE, INFO, JOINTS, IMU, CMD, JCMD, EVENT = (
+    "camera/image_raw",
+    "camera/camera_info",
+    "joint_states",
+    "imu/data",
+    "cmd_vel",
+    "joint_commands",
+    "episode/event",
+)
+CUBE, BASE, GOAL, CLOCK = "sim/cube_pose", "sim/base_pose", "sim/goal_pose", "/clock"
+
+
+def synthetic_frame(k: int, hw: tuple[int, int]) -> np.ndarray:
+    """Camera frame k: a gradient that shifts with k, k itself in the blue channel."""
+    h, w = hw
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.empty((h, w, 3), np.uint8)
+    img[..., 0] = (4 * x + 3 * k) % 256
+    img[..., 1] = (4 * y + k // 3) % 256
+    img[..., 2] = k % 256
+    return img
+
+
+def joint_value(k: int) -> np.ndarray:
+    """Positions of joint state k in Unitree order (velocities are their negatives)."""
+    return np.arange(12) + 1e-4 * k
+
+
+def imu_roll(k: int) -> float:
+    """IMU sample k's orientation: a roll of this many radians (pitch and yaw 0)."""
+    return 0.001 * k
+
+
+def imu_gyro(k: int) -> np.ndarray:
+    return np.array([1e-4 * k, 0.5, -0.5])
+
+
+def cmd_value(m: int) -> np.ndarray:
+    """cmd_vel m: (linear.x, linear.y, angular.z)."""
+    return np.array([0.1 * (m % 10), -0.05 * (m % 7), 0.01 * m])
+
+
+def jcmd_value(m: int) -> np.ndarray:
+    return 0.1 * np.arange(12) + 1e-3 * m
+
+
+def base_value(k: int) -> tuple[float, float, float]:
+    """sim/base_pose k: x, y, yaw."""
+    return 0.01 * k, 0.0, 0.002 * k
+
+
+def cube_value(k: int) -> tuple[float, float, float]:
+    return 1.0 + 0.005 * k, 0.2, 0.0
+
+
+@dataclass
+class SyntheticBag:
+    """What was written: per relative topic, header stamps (or intended send times for headerless
+    types) and receive times, in ns on the simulator's clock (receive times on the recorder's)."""
+
+    path: Path
+    stamps: dict[str, np.ndarray] = field(default_factory=dict)
+    recv: dict[str, np.ndarray] = field(default_factory=dict)
+    joint_names_published: list[str] = field(default_factory=list)
+    image_indices: np.ndarray | None = None
+    """Camera frame index of each published image (frames in camera_drop are missing)."""
+
+
+def _stamp(types, ns: int):
+    return types["builtin_interfaces/msg/Time"](sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+def _header(types, ns: int, frame: str = "base"):
+    return types["std_msgs/msg/Header"](stamp=_stamp(types, ns), frame_id=frame)
+
+
+def _quat_roll(r: float):
+    return (math.sin(r / 2), 0.0, 0.0, math.cos(r / 2))
+
+
+def _quat_yaw(yaw: float):
+    return (0.0, 0.0, math.sin(yaw / 2), math.cos(yaw / 2))
+
+
+def write_synthetic_bag(
+    path: str | Path,
+    *,
+    duration_s: float = 4.0,
+    camera_hz: float = 30.0,
+    joint_hz: float = 500.0,
+    imu_hz: float = 500.0,
+    cmd_hz: float = 5.0,
+    jcmd_hz: float = 50.0,
+    pose_hz: float = 50.0,
+    clock_hz: float = 100.0,
+    image_hw: tuple[int, int] = (48, 64),
+    jitter_s: float = 0.003,
+    latency_s: float = 0.001,
+    events: Sequence[tuple[float, str]] = (),
+    sim: bool = True,
+    goal: tuple[float, float] | None = (2.0, 0.5),
+    namespace: str = "",
+    storage: str = "mcap",
+    omit: Sequence[str] = (),
+    camera_drop: Sequence[int] = (),
+    shuffle_joint_names: bool = True,
+    clock_offset_s: float = 0.0,
+    t0_s: float = 1000.0,
+    seed: int = 0,
+    kill_at_s: float | None = None,
+) -> SyntheticBag:
+    """Write a bag of ``duration_s`` seconds of robot data at the given rates (see the module doc).
+
+    ``events`` are ``(seconds from start, text)`` on ``episode/event``. ``omit`` lists relative
+    topics not to write. ``sim`` adds ground truth poses (and ``/clock``); ``goal`` adds one
+    latched ``sim/goal_pose`` at the start. ``kill_at_s``: also leave, in ``<path>_killed``, what a
+    recorder killed at that time would leave (chunks flushed so far, as a periodic flush does; no
+    summary, footer or metadata.yaml).
+    """
+    path = Path(path)
+    rng = np.random.default_rng(seed)
+    typestore = get_typestore(Stores.ROS2_JAZZY)
+    T = typestore.types
+    t0 = int(round(t0_s * 1e9))
+    offset = int(round(clock_offset_s * 1e9))
+    ns_prefix = "/" + namespace.strip("/") if namespace.strip("/") else ""
+    out = SyntheticBag(path)
+    names = list(UNITREE_JOINTS)
+    perm = rng.permutation(12) if shuffle_joint_names else np.arange(12)
+    out.joint_names_published = [names[i] for i in perm]
+
+    def times(rate: float, n_jitter: float) -> np.ndarray:
+        n = int(math.floor(duration_s * rate)) + 1
+        jit = min(jitter_s, 0.3 / rate) if n_jitter else 0.0
+        return t0 + np.round(np.arange(n) * 1e9 / rate + rng.uniform(-jit, jit, n) * 1e9).astype(np.int64)
+
+    records: list[tuple[int, str, object, str]] = []  # (recv, topic, msg, msgtype)
+
+    def add(topic: str, msgtype: str, stamps: np.ndarray, make, headerless: bool = False) -> None:
+        recv = (
+            stamps
+            + offset
+            + (0 if headerless else int(latency_s * 1e9))
+            + (0 if headerless else rng.integers(0, 500_000, len(stamps)))
+        )
+        out.stamps[topic], out.recv[topic] = stamps, np.asarray(recv, np.int64)
+        if topic in omit:
+            return
+        for i, (s, r) in enumerate(zip(stamps, recv, strict=True)):
+            records.append((int(r), topic, make(i, int(s)), msgtype))
+
+    cam = times(camera_hz, True)
+    keep = np.setdiff1d(np.arange(len(cam)), np.asarray(camera_drop, int))
+    out.image_indices = keep
+    h, w = image_hw
+
+    def image(i: int, s: int):
+        k = int(keep[i])
+        return T["sensor_msgs/msg/Image"](
+            header=_header(T, s, "camera"),
+            height=h,
+            width=w,
+            encoding="rgb8",
+            is_bigendian=0,
+            step=w * 3,
+            data=synthetic_frame(k, image_hw).reshape(-1),
+        )
+
+    def info(i: int, s: int):
+        return T["sensor_msgs/msg/CameraInfo"](
+            header=_header(T, s, "camera"),
+            height=h,
+            width=w,
+            distortion_model="plumb_bob",
+            d=np.zeros(5),
+            k=np.array([50.0, 0, w / 2, 0, 50.0, h / 2, 0, 0, 1]),
+            r=np.eye(3).reshape(-1),
+            p=np.zeros(12),
+            binning_x=0,
+            binning_y=0,
+            roi=T["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False),
+        )
+
+    add(IMAGE, "sensor_msgs/msg/Image", cam[keep], image)
+    add(INFO, "sensor_msgs/msg/CameraInfo", cam[keep], info)
+
+    def joint(i: int, s: int):
+        q = joint_value(i)[perm]
+        return T["sensor_msgs/msg/JointState"](
+            header=_header(T, s), name=out.joint_names_published, position=q, velocity=-q, effort=np.zeros(12)
+        )
+
+    add(JOINTS, "sensor_msgs/msg/JointState", times(joint_hz, True), joint)
+
+    def imu(i: int, s: int):
+        x, y, z, qw = _quat_roll(imu_roll(i))
+        g = imu_gyro(i)
+        V = T["geometry_msgs/msg/Vector3"]
+        return T["sensor_msgs/msg/Imu"](
+            header=_header(T, s, "imu"),
+            orientation=T["geometry_msgs/msg/Quaternion"](x=x, y=y, z=z, w=qw),
+            orientation_covariance=np.zeros(9),
+            angular_velocity=V(x=g[0], y=g[1], z=g[2]),
+            angular_velocity_covariance=np.zeros(9),
+            linear_acceleration=V(x=0.0, y=0.0, z=9.81),
+            linear_acceleration_covariance=np.zeros(9),
+        )
+
+    add(IMU, "sensor_msgs/msg/Imu", times(imu_hz, True), imu)
+
+    def cmd(i: int, s: int):
+        v = cmd_value(i)
+        V = T["geometry_msgs/msg/Vector3"]
+        return T["geometry_msgs/msg/Twist"](linear=V(x=v[0], y=v[1], z=0.0), angular=V(x=0.0, y=0.0, z=v[2]))
+
+    add(CMD, "geometry_msgs/msg/Twist", times(cmd_hz, True), cmd, headerless=True)
+
+    def jcmd(i: int, s: int):
+        return T["sensor_msgs/msg/JointState"](
+            header=_header(T, s),
+            name=list(UNITREE_JOINTS),
+            position=jcmd_value(i),
+            velocity=np.zeros(0),
+            effort=np.zeros(0),
+        )
+
+    add(JCMD, "sensor_msgs/msg/JointState", times(jcmd_hz, True), jcmd)
+
+    ev_times = np.array([t0 + int(round(t * 1e9)) for t, _ in events], np.int64)
+    add(
+        EVENT,
+        "std_msgs/msg/String",
+        ev_times,
+        lambda i, s: T["std_msgs/msg/String"](data=events[i][1]),
+        headerless=True,
+    )
+
+    if sim:
+
+        def pose(fn):
+            def make(i: int, s: int):
+                x, y, yaw = fn(i)
+                qx, qy, qz, qw = _quat_yaw(yaw)
+                P = T["geometry_msgs/msg/Pose"](
+                    position=T["geometry_msgs/msg/Point"](x=x, y=y, z=0.0),
+                    orientation=T["geometry_msgs/msg/Quaternion"](x=qx, y=qy, z=qz, w=qw),
+                )
+                return T["geometry_msgs/msg/PoseStamped"](header=_header(T, s, "world"), pose=P)
+
+            return make
+
+        pose_t = times(pose_hz, False)
+        add(BASE, "geometry_msgs/msg/PoseStamped", pose_t, pose(base_value))
+        add(CUBE, "geometry_msgs/msg/PoseStamped", pose_t, pose(cube_value))
+        if goal is not None:
+            add(
+                GOAL, "geometry_msgs/msg/PoseStamped", np.array([t0], np.int64), pose(lambda i: (goal[0], goal[1], 0.0))
+            )
+        clock_t = times(clock_hz, False)
+        add(
+            CLOCK,
+            "rosgraph_msgs/msg/Clock",
+            clock_t,
+            lambda i, s: T["rosgraph_msgs/msg/Clock"](clock=_stamp(T, s)),
+            headerless=True,
+        )
+
+    records.sort(key=lambda r: r[0])
+    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    with Writer(path, version=9, storage_plugin=plugin) as writer:
+        conns = {}
+        for _, topic, _, msgtype in records:
+            if topic not in conns:
+                full = topic if topic.startswith("/") else f"{ns_prefix}/{topic}"
+                conns[topic] = writer.add_connection(full, msgtype, typestore=typestore)
+        killed = False
+        for recv, topic, msg, msgtype in records:
+            if kill_at_s is not None and not killed and recv - offset >= t0 + kill_at_s * 1e9:
+                writer.storage.close_chunk()  # what the recorder's periodic flush does
+                writer.storage.bio.flush()
+                shutil.copytree(path, path.with_name(path.name + "_killed"))
+                killed = True
+            writer.write(conns[topic], recv, typestore.serialize_cdr(msg, msgtype))
+    return out
