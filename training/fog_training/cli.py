@@ -28,6 +28,8 @@ def register(verb: str, module: str, help_text: str) -> None:
 # `collect` drives ROS 2 nodes: it lives with them in quadruped_bridge (needs the built workspace).
 register("collect", "quadruped_bridge.collect", "record exploration episodes from the simulator into bags")
 register("dataset", "fog_training.data.bag_to_dataset", "convert rosbag2 bags into a Zarr episode dataset")
+register("deploy", "fog_policy.deploy", "run a policy on the simulator, the Go2 or a bag (deploy.launch.py in one process)")
+register("validate", "fog_training.export_cli", "check an exported policy artifact with the robot's runtime")
 register("collect-pusht", "fog_training.data.pusht_collect", "collect Push-T episodes into a Zarr dataset")
 register("train world-model", "fog_training.train_world_model", "train the global diffusion world model (denoiser + reward head)")
 register("train rssm", "fog_training.train_rssm", "train the local latent world model (RSSM)")

@@ -13,6 +13,8 @@ setup(
         ("share/" + package_name, ["package.xml"]),
         ("share/" + package_name + "/launch", glob("launch/*.py")),
         ("share/" + package_name + "/config", glob("config/*.yaml")),
+        # the bundled small policy (one folder per artifact)
+        *[("share/" + package_name + "/" + d, glob(d + "/*")) for d in sorted(glob("artifacts/*"))],
     ],
     package_data={package_name: ["assets/*"]},
     include_package_data=True,
@@ -23,5 +25,5 @@ setup(
     description="Deployment of FoG policies: locomotion controller, policy runtime and nodes, deploy.launch.py.",
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},
-    entry_points={"console_scripts": ["locomotion_node = fog_policy.locomotion_node:main"]},
+    entry_points={"console_scripts": ["locomotion_node = fog_policy.locomotion_node:main", "policy_node = fog_policy.policy_node:main", "deploy = fog_policy.deploy:main"]},
 )

@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                 group.check_alive()
                 raise RuntimeError(f"simulated time stalled during {label}")
             bar.set_postfix_str(label)
-            bar.update(round(probe.now() - start, 1))
+            bar.update(max(0.0, min(round(probe.now() - start, 1), bar.total - bar.n)))
         bar.close()
         commanded.append((probe.now(), 0.0, 0.0, 0.0))
     finally:

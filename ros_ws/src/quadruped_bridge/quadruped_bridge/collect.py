@@ -87,7 +87,8 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=round(seconds), unit="sim s", desc="collect", bar_format="{l_bar}{bar}| {n:.0f}/{total} sim s")
+            bar = tqdm(total=round(seconds), unit="sim s", desc="collect", mininterval=1.0,
+                       bar_format="{l_bar}{bar}| {n:.0f}/{total} sim s [{elapsed}<{remaining}]")
         deadline = time.monotonic() + 120 + seconds / max(cfg.real_time_factor, 0.1) * 5
         while time.monotonic() < deadline:
             probe.spin(0.2)
@@ -96,9 +97,9 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
             if now <= 0:
                 continue
             start = now if start is None else start
-            if bar is not None:
-                bar.n = min(round(now - start), round(seconds))
-                bar.refresh()
+            done = min(round(now - start), round(seconds))
+            if bar is not None and done > bar.n:
+                bar.update(done - bar.n)
             if now - start >= seconds:
                 break
         else:

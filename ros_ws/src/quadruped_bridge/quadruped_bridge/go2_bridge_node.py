@@ -248,7 +248,7 @@ class Go2BridgeNode(Node):
             "motor_loop_overruns": str(self._overruns),
             "lowstate_received": str(self._states),
             "lowstate_rate_hz": f"{st['rate_hz']:.1f}",
-            "lowstate_age_ms": f"{(now - self._last_state_t) * 1e3:.1f}" if self._last_state_t > 0 else "never",
+            "lowstate_age_ms": f"{max(0.0, now - self._last_state_t) * 1e3:.1f}" if self._last_state_t > 0 else "never",
             "network_interface": self.cfg.network_interface,
             "dds_domain_id": str(self.cfg.dds_domain_id),
         })

@@ -17,7 +17,7 @@ Losing nothing:
 - disk nearly full (< `min_free_mb`): close the bag cleanly, say so on /diagnostics and in the
   log, and exit with status 3.
 
-Beside each bag: `robot.yaml` (robot, joint order, camera info, recorder config, start time).
+In each bag folder: `robot.yaml` (robot, joint order, camera info, recorder config, start time).
 """
 
 from __future__ import annotations
@@ -97,11 +97,14 @@ class DiskFullError(RuntimeError):
 class BagSink:
     """The open bag of the current episode: raw CDR in, MCAP out, with periodic flushes."""
 
-    def __init__(self, path: Path, topics: dict[str, tuple[type, str, bool]], typestore):
+    def __init__(self, path: Path, topics: dict[str, tuple[type, str, bool]], typestore,
+                 resolved: dict[str, str] | None = None):
         self.path = path
         self.writer = Writer(path, version=9, storage_plugin=StoragePlugin.MCAP)
         self.writer.open()
-        self.conns = {topic: self.writer.add_connection(topic, name, typestore=typestore)
+        # connections carry the fully resolved name (/ns/camera/image_raw), as `ros2 bag record` does
+        resolved = resolved or {}
+        self.conns = {topic: self.writer.add_connection(resolved.get(topic, topic), name, typestore=typestore)
                       for topic, (_, name, _) in topics.items()}
         self.count = 0
         self.per_topic = dict.fromkeys(topics, 0)
@@ -143,14 +146,16 @@ class RecorderNode(Node):
         self.error: str | None = None
         self.stopping = False
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
+        self.resolved: dict[str, str] = {}
         for topic, (msg_type, _, sensor) in self.topics.items():
             # deep queues: a recorder starved of CPU for a moment catches up instead of dropping
             qos = QoSProfile(depth=1000, reliability=ReliabilityPolicy.BEST_EFFORT if sensor else ReliabilityPolicy.RELIABLE)
             if topic == "sim/goal_pose":
                 qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                                  durability=DurabilityPolicy.TRANSIENT_LOCAL)
-            self.create_subscription(msg_type, topic, lambda data, topic=topic: self._on_message(topic, data), qos,
-                                     raw=True)
+            sub = self.create_subscription(msg_type, topic, lambda data, topic=topic: self._on_message(topic, data), qos,
+                                           raw=True)
+            self.resolved[topic] = sub.topic_name
         self.create_timer(self.cfg.flush_period, self._housekeeping)
         self.get_logger().info(f"recording {len(self.topics)} topics into {self.out}/")
 
@@ -181,7 +186,7 @@ class RecorderNode(Node):
     def _open_bag(self, kind: str) -> None:
         prefix = self.cfg.prefix if kind == "episode" else "between"
         path = self.out / f"{prefix}_{self.session}_{len(self.bags):04d}"
-        self.sink = BagSink(path, self.topics, self.typestore)
+        self.sink = BagSink(path, self.topics, self.typestore, self.resolved)
         self.bags.append(path)
         self._write_description(path)
 
@@ -197,10 +202,10 @@ class RecorderNode(Node):
                 "recorder": asdict(self.cfg), "session": self.session,
                 "use_sim_time": bool(self.get_parameter("use_sim_time").value),
                 "ros_domain_id": int(os.environ.get("ROS_DOMAIN_ID", "0"))}
-        # beside the bag, not inside it: the bag folder stays a plain rosbag2 bag
-        tmp = bag.with_name(bag.name + ".robot.yaml.tmp")
+        # inside the bag folder: rosbag2 readers go by metadata.yaml and ignore other files
+        tmp = bag / "robot.yaml.tmp"
         tmp.write_text(yaml.safe_dump(desc, sort_keys=False))
-        tmp.replace(bag.with_name(bag.name + ".robot.yaml"))
+        tmp.replace(bag / "robot.yaml")
 
     # --------------------------------------------------------- housekeeping
     def _housekeeping(self) -> None:

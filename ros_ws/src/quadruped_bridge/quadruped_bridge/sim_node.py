@@ -9,7 +9,8 @@ Publishes (names relative, so a namespace can prefix them):
 Subscribes: joint_commands (sensor_msgs/JointState: position targets, optional velocity and
   feed-forward effort), checked by the safety layer (quadruped_bridge.safety).
 Services: quadruped_bridge/estop, quadruped_bridge/release_estop, quadruped_bridge/reset
-  (clear latched damping, soft-start), sim/reset (new scene from the next seed, robot lying).
+  (clear latched damping, soft-start), sim/reset (new scene from the next seed, robot lying),
+  sim/camera_enable (std_srvs/SetBool: fault injection, the camera stops publishing).
 
 One thread runs physics at `physics_dt`, paced to `real_time_factor` x wall time (0 = as fast as
 the CPU allows); the executor runs DDS callbacks (commands, services) in a second thread, blocked
@@ -32,7 +33,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profi
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import String
-from std_srvs.srv import Trigger
+from std_srvs.srv import SetBool, Trigger
 from diagnostic_msgs.msg import DiagnosticArray
 
 from quadruped_bridge import ros_messages as rm
@@ -153,10 +154,12 @@ class SimNode(Node):
         self.create_service(Trigger, "quadruped_bridge/release_estop", self._on_release)
         self.create_service(Trigger, "quadruped_bridge/reset", self._on_reset)
         self.create_service(Trigger, "sim/reset", self._on_sim_reset)
+        self.create_service(SetBool, "sim/camera_enable", self._on_camera_enable)
 
         t0 = self.sim.time
         self._state_tick = Every(self.cfg.state_rate_hz, t0)
         self._camera_tick = Every(self.cfg.camera_rate_hz if self.cfg.camera_enabled else 0.0, t0)
+        self._camera_on = True
         self._third_tick = Every(self.cfg.third_person_rate_hz, t0)
         self._gt_tick = Every(self.cfg.ground_truth_rate_hz, t0)
         self._diag_tick = Every(self.cfg.diagnostics_rate_hz, t0)
@@ -194,6 +197,13 @@ class SimNode(Node):
             self.safety.reset(self.sim.time)
         res.success = self.safety.mode is not Mode.ESTOP
         res.message = f"mode {self.safety.mode.value}: {self.safety.mode_reason}"
+        return res
+
+    def _on_camera_enable(self, req, res):
+        """Fault injection: stop (or restart) the camera stream, as a failed camera would."""
+        with self._lock:
+            self._camera_on = bool(req.data)
+        res.success, res.message = True, f"camera {'on' if req.data else 'off'}"
         return res
 
     def _on_sim_reset(self, _req, res):
@@ -320,7 +330,7 @@ class SimNode(Node):
         if self._state_tick.due(t):
             self._publish_state(t)
             self._publish_diagnostics(t, heartbeat=self._diag_tick.due(t))
-        if self._camera_tick.due(t):
+        if self._camera_tick.due(t) and self._camera_on:
             self._publish_camera(t)
         if self._third_tick.due(t):
             self.pub_third.publish(rm.image_msg(t, self.sim.render_third_person(), frame_id="third_person"))

@@ -24,13 +24,13 @@ def test_collect_writes_episode_bags_with_events_and_sensor_data(tmp_path):
         with Reader(tmp_path / "bags" / name) as reader:
             counts = {c.topic: c.msgcount for c in reader.connections}
             events = [TS.deserialize_cdr(raw, c.msgtype).data for c, _, raw in reader.messages()
-                      if c.topic == "episode/event"]
+                      if c.topic == "/episode/event"]
             duration = (reader.end_time - reader.start_time) / 1e9
         assert events[0] == "start"
         if len(events) == 2 and events[1] in ("success", "fail", "reset"):
             complete += 1
             assert duration > 1.0
-            assert counts["joint_states"] >= 200 * duration * 0.9
-            assert counts["camera/image_raw"] >= 30 * duration * 0.9
-            assert counts["cmd_vel"] >= 5 * duration * 0.8
+            assert counts["/joint_states"] >= 200 * duration * 0.9
+            assert counts["/camera/image_raw"] >= 30 * duration * 0.9
+            assert counts["/cmd_vel"] >= 5 * duration * 0.8
     assert complete >= 1

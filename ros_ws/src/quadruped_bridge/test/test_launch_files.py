@@ -15,7 +15,15 @@ SRC = Path(__file__).resolve().parents[2]
 LAUNCH_FILES = sorted(SRC.glob("*/launch/*.launch.py"))
 
 
+PACKAGES = {p.name for p in SRC.iterdir() if (p / "package.xml").exists()}
+
+
 def node_calls(tree):
+    # executables given as constant (package, executable, ...) tuples, e.g. a table of backends
+    for tup in ast.walk(tree):
+        if isinstance(tup, ast.Tuple) and len(tup.elts) >= 2 and all(isinstance(e, ast.Constant) for e in tup.elts[:2]):
+            if tup.elts[0].value in PACKAGES and isinstance(tup.elts[1].value, str):
+                yield tup.elts[0].value, tup.elts[1].value
     for call in ast.walk(tree):
         if isinstance(call, ast.Call) and getattr(call.func, "id", getattr(call.func, "attr", None)) == "Node":
             kw = {k.arg: k.value for k in call.keywords}
@@ -25,7 +33,7 @@ def node_calls(tree):
 
 def test_there_are_launch_files():
     names = {p.name for p in LAUNCH_FILES}
-    assert {"sim.launch.py", "record.launch.py"} <= names
+    assert {"sim.launch.py", "record.launch.py", "deploy.launch.py"} <= names
 
 
 @pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: f"{p.parent.parent.name}/{p.name}")

@@ -1,0 +1,144 @@
+"""`fog deploy`: deploy.launch.py without `ros2 launch` — the same nodes in one process.
+
+On machines where ROS 2's launch is not installed (pip-based installs), this composes the same
+node classes that deploy.launch.py starts (bridge backend, locomotion controller, policy node)
+with the same parameter file, in one process under a multi-threaded executor.
+
+Examples::
+
+    fog deploy --robot sim --artifact artifacts/pushcube --duration 60
+    fog deploy --robot replay --bag data/bags/episode_0001 --artifact artifacts/pushcube
+    fog deploy --robot go2 --artifact artifacts/pushcube --dry-run
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.parameter import Parameter
+
+
+def default_params_file() -> str:
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return str(Path(get_package_share_directory("fog_policy")) / "config" / "deploy.yaml")
+    except Exception:  # not installed with colcon: the source tree's copy
+        return str(Path(__file__).resolve().parents[1] / "config" / "deploy.yaml")
+
+
+def default_artifact() -> str:
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return str(Path(get_package_share_directory("fog_policy")) / "artifacts" / "pushcube")
+    except Exception:
+        return str(Path(__file__).resolve().parents[1] / "artifacts" / "pushcube")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="fog deploy", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--robot", choices=["sim", "go2", "replay"], default="sim")
+    p.add_argument("--artifact", default=None, help="exported policy folder (default: the bundled policy)")
+    p.add_argument("--params-file", default=None, help="ROS 2 parameters file (default: config/deploy.yaml)")
+    p.add_argument("--dry-run", action="store_true", help="policy publishes on fog_policy/dry_run/* only")
+    p.add_argument("--bag", default="", help="bag to replay (--robot replay)")
+    p.add_argument("--duration", type=float, default=0.0, help="stop after this many wall seconds (0 = until Ctrl-C)")
+    p.add_argument("--namespace", default="", help="namespace for every node")
+    return p.parse_args(argv)
+
+
+def build_nodes(args):
+    """The nodes deploy.launch.py would start, constructed in this process."""
+    from fog_policy.locomotion_node import LocomotionNode
+    from fog_policy.policy_node import PolicyNode
+
+    sim_time = args.robot != "go2"
+    common = {"namespace": args.namespace} if args.namespace else {}
+    use_sim = [Parameter("use_sim_time", value=sim_time)]
+    nodes, loops = [], []
+    if args.robot == "sim":
+        from quadruped_bridge.sim_node import SimNode
+
+        backend = SimNode(**common)
+        loops.append(backend.run)
+    elif args.robot == "go2":
+        from quadruped_bridge.go2_bridge_node import Go2BridgeNode
+
+        backend = Go2BridgeNode(**common)
+        loops.append(backend.run)
+    else:
+        from quadruped_bridge.replay_node import ReplayNode
+
+        if not args.bag:
+            raise SystemExit("fog deploy: --robot replay needs --bag BAG_DIR")
+        backend = ReplayNode(parameter_overrides=[Parameter("bag", value=args.bag)], **common)
+
+        def play():
+            backend.wait_for_subscribers()
+            backend.play_once(0)
+
+        loops.append(play)
+    nodes.append(backend)
+    if args.robot != "replay":
+        nodes.append(LocomotionNode(parameter_overrides=use_sim, **common))
+    policy = PolicyNode(parameter_overrides=use_sim + [
+        Parameter("artifact", value=args.artifact or default_artifact()),
+        Parameter("dry_run", value=bool(args.dry_run or args.robot == "replay")),
+        Parameter("trigger", value="image" if args.robot == "replay" else "timer")], **common)
+    nodes.append(policy)
+    return nodes, loops, policy
+
+
+def main(argv: list[str] | None = None) -> int:
+    from fog_policy.policy_node import start
+
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    params = args.params_file or default_params_file()
+    rclpy.init(args=["--ros-args", "--params-file", params])
+    try:
+        nodes, loops, policy = build_nodes(args)
+    except Exception:
+        rclpy.try_shutdown()
+        raise
+    executor = MultiThreadedExecutor(num_threads=3)
+    for node in nodes:
+        executor.add_node(node)
+    spinner = threading.Thread(target=lambda: _spin(executor), daemon=True)
+    spinner.start()
+    for loop in loops:
+        threading.Thread(target=loop, daemon=True).start()
+    time.sleep(0.5)  # camera_info first, for the artifact's aspect-ratio check
+    status = 0
+    if not start(policy):
+        status = 2
+    else:
+        print(f"[deploy] robot={args.robot} artifact={policy.cfg.artifact} params={params}; Ctrl-C to stop")
+        t0 = time.monotonic()
+        try:
+            while rclpy.ok() and (args.duration <= 0 or time.monotonic() - t0 < args.duration):
+                time.sleep(0.1)
+        except KeyboardInterrupt:
+            pass
+    rclpy.try_shutdown()
+    spinner.join(timeout=3)
+    for node in nodes:
+        node.destroy_node()
+    return status
+
+
+def _spin(executor) -> None:
+    try:
+        executor.spin()
+    except ExternalShutdownException:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

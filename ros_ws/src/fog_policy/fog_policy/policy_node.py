@@ -1,0 +1,336 @@
+"""The FoG policy on the robot: a lifecycle node that runs the exported artifact at the policy rate.
+
+Lifecycle:
+  configure  load the artifact (fog_policy.policy_runtime) and check it against this robot: joint
+             names and order (parameter `joint_names`, Unitree order by default), camera aspect
+             ratio (from camera/camera_info when one arrives), action space. A mismatch fails the
+             transition with an error that names the field.
+  activate   start the policy timer; deactivate stops it (the locomotion controller then stands).
+With `autostart` (default), the node configures and activates itself: `fog deploy` and the launch
+file need no lifecycle manager.
+
+Sensor callbacks only store the latest message. One timer at `policy_rate_hz` (the artifact's)
+runs the step and publishes cmd_vel (geometry_msgs/Twist) or, for a joint-space artifact,
+joint_commands; with `dry_run` it publishes on fog_policy/dry_run/<topic> only. It stops
+commanding (one zero command, then silence, and the reason on /diagnostics) when:
+  - the camera image or the joint state is older than its timeout (stale sensor);
+  - the world model's surprise stays above the threshold for `surprise_steps` steps: what the
+    robot sees is no longer what the policy was trained on (latched until re-enabled);
+  - `fog_policy/enable` (std_srvs/SetBool) says false.
+episode/event "start" or "reset" resets the recurrent state.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Twist
+from quadruped_bridge import ros_messages as rm
+from quadruped_bridge.go2_description import JOINT_NAMES
+from quadruped_bridge.ros_params import declare_config
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
+from std_msgs.msg import String
+from std_srvs.srv import SetBool
+
+from fog_policy.policy_artifact import ArtifactError, check_compatible
+from fog_policy.proprio import check_names, proprio_vector
+
+COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+
+
+@dataclass(frozen=True)
+class PolicyNodeConfig:
+    artifact: str = ""
+    """Folder of the exported policy (policy.onnx + policy_meta.json)."""
+    dry_run: bool = False
+    """Publish on fog_policy/dry_run/<topic> instead of the robot's command topic."""
+    autostart: bool = True
+    """Configure and activate at start (no lifecycle manager needed)."""
+    enabled: bool = True
+    """Command the robot once active (the fog_policy/enable service toggles it)."""
+    image_timeout: float = 0.15
+    """A camera image older than this (s) stops the commands: with the 5 Hz policy, commands stop
+    within two policy periods of the camera's last image."""
+    joint_timeout: float = 0.2
+    """A joint state or IMU message older than this (s) stops the commands."""
+    surprise_threshold: float = 0.0
+    """Surprise (nats) above which a step counts as unfamiliar; 0 = the artifact's threshold."""
+    surprise_steps: int = 0
+    """Consecutive unfamiliar steps that stop the policy; 0 = the artifact's."""
+    policy_rate_hz: float = 0.0
+    """Override of the artifact's policy rate (Hz); 0 = the artifact's."""
+    joint_names: tuple[str, ...] = tuple(JOINT_NAMES)
+    """This robot's joint names in its order; the artifact must match them."""
+    threads: int = 1
+    """onnxruntime intra-op threads."""
+    trigger: str = "timer"
+    """'timer': step on a timer at the policy rate (the robot); 'image': step on the first image of
+    each policy period by its stamp (bag replay: the outputs depend only on the recorded data)."""
+
+
+class PolicyNode(LifecycleNode):
+    def __init__(self, **kwargs):
+        super().__init__("fog_policy", **kwargs)
+        self.cfg = declare_config(self, PolicyNodeConfig)
+        if self.cfg.trigger not in ("timer", "image"):
+            raise ValueError(f"parameter 'trigger' must be 'timer' or 'image', got {self.cfg.trigger!r}")
+        self.runtime = None
+        self.timer = None
+        self.image: tuple[float, float, Image] | None = None  # (stamp, wall arrival, msg)
+        self.joints: tuple[float, np.ndarray, np.ndarray] | None = None
+        self.imu: tuple[float, np.ndarray, np.ndarray] | None = None
+        self.camera_size: tuple[int, int] | None = None
+        self.enabled = self.cfg.enabled
+        self.stopped_reason: str | None = None
+        self.surprise_count = 0
+        self.surprise_latched = False
+        self.status = ("WARN", "unconfigured")
+        self._status_sent = None
+        self.steps = 0
+        self.latencies: list[float] = []  # image arrival (wall) -> command published (wall), seconds
+        self.last_tick_wall: float | None = None
+        self.tick_periods: list[float] = []
+        self._index = {n: i for i, n in enumerate(self.cfg.joint_names)}
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
+        self.create_subscription(Image, "camera/image_raw", self._on_image, qos_profile_sensor_data)
+        self.create_subscription(CameraInfo, "camera/camera_info", self._on_info, qos_profile_sensor_data)
+        self.create_subscription(JointState, "joint_states", self._on_joints, qos_profile_sensor_data)
+        self.create_subscription(Imu, "imu/data", self._on_imu, qos_profile_sensor_data)
+        self.create_subscription(String, "episode/event", self._on_event, QoSProfile(depth=10))
+        self.create_service(SetBool, "fog_policy/enable", self._on_enable)
+        self.create_timer(1.0, lambda: self._publish_status(force=True))
+
+    # ------------------------------------------------------------- lifecycle
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        from fog_policy.policy_runtime import PolicyRuntime
+
+        try:
+            if not self.cfg.artifact:
+                raise ArtifactError("parameter 'artifact' is empty: give the exported policy folder")
+            runtime = PolicyRuntime(self.cfg.artifact, threads=self.cfg.threads)
+            meta = runtime.meta
+            check_compatible(meta, self.cfg.joint_names, self.camera_size)
+            check_names(meta["observation"]["proprio"]["names"])
+        except (ArtifactError, ValueError, OSError) as e:
+            self._set_status("ERROR", f"refusing the artifact: {e}")
+            self.get_logger().error(f"refusing the artifact: {e}")
+            return TransitionCallbackReturn.FAILURE
+        self.runtime = runtime
+        meta = runtime.meta
+        self.kind = meta["action"]["kind"]
+        self.rate = self.cfg.policy_rate_hz or float(meta["policy_rate_hz"])
+        self.threshold = self.cfg.surprise_threshold or float(meta["surprise"]["threshold"])
+        self.max_surprising = self.cfg.surprise_steps or int(meta["surprise"]["steps"])
+        topic = "cmd_vel" if self.kind == "cmd_vel" else "joint_commands"
+        if self.cfg.dry_run:
+            topic = f"fog_policy/dry_run/{topic}"
+        msg_type = Twist if self.kind == "cmd_vel" else JointState
+        self.pub_cmd = self.create_publisher(msg_type, topic, COMMAND_QOS)
+        self.get_logger().info(f"artifact {self.cfg.artifact}: {self.kind} at {self.rate:g} Hz -> {topic} "
+                               f"(surprise stop above {self.threshold:.2f} for {self.max_surprising} steps)")
+        self._set_status("OK", "configured")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.runtime.reset()
+        self._next_image_tick = None
+        if self.cfg.trigger == "timer":
+            self.timer = self.create_timer(1.0 / self.rate, self._tick)
+        self._activated = True
+        self._set_status("OK", "active")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        if self.timer is not None:
+            self.destroy_timer(self.timer)
+            self.timer = None
+        self._activated = False
+        self._stop("deactivated")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.runtime = None
+        return TransitionCallbackReturn.SUCCESS
+
+    # --------------------------------------------------------------- inputs
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_image(self, msg: Image) -> None:
+        stamp = rm.from_stamp(msg.header.stamp)
+        self.image = (stamp, time.monotonic(), msg)
+        if self.cfg.trigger == "image" and self.runtime is not None and self._active():
+            # the dataset's convention: at each policy tick, the latest image at or before it
+            period = 1.0 / self.rate
+            if self._next_image_tick is None:
+                self._next_image_tick = stamp
+            if stamp + 1e-9 >= self._next_image_tick:
+                self._next_image_tick += period * max(1, int((stamp - self._next_image_tick) // period) + 1)
+                self._tick(now=stamp)
+
+    def _active(self) -> bool:
+        return getattr(self, "_activated", False)
+
+    def _on_info(self, msg: CameraInfo) -> None:
+        self.camera_size = (int(msg.width), int(msg.height))
+
+    def _on_joints(self, msg: JointState) -> None:
+        try:
+            order = [self._index[n] for n in msg.name]
+        except KeyError as e:
+            self._set_status("ERROR", f"joint_states has unknown joint {e.args[0]!r}")
+            return
+        q, dq = np.zeros(len(self._index)), np.zeros(len(self._index))
+        q[order] = msg.position
+        if len(msg.velocity) == len(order):
+            dq[order] = msg.velocity
+        self.joints = (rm.from_stamp(msg.header.stamp), q, dq)
+
+    def _on_imu(self, msg: Imu) -> None:
+        quat, gyro, _ = rm.imu_arrays(msg)
+        self.imu = (rm.from_stamp(msg.header.stamp), quat, gyro)
+
+    def _on_event(self, msg: String) -> None:
+        if msg.data in ("start", "reset") and self.runtime is not None:
+            self.runtime.reset()
+            self.surprise_count = 0
+
+    def _on_enable(self, req, res):
+        self.enabled = bool(req.data)
+        if self.enabled:
+            self.surprise_latched, self.surprise_count = False, 0
+            if self.runtime is not None:
+                self.runtime.reset()
+        else:
+            self._stop("disabled by fog_policy/enable")
+        res.success, res.message = True, f"policy {'enabled' if self.enabled else 'disabled'}"
+        return res
+
+    # ----------------------------------------------------------------- step
+    def _tick(self, now: float | None = None) -> None:
+        wall = time.monotonic()
+        if self.last_tick_wall is not None:
+            self.tick_periods.append(wall - self.last_tick_wall)
+            del self.tick_periods[:-5000]
+        self.last_tick_wall = wall
+        now = self._now() if now is None else now
+        if not self.enabled:
+            return self._set_status("WARN", "disabled (fog_policy/enable)")
+        if self.surprise_latched:
+            return self._set_status("ERROR", self.stopped_reason or "surprise")
+        if self.image is None or self.joints is None or self.imu is None:
+            missing = [n for n, v in (("camera/image_raw", self.image), ("joint_states", self.joints),
+                                      ("imu/data", self.imu)) if v is None]
+            return self._stop(f"waiting for {', '.join(missing)}", level="WARN")
+        t_img, arrival, img_msg = self.image
+        if now - t_img > self.cfg.image_timeout:
+            return self._stop(f"camera stale: last image {now - t_img:.2f} s old (> {self.cfg.image_timeout} s)")
+        age = now - min(self.joints[0], self.imu[0])
+        if age > self.cfg.joint_timeout:
+            return self._stop(f"joint state / IMU stale: {age:.2f} s old (> {self.cfg.joint_timeout} s)")
+        try:
+            rgb = rm.image_array(img_msg)
+            _, q, dq = self.joints
+            _, quat, gyro = self.imu
+            proprio = proprio_vector(self.runtime.meta["observation"]["proprio"]["names"], self._index, q, dq, quat,
+                                     gyro)
+            out = self.runtime.step(rgb, proprio)
+        except ValueError as e:
+            return self._stop(f"bad input: {e}")
+        if out.surprise > self.threshold:
+            self.surprise_count += 1
+            if self.surprise_count >= self.max_surprising:
+                self.surprise_latched = True
+                return self._stop(f"surprise {out.surprise:.2f} > {self.threshold:.2f} for {self.surprise_count} steps: "
+                                  "the world model no longer recognises what it sees (re-enable to resume)")
+        else:
+            self.surprise_count = 0
+        self._publish_action(now, out.action)
+        self.latencies.append(time.monotonic() - arrival)
+        del self.latencies[:-5000]
+        self.steps += 1
+        self.stopped_reason = None
+        self.last_action = out.action
+        self.last_surprise = out.surprise
+        self._set_status("OK", "commanding")
+
+    def _publish_action(self, now: float, action: np.ndarray) -> None:
+        if self.kind == "cmd_vel":
+            msg = Twist()
+            msg.linear.x, msg.linear.y, msg.angular.z = (float(v) for v in action[:3])
+        else:
+            msg = rm.joint_state_msg(now, self.runtime.meta["joint_names"], action)
+        self.pub_cmd.publish(msg)
+
+    def _stop(self, reason: str, level: str = "ERROR") -> None:
+        """Stop commanding: one zero velocity (stand still), then nothing, and say why."""
+        if self.stopped_reason is None and self.runtime is not None and hasattr(self, "pub_cmd"):
+            if self.kind == "cmd_vel":
+                self.pub_cmd.publish(Twist())
+        self.stopped_reason = reason
+        self._set_status(level, reason)
+
+    # ----------------------------------------------------------- diagnostics
+    def _set_status(self, level: str, message: str) -> None:
+        self.status = (level, message)
+        if self.status != self._status_sent:
+            self._publish_status()
+
+    def _publish_status(self, force: bool = False) -> None:
+        self._status_sent = self.status
+        level, message = self.status
+        values = {"steps": str(self.steps), "enabled": str(self.enabled), "artifact": self.cfg.artifact,
+                  "dry_run": str(self.cfg.dry_run)}
+        if self.latencies:
+            lat = np.array(self.latencies[-500:]) * 1e3
+            values.update({"latency_ms_p50": f"{np.percentile(lat, 50):.2f}", "latency_ms_p99": f"{np.percentile(lat, 99):.2f}"})
+        if hasattr(self, "last_surprise"):
+            values["surprise"] = f"{self.last_surprise:.3f}"
+            values["action"] = " ".join(f"{v:+.3f}" for v in self.last_action)
+        self.pub_diag.publish(rm.diagnostics_msg(self._now(), "fog_policy: policy", level, message, values))
+
+
+def start(node: PolicyNode) -> bool:
+    """configure + activate when autostart; False if the artifact was refused."""
+    if not node.cfg.autostart:
+        return True
+    if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+        return False
+    return node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+    node = PolicyNode()
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    # camera_info first (aspect-ratio check), for at most a second
+    deadline = time.monotonic() + 1.0
+    while node.camera_size is None and time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.05)
+    if not start(node):
+        node.destroy_node()
+        rclpy.try_shutdown()
+        return 2
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Proprioceptive features by name, exactly as the dataset converter builds them.
+
+A policy artifact lists the features it was trained on (`observation.proprio.names`); the deploy
+node builds that vector from the latest joint_states and imu/data. Names:
+
+  joint_pos.<joint>, joint_vel.<joint>   joint position (rad), velocity (rad/s) by joint name
+  gravity.x|y|z                          unit gravity vector in the IMU frame (from orientation)
+  gyro.x|y|z                             IMU angular velocity (rad/s)
+
+training/tests/test_proprio_parity.py checks that this and `fog dataset` agree on the same data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+AXES = {"x": 0, "y": 1, "z": 2}
+
+
+def gravity_in_imu_frame(quat_wxyz) -> np.ndarray:
+    """Unit gravity (0, 0, -1) of the world expressed in the IMU frame."""
+    w, x, y, z = (float(v) for v in quat_wxyz)
+    n = np.sqrt(w * w + x * x + y * y + z * z)
+    if n < 1e-9:
+        return np.array([0.0, 0.0, -1.0])
+    w, x, y, z = w / n, x / n, y / n, z / n
+    # third row of R^T (world -> IMU) times -1: R^T @ (0, 0, -1) = -(R[2, :])
+    return -np.array([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)])
+
+
+def check_names(names) -> None:
+    """Raise ValueError naming the first feature this module cannot build."""
+    for name in names:
+        kind, _, key = name.partition(".")
+        if kind in ("joint_pos", "joint_vel") and key:
+            continue
+        if kind in ("gravity", "gyro") and key in AXES:
+            continue
+        raise ValueError(f"unknown proprio feature {name!r} (known: joint_pos.<joint>, joint_vel.<joint>, "
+                         "gravity.x|y|z, gyro.x|y|z)")
+
+
+def proprio_vector(names, joint_index: dict[str, int], q, dq, quat_wxyz, gyro) -> np.ndarray:
+    """The features `names` from joint arrays (indexed by `joint_index[name]`) and the IMU."""
+    g = gravity_in_imu_frame(quat_wxyz)
+    out = np.empty(len(names), dtype=np.float32)
+    for i, name in enumerate(names):
+        kind, _, key = name.partition(".")
+        if kind == "joint_pos":
+            out[i] = q[joint_index[key]]
+        elif kind == "joint_vel":
+            out[i] = dq[joint_index[key]]
+        elif kind == "gravity":
+            out[i] = g[AXES[key]]
+        elif kind == "gyro":
+            out[i] = gyro[AXES[key]]
+        else:
+            raise ValueError(f"unknown proprio feature {name!r}")
+    return out
