@@ -31,9 +31,15 @@ register("dataset", "fog_training.data.bag_to_dataset", "convert rosbag2 bags in
 register("deploy", "fog_policy.deploy", "run a policy on the simulator, the Go2 or a bag (deploy.launch.py in one process)")
 register("validate", "fog_training.export_cli", "check an exported policy artifact with the robot's runtime")
 register("collect-pusht", "fog_training.data.pusht_collect", "collect Push-T episodes into a Zarr dataset")
-register("train world-model", "fog_training.train_world_model", "train the global diffusion world model (denoiser + reward head)")
+register("train world-model", "fog_training.train_world_model", "train the global diffusion world model")
 register("train rssm", "fog_training.train_rssm", "train the local latent world model (RSSM)")
-register("eval world-model", "fog_training.eval_world_model", "evaluate world models: PSNR/SSIM vs horizon, action response, reward error, video")
+register("eval world-model", "fog_training.eval_world_model", "world models: PSNR/SSIM vs horizon, action response, rewards")
+register("train policy", "fog_training.fog_trainer", "train the policy with decoupled first-order gradients (FoG / DMO) and SAPO")
+register("train ppo-world-model", "fog_training.ppo_world_model", "baseline: PPO inside the global world model (same sample budget)")
+register("train ppo-sb3", "fog_training.sb3_ppo", "baseline: stable-baselines3 PPO in the true state-based Push-T")
+register("eval policy", "fog_training.eval_policy", "evaluate a policy in gym-pusht: success rate, final coverage, best/worst video")
+register("bench pusht", "fog_training.bench_pusht", "train every method at equal budgets, evaluate in gym-pusht, gradient cost FoG vs BPTT")
+register("bench gradient-cost", "fog_training.bptt_baseline", "time and peak memory of one actor update: FoG vs BPTT through the diffusion sampler")
 
 
 def _usage() -> str:

@@ -26,7 +26,7 @@ def _coerce(tp: Any, value: Any) -> Any:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_coerce(args[0], v) for v in value)
         if args:
-            return tuple(_coerce(a, v) for a, v in zip(args, value))
+            return tuple(_coerce(a, v) for a, v in zip(args, value, strict=False))
         return tuple(value)
     if origin is typing.Union or str(origin) == "types.UnionType":
         for arg in typing.get_args(tp):

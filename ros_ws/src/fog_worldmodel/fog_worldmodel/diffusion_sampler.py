@@ -31,7 +31,9 @@ class SamplerConfig:
     """Karras schedule curvature."""
 
 
-def karras_sigmas(num_steps: int, sigma_min: float, sigma_max: float, rho: float, device: torch.device | str | None = None) -> torch.Tensor:
+def karras_sigmas(
+    num_steps: int, sigma_min: float, sigma_max: float, rho: float, device: torch.device | str | None = None
+) -> torch.Tensor:
     """[num_steps + 1] decreasing noise levels ending in 0 (float64 maths, float32 result)."""
     if num_steps < 1:
         raise ValueError("num_steps must be >= 1")
@@ -71,7 +73,9 @@ class DiffusionSampler:
         return karras_sigmas(c.num_steps, c.sigma_min, c.sigma_max, c.rho, device)
 
     @torch.no_grad()
-    def sample(self, obs_ctx: torch.Tensor, act_ctx: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(
+        self, obs_ctx: torch.Tensor, act_ctx: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Next frame [B, C, H, W] in [-1, 1], quantized to uint8 levels.
 
         ``obs_ctx`` [B, L*C, H, W] in [-1, 1], ``act_ctx`` [B, L, A] normalized. The initial noise
@@ -81,7 +85,7 @@ class DiffusionSampler:
         c = self.denoiser.inner_model.unet.config.out_channels
         sigmas = self.sigmas(obs_ctx.device)
         x = torch.randn((b, c, h, w), generator=generator, device=obs_ctx.device) * sigmas[0]
-        for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
+        for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:], strict=False):
             denoised = self.denoiser(x, sigma.expand(b), obs_ctx, act_ctx)
             d = (x - denoised) / sigma
             x = x + d * (sigma_next - sigma)

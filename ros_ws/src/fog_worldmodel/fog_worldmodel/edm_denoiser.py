@@ -76,7 +76,9 @@ class Denoiser(nn.Module):
         z = torch.randn(n, device=device, generator=generator)
         return (z * self.cfg.scale + self.cfg.loc).exp().clamp(self.cfg.sigma_min, self.cfg.sigma_max)
 
-    def forward(self, noisy: torch.Tensor, sigma: torch.Tensor, obs_ctx: torch.Tensor, act_ctx: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, noisy: torch.Tensor, sigma: torch.Tensor, obs_ctx: torch.Tensor, act_ctx: torch.Tensor
+    ) -> torch.Tensor:
         """The denoised estimate of x0 (float32) from ``noisy`` = x0 + sigma * n."""
         if sigma.ndim == 0:
             sigma = sigma.expand(noisy.shape[0])
@@ -84,7 +86,9 @@ class Denoiser(nn.Module):
         out = self.inner_model(c.c_in * noisy, c.c_noise, obs_ctx, act_ctx).float()
         return c.c_skip * noisy.float() + c.c_out * out
 
-    def compute_loss(self, obs_ctx: torch.Tensor, act_ctx: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def compute_loss(
+        self, obs_ctx: torch.Tensor, act_ctx: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """MSE of the network output against the preconditioned target; ``target`` is x0 [B, C, H, W]."""
         b, c = target.shape[:2]
         sigma = self.sample_sigma(b, target.device)

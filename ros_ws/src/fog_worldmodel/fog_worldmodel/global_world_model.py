@@ -52,7 +52,9 @@ class GlobalWorldModelConfig:
     """Weight of the head's loss in the joint loss."""
 
 
-def save_safetensors_atomic(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
+def save_safetensors_atomic(
+    tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None
+) -> None:
     """Write a safetensors file via a temporary file and an atomic rename."""
     from safetensors.torch import save_file
 
@@ -75,12 +77,18 @@ class GlobalWorldModel(nn.Module):
     def __init__(self, cfg: GlobalWorldModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        inner = InnerModel(cfg.inner, image_size=cfg.image_size, context_length=cfg.context_length,
-                           action_dim=cfg.action_dim, img_channels=cfg.img_channels)
+        inner = InnerModel(
+            cfg.inner,
+            image_size=cfg.image_size,
+            context_length=cfg.context_length,
+            action_dim=cfg.action_dim,
+            img_channels=cfg.img_channels,
+        )
         self.denoiser = Denoiser(inner, cfg.edm)
         self.sampler = DiffusionSampler(self.denoiser, cfg.sampler)
-        self.head = RewardTerminationHead(cfg.head, image_size=cfg.image_size, action_dim=cfg.action_dim,
-                                          img_channels=cfg.img_channels)
+        self.head = RewardTerminationHead(
+            cfg.head, image_size=cfg.image_size, action_dim=cfg.action_dim, img_channels=cfg.img_channels
+        )
         self.register_buffer("action_mean", torch.zeros(cfg.action_dim))
         self.register_buffer("action_std", torch.ones(cfg.action_dim))
         self.register_buffer("reward_mean", torch.zeros(()))
@@ -125,8 +133,11 @@ class GlobalWorldModel(nn.Module):
         d_loss, metrics = self.denoiser.compute_loss(obs_ctx, act_ctx, frames[:, L])
         hf = self.prepare_frames(batch["head_frames"])
         h_loss, h_metrics = self.head.compute_loss(
-            hf[:, :-1], self.normalize_actions(batch["head_actions"][:, :-1]), hf[:, 1:],
-            self.normalize_rewards(batch["head_reward"][:, :-1]), batch["head_is_terminal"][:, 1:],
+            hf[:, :-1],
+            self.normalize_actions(batch["head_actions"][:, :-1]),
+            hf[:, 1:],
+            self.normalize_rewards(batch["head_reward"][:, :-1]),
+            batch["head_is_terminal"][:, 1:],
         )
         metrics.update(h_metrics)
         loss = d_loss + self.cfg.head_weight * h_loss
@@ -135,8 +146,13 @@ class GlobalWorldModel(nn.Module):
 
     # ---- inference ----
     @torch.no_grad()
-    def predict_next(self, obs_ctx: torch.Tensor, act_ctx_norm: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Next frame [B, 3, S, S] (quantized, in [-1, 1]) from context [B, L, 3, S, S] and normalized actions [B, L, A]."""
+    def predict_next(
+        self, obs_ctx: torch.Tensor, act_ctx_norm: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Next frame [B, 3, S, S] (quantized, in [-1, 1]).
+
+        From context frames [B, L, 3, S, S] in [-1, 1] and normalized actions [B, L, A].
+        """
         b = obs_ctx.shape[0]
         return self.sampler.sample(obs_ctx.reshape(b, -1, *obs_ctx.shape[-2:]), act_ctx_norm, generator)
 
@@ -145,7 +161,9 @@ class GlobalWorldModel(nn.Module):
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         save_safetensors_atomic(self.state_dict(), d / "model.safetensors", {"format": FORMAT})
-        write_text_atomic(d / "config.json", json.dumps({"format": FORMAT, "config": config_to_dict(self.cfg)}, indent=2))
+        write_text_atomic(
+            d / "config.json", json.dumps({"format": FORMAT, "config": config_to_dict(self.cfg)}, indent=2)
+        )
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> GlobalWorldModel:

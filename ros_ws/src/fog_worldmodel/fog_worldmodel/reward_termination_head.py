@@ -33,7 +33,9 @@ class RewardTerminationConfig:
 class RewardTerminationHead(nn.Module):
     """Predicts (normalized reward, termination logit) per transition with a GRU over time."""
 
-    def __init__(self, cfg: RewardTerminationConfig, *, image_size: int, action_dim: int, img_channels: int = 3) -> None:
+    def __init__(
+        self, cfg: RewardTerminationConfig, *, image_size: int, action_dim: int, img_channels: int = 3
+    ) -> None:
         super().__init__()
         self.cfg = cfg
         n_down = int(round(math.log2(image_size / 4)))
@@ -45,16 +47,24 @@ class RewardTerminationHead(nn.Module):
         for c in chans[:n_down]:
             layers += [nn.Conv2d(c_in, c, 4, 2, 1), nn.GroupNorm(1, c), nn.SiLU()]
             c_in = c
-        self.encoder = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c_in * 16, cfg.embed_dim), nn.LayerNorm(cfg.embed_dim), nn.SiLU())
+        self.encoder = nn.Sequential(
+            *layers, nn.Flatten(), nn.Linear(c_in * 16, cfg.embed_dim), nn.LayerNorm(cfg.embed_dim), nn.SiLU()
+        )
         self.act_emb = nn.Sequential(nn.Linear(action_dim, 64), nn.SiLU())
         self.core = nn.GRUCell(cfg.embed_dim + 64, cfg.hidden_dim)
-        self.reward_out = nn.Sequential(nn.Linear(cfg.hidden_dim, cfg.hidden_dim), nn.SiLU(), nn.Linear(cfg.hidden_dim, 1))
-        self.done_out = nn.Sequential(nn.Linear(cfg.hidden_dim, cfg.hidden_dim), nn.SiLU(), nn.Linear(cfg.hidden_dim, 1))
+        self.reward_out = nn.Sequential(
+            nn.Linear(cfg.hidden_dim, cfg.hidden_dim), nn.SiLU(), nn.Linear(cfg.hidden_dim, 1)
+        )
+        self.done_out = nn.Sequential(
+            nn.Linear(cfg.hidden_dim, cfg.hidden_dim), nn.SiLU(), nn.Linear(cfg.hidden_dim, 1)
+        )
 
     def initial_state(self, batch: int, device: torch.device | str | None = None) -> torch.Tensor:
         return torch.zeros(batch, self.cfg.hidden_dim, device=device)
 
-    def step(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def step(
+        self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor, hidden: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One transition: frames [B, C, H, W] in [-1, 1], normalized action [B, A], hidden [B, D].
 
         Returns (normalized reward [B], termination logit [B], next hidden [B, D]).
@@ -63,7 +73,9 @@ class RewardTerminationHead(nn.Module):
         hidden = self.core(torch.cat([e, self.act_emb(act)], dim=-1).float(), hidden.float())
         return self.reward_out(hidden).squeeze(-1).float(), self.done_out(hidden).squeeze(-1).float(), hidden
 
-    def forward(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor, hidden: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """A sequence: obs/next_obs [B, T, C, H, W], act [B, T, A] -> rewards [B, T], logits [B, T], hidden."""
         b, t = obs.shape[:2]
         e = self.encoder(torch.cat([obs, next_obs], dim=2).flatten(0, 1)).view(b, t, -1)

@@ -112,7 +112,9 @@ def kl_categorical(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tens
     return (logp.exp() * (logp - logq)).sum((-2, -1))
 
 
-def kl_balanced_loss(post_logits: torch.Tensor, prior_logits: torch.Tensor, free_nats: float, dyn_scale: float, rep_scale: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def kl_balanced_loss(
+    post_logits: torch.Tensor, prior_logits: torch.Tensor, free_nats: float, dyn_scale: float, rep_scale: float
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """DreamerV3's KL balancing with free bits (mean over batch/time of the clipped terms)."""
     dyn = kl_categorical(post_logits.detach(), prior_logits)
     rep = kl_categorical(post_logits, prior_logits.detach())
@@ -136,7 +138,11 @@ class GRUCellLN(nn.Module):
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         parts = self.norm(self.linear(torch.cat([x, h], -1)))
-        reset, cand, update = parts[..., : self.size], parts[..., self.size : 2 * self.size], parts[..., 2 * self.size :]
+        reset, cand, update = (
+            parts[..., : self.size],
+            parts[..., self.size : 2 * self.size],
+            parts[..., 2 * self.size :],
+        )
         reset = torch.sigmoid(reset)
         cand = torch.tanh(reset * cand)
         update = torch.sigmoid(update - 1)
@@ -223,8 +229,10 @@ class RSSM(nn.Module):
     # ---- state ----
     def initial_state(self, batch: int, device: torch.device | str | None = None) -> RSSMState:
         device = device if device is not None else self.bins.device
-        return RSSMState(torch.zeros(batch, self.cfg.deter, device=device),
-                         torch.zeros(batch, self.cfg.stoch, self.cfg.classes, device=device))
+        return RSSMState(
+            torch.zeros(batch, self.cfg.deter, device=device),
+            torch.zeros(batch, self.cfg.stoch, self.cfg.classes, device=device),
+        )
 
     def feat(self, state: RSSMState) -> torch.Tensor:
         """[..., D + S*C] features of a state (what heads and the policy read)."""
@@ -249,15 +257,23 @@ class RSSM(nn.Module):
         return onehot + probs - probs.detach()
 
     # ---- steps ----
-    def img_step(self, state: RSSMState, prev_action: torch.Tensor, sample: bool = True) -> tuple[RSSMState, torch.Tensor]:
+    def img_step(
+        self, state: RSSMState, prev_action: torch.Tensor, sample: bool = True
+    ) -> tuple[RSSMState, torch.Tensor]:
         """Prior step: (s_{t-1}, a_{t-1}) -> (s_t with z_t ~ p(z|h_t), prior logits [B, S, C])."""
         x = self.img_in(torch.cat([state.stoch.flatten(-2), self.normalize_actions(prev_action)], -1))
         deter = self.gru(x, state.deter)
         logits = self._logits(self.prior_net(deter))
         return RSSMState(deter, self._sample(logits, sample)), logits
 
-    def obs_step(self, state: RSSMState, prev_action: torch.Tensor, embed: torch.Tensor, is_first: torch.Tensor,
-                 sample: bool = True) -> tuple[RSSMState, RSSMState, torch.Tensor, torch.Tensor]:
+    def obs_step(
+        self,
+        state: RSSMState,
+        prev_action: torch.Tensor,
+        embed: torch.Tensor,
+        is_first: torch.Tensor,
+        sample: bool = True,
+    ) -> tuple[RSSMState, RSSMState, torch.Tensor, torch.Tensor]:
         """Posterior step -> (posterior state, prior state, posterior logits, prior logits).
 
         Where ``is_first`` [B] is true the state and the previous action are reset to zero first.
@@ -270,8 +286,14 @@ class RSSM(nn.Module):
         post = RSSMState(prior.deter, self._sample(post_logits, sample))
         return post, prior, post_logits, prior_logits
 
-    def observe(self, obs: torch.Tensor, prev_actions: torch.Tensor, is_first: torch.Tensor, state: RSSMState | None = None,
-                sample: bool = True) -> tuple[RSSMState, RSSMState, torch.Tensor, torch.Tensor]:
+    def observe(
+        self,
+        obs: torch.Tensor,
+        prev_actions: torch.Tensor,
+        is_first: torch.Tensor,
+        state: RSSMState | None = None,
+        sample: bool = True,
+    ) -> tuple[RSSMState, RSSMState, torch.Tensor, torch.Tensor]:
         """Filter a sequence: ``obs`` uint8 frames [B, T, H, W, 3] or embeddings [B, T, E];
         ``prev_actions`` [B, T, A]; ``is_first`` [B, T]. Returns time-stacked (posteriors, priors,
         posterior logits [B, T, S, C], prior logits). The last posterior (``posts[:, -1]``) is the
@@ -282,7 +304,9 @@ class RSSM(nn.Module):
         state = self.initial_state(b, embeds.device) if state is None else state
         posts, priors, pl, ql = [], [], [], []
         for i in range(t):
-            post, prior, post_logits, prior_logits = self.obs_step(state, prev_actions[:, i], embeds[:, i], is_first[:, i], sample)
+            post, prior, post_logits, prior_logits = self.obs_step(
+                state, prev_actions[:, i], embeds[:, i], is_first[:, i], sample
+            )
             posts.append(post)
             priors.append(prior)
             pl.append(post_logits)
@@ -298,7 +322,9 @@ class RSSM(nn.Module):
             state, lg = self.img_step(state, actions[:, i], sample)
             states.append(state)
             logits.append(lg)
-        return RSSMState(torch.stack([s.deter for s in states], 1), torch.stack([s.stoch for s in states], 1)), torch.stack(logits, 1)
+        return RSSMState(
+            torch.stack([s.deter for s in states], 1), torch.stack([s.stoch for s in states], 1)
+        ), torch.stack(logits, 1)
 
     # ---- heads ----
     def reward(self, feat: torch.Tensor) -> torch.Tensor:
@@ -339,7 +365,9 @@ class RSSM(nn.Module):
             metrics["rssm/recon_sse"] = d_loss.item()
         with torch.no_grad():
             r_pred = symexp((F.softmax(r_logits, -1) * self.bins).sum(-1))
-            metrics["rssm/reward_mse"] = (((r_pred - batch["reward"][:, :-1].float()) ** 2 * r_mask).sum() / r_mask.sum().clamp_min(1)).item()
+            metrics["rssm/reward_mse"] = (
+                ((r_pred - batch["reward"][:, :-1].float()) ** 2 * r_mask).sum() / r_mask.sum().clamp_min(1)
+            ).item()
         metrics["loss"] = loss.item()
         return loss, metrics
 
@@ -350,7 +378,9 @@ class RSSM(nn.Module):
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         save_safetensors_atomic(self.state_dict(), d / "model.safetensors", {"format": FORMAT})
-        write_text_atomic(d / "config.json", json.dumps({"format": FORMAT, "config": config_to_dict(self.cfg)}, indent=2))
+        write_text_atomic(
+            d / "config.json", json.dumps({"format": FORMAT, "config": config_to_dict(self.cfg)}, indent=2)
+        )
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> RSSM:

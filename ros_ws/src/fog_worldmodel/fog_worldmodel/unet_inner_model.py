@@ -54,7 +54,9 @@ class FourierFeatures(nn.Module):
 class InnerModel(nn.Module):
     """F(x_scaled, c_noise, obs_ctx, act_ctx) -> [B, C, H, W] on a diffusers UNet2DModel."""
 
-    def __init__(self, cfg: InnerModelConfig, *, image_size: int, context_length: int, action_dim: int, img_channels: int = 3) -> None:
+    def __init__(
+        self, cfg: InnerModelConfig, *, image_size: int, context_length: int, action_dim: int, img_channels: int = 3
+    ) -> None:
         super().__init__()
         from diffusers import UNet2DModel  # heavy import, only when a model is built
 
@@ -62,7 +64,9 @@ class InnerModel(nn.Module):
         if len(cfg.attention_levels) != n:
             raise ValueError(f"attention_levels needs {n} entries, got {cfg.attention_levels}")
         if any(c % cfg.norm_num_groups for c in cfg.block_out_channels):
-            raise ValueError(f"norm_num_groups {cfg.norm_num_groups} must divide every block_out_channels {cfg.block_out_channels}")
+            raise ValueError(
+                f"norm_num_groups {cfg.norm_num_groups} must divide every block_out_channels {cfg.block_out_channels}"
+            )
         self.cfg = cfg
         self.context_length = context_length
         self.action_dim = action_dim
@@ -93,7 +97,9 @@ class InnerModel(nn.Module):
         nn.init.zeros_(self.unet.conv_out.weight)
         nn.init.zeros_(self.unet.conv_out.bias)
 
-    def forward(self, noisy: torch.Tensor, c_noise: torch.Tensor, obs_ctx: torch.Tensor, act_ctx: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, noisy: torch.Tensor, c_noise: torch.Tensor, obs_ctx: torch.Tensor, act_ctx: torch.Tensor
+    ) -> torch.Tensor:
         b = noisy.shape[0]
         cond = self.cond_proj(torch.cat([self.noise_emb(c_noise), self.act_emb(act_ctx.reshape(b, -1))], dim=-1))
         x = torch.cat([obs_ctx, noisy], dim=1)

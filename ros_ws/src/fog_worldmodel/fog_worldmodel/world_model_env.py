@@ -121,7 +121,9 @@ class WorldModelEnv:
         """Advance every environment by one action [B, A] -> (frames uint8 [B, S, S, 3], rewards [B], dones [B])."""
         if self._obs is None:
             raise RuntimeError("call reset() before step()")
-        a = self.model.normalize_actions(_as_tensor(actions, self.device, torch.float32).reshape(self.num_envs, self.action_dim))
+        a = self.model.normalize_actions(
+            _as_tensor(actions, self.device, torch.float32).reshape(self.num_envs, self.action_dim)
+        )
         self._act[:, -1] = a
         nxt = self.model.predict_next(self._obs, self._act, self.generator)
         r_norm, d_logit, self._hidden = self.model.head.step(self._obs[:, -1], a, nxt, self._hidden)

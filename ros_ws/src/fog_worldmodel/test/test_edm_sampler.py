@@ -4,7 +4,6 @@ import math
 
 import pytest
 import torch
-
 from fog_worldmodel.diffusion_sampler import DiffusionSampler, SamplerConfig, karras_sigmas, quantize, to_uint8
 from fog_worldmodel.edm_denoiser import Denoiser, EDMConfig, edm_preconditioners
 from fog_worldmodel.global_world_model import GlobalWorldModel, GlobalWorldModelConfig
@@ -17,7 +16,9 @@ torch.set_num_threads(1)
 def tiny_config(image_size: int = 16) -> GlobalWorldModelConfig:
     return GlobalWorldModelConfig(
         image_size=image_size,
-        inner=InnerModelConfig(block_out_channels=(8, 16), attention_levels=(False, False), cond_channels=16, norm_num_groups=4),
+        inner=InnerModelConfig(
+            block_out_channels=(8, 16), attention_levels=(False, False), cond_channels=16, norm_num_groups=4
+        ),
         head=RewardTerminationConfig(channels=(8, 8), embed_dim=16, hidden_dim=16),
     )
 
@@ -120,7 +121,7 @@ def test_euler_loop_matches_hand_written_steps():
     out = sampler.sample(torch.zeros(1, 4, 2, 2), torch.zeros(1, 4, 1), g)
     x = torch.randn((1, 1, 2, 2), generator=torch.Generator().manual_seed(0)) * 5.0
     sig = [5.0, 0.28308, 0.002, 0.0]
-    for s, n in zip(sig[:-1], sig[1:]):
+    for s, n in zip(sig[:-1], sig[1:], strict=False):
         x = x + (x - 0.5 * x) / s * (n - s)
     torch.testing.assert_close(out, quantize(x), atol=2 / 255, rtol=0)
 

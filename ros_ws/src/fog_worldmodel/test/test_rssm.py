@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 from fog_worldmodel.rssm import (
     RSSM,
     RSSMConfig,
@@ -20,7 +19,11 @@ torch.set_num_threads(1)
 
 def tiny(**kw) -> RSSM:
     torch.manual_seed(0)
-    return RSSM(RSSMConfig(image_size=16, deter=24, stoch=4, classes=5, hidden=24, cnn_depth=4, decoder_depth=4, reward_bins=31, **kw))
+    return RSSM(
+        RSSMConfig(
+            image_size=16, deter=24, stoch=4, classes=5, hidden=24, cnn_depth=4, decoder_depth=4, reward_bins=31, **kw
+        )
+    )
 
 
 def batch(b=2, t=6, hw=16):
@@ -103,7 +106,6 @@ def test_straight_through_gradient_flows_to_logits():
 
 
 def test_kl_free_bits():
-    post = torch.zeros(2, 4, 5, requires_grad=True)
     prior = torch.zeros(2, 4, 5, requires_grad=True)
     near = prior.detach() + 0.01 * torch.randn(2, 4, 5)
     loss, m = kl_balanced_loss(near.requires_grad_(), prior, free_nats=1.0, dyn_scale=1.0, rep_scale=0.1)
@@ -140,7 +142,9 @@ def test_compute_loss_and_backward():
     loss, metrics = m.compute_loss(batch())
     assert torch.isfinite(loss) and {"rssm/kl", "rssm/reward_nll", "rssm/cont_bce", "rssm/recon_sse"} <= set(metrics)
     loss.backward()
-    assert all(p.grad is not None for n, p in m.named_parameters() if not n.startswith("decoder") or m.decoder is not None)
+    assert all(
+        p.grad is not None for n, p in m.named_parameters() if not n.startswith("decoder") or m.decoder is not None
+    )
 
 
 def test_save_load_round_trip(tmp_path):
@@ -172,18 +176,25 @@ def test_policy_step_path_exports_to_onnx(tmp_path):
             self.rssm = rssm
 
         def forward(self, image, deter, stoch, prev_action, is_first):
-            post, _, _, _ = self.rssm.obs_step(RSSMState(deter, stoch), prev_action, self.rssm.encode(image), is_first, sample=False)
+            post, _, _, _ = self.rssm.obs_step(
+                RSSMState(deter, stoch), prev_action, self.rssm.encode(image), is_first, sample=False
+            )
             return post.deter, post.stoch
 
     g = torch.Generator().manual_seed(0)
-    args = (torch.randint(0, 256, (2, 16, 16, 3), dtype=torch.uint8, generator=g), torch.randn(2, 24, generator=g),
-            torch.nn.functional.one_hot(torch.randint(0, 5, (2, 4), generator=g), 5).float(), torch.randn(2, 2, generator=g),
-            torch.tensor([False, True]))
+    args = (
+        torch.randint(0, 256, (2, 16, 16, 3), dtype=torch.uint8, generator=g),
+        torch.randn(2, 24, generator=g),
+        torch.nn.functional.one_hot(torch.randint(0, 5, (2, 4), generator=g), 5).float(),
+        torch.randn(2, 2, generator=g),
+        torch.tensor([False, True]),
+    )
     names = ["image", "deter", "stoch", "prev_action", "is_first"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(Step(m), args, str(tmp_path / "step.onnx"), dynamo=False, input_names=names, opset_version=17)
-    out = ort.InferenceSession(str(tmp_path / "step.onnx")).run(None, {k: v.numpy() for k, v in zip(names, args)})
+    feeds = {k: v.numpy() for k, v in zip(names, args, strict=True)}
+    out = ort.InferenceSession(str(tmp_path / "step.onnx")).run(None, feeds)
     ref = Step(m)(*args)
-    for o, r in zip(out, ref):
+    for o, r in zip(out, ref, strict=False):
         np.testing.assert_allclose(o, r.detach().numpy(), atol=1e-4)

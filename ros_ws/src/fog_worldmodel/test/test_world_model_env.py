@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-
 from fog_worldmodel.global_world_model import GlobalWorldModel, GlobalWorldModelConfig
 from fog_worldmodel.reward_termination_head import RewardTerminationConfig
 from fog_worldmodel.unet_inner_model import InnerModelConfig
@@ -18,7 +17,9 @@ def model():
     cfg = GlobalWorldModelConfig(
         image_size=16,
         action_dim=3,
-        inner=InnerModelConfig(block_out_channels=(8, 16), attention_levels=(False, False), cond_channels=16, norm_num_groups=4),
+        inner=InnerModelConfig(
+            block_out_channels=(8, 16), attention_levels=(False, False), cond_channels=16, norm_num_groups=4
+        ),
         head=RewardTerminationConfig(channels=(8, 8), embed_dim=16, hidden_dim=16),
     )
     m = GlobalWorldModel(cfg)

@@ -66,6 +66,9 @@ SIM_TOPICS: dict[str, tuple[type, str, bool]] = {
     "sim/goal_pose": (PoseStamped, "geometry_msgs/msg/PoseStamped", False),
 }
 DIAG_NAME = "quadruped_bridge: recorder"
+LATCHED_TOPICS = ("sim/goal_pose",)
+"""Transient-local topics: their last message is repeated at the start of every new bag, so that
+each episode's bag is complete on its own (a goal published at reset, before "start", included)."""
 START_EVENTS = {"start"}
 END_EVENTS = {"success", "fail", "reset"}
 
@@ -147,10 +150,11 @@ class RecorderNode(Node):
         self.stopping = False
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
         self.resolved: dict[str, str] = {}
+        self.latched: dict[str, bytes] = {}
         for topic, (msg_type, _, sensor) in self.topics.items():
             # deep queues: a recorder starved of CPU for a moment catches up instead of dropping
             qos = QoSProfile(depth=1000, reliability=ReliabilityPolicy.BEST_EFFORT if sensor else ReliabilityPolicy.RELIABLE)
-            if topic == "sim/goal_pose":
+            if topic in LATCHED_TOPICS:
                 qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                                  durability=DurabilityPolicy.TRANSIENT_LOCAL)
             sub = self.create_subscription(msg_type, topic, lambda data, topic=topic: self._on_message(topic, data), qos,
@@ -174,6 +178,8 @@ class RecorderNode(Node):
             # kept too, in a bag named so that `fog dataset <out>/episode_*` leaves it out
             self._open_bag("episode" if event in START_EVENTS or not self.cfg.split_episodes else "between")
         self.sink.write(topic, t_ns, data)
+        if topic in LATCHED_TOPICS:
+            self.latched[topic] = data
         if topic == "camera/camera_info" and self.camera_info is None:
             info = deserialize_message(data, CameraInfo)
             self.camera_info = {"width": int(info.width), "height": int(info.height),
@@ -188,6 +194,9 @@ class RecorderNode(Node):
         path = self.out / f"{prefix}_{self.session}_{len(self.bags):04d}"
         self.sink = BagSink(path, self.topics, self.typestore, self.resolved)
         self.bags.append(path)
+        t_ns = self.get_clock().now().nanoseconds
+        for topic, data in self.latched.items():
+            self.sink.write(topic, t_ns, data)
         self._write_description(path)
 
     def _close_bag(self) -> None:

@@ -94,6 +94,9 @@ class SimNodeConfig:
     """Wall seconds the simulator waits for a late joint command before letting simulated time run
     into the watchdog (0 = free-running, as the real robot). Keeps simulated behaviour independent
     of how busy the CPU is; a controller that is gone still trips the watchdog, just later in wall time."""
+    lockstep_period: float = 0.02
+    """Expected joint-command period (s); in lockstep the simulator waits for the next command once
+    the last one is this old plus one physics step (and never beyond the watchdog timeout)."""
     wait_for_subscribers: int = 0
     """Hold simulated time at its start until every sensor topic has this many subscribers
     (e.g. 1 for a recorder that must not miss the first messages)."""
@@ -321,7 +324,8 @@ class SimNode(Node):
         if timeout <= 0 or safety.mode is not Mode.ACTIVE:
             return
         last = safety.last_command_time
-        if t + self.cfg.physics_dt - last <= safety.config.command_timeout:
+        due = min(self.cfg.lockstep_period + self.cfg.physics_dt, safety.config.command_timeout)
+        if t + self.cfg.physics_dt - last <= due:
             return
         self._command_arrived.wait_for(lambda: safety.last_command_time > last or not rclpy.ok(), timeout)
 

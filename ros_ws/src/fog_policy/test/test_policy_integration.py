@@ -1,0 +1,173 @@
+"""The policy node in closed loop with the simulator and the locomotion controller, each its own
+process over DDS; artifact refusal; deterministic dry-run replay of a bag.
+
+The artifact is an untrained (seeded) policy exported through the real export path: these tests
+are about the deployment machinery (rates, stops, refusal, determinism), not about task success.
+"""
+
+import json
+import shutil
+import time
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray
+from fog_training.untrained_artifact import make_untrained_artifact
+from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
+from quadruped_bridge.go2_description import JOINT_NAMES
+from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
+from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, private_domain_id, stamp_seconds
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+from sensor_msgs.msg import JointState
+from std_srvs.srv import SetBool
+
+pytestmark = pytest.mark.integration
+RELIABLE = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory):
+    out = tmp_path_factory.mktemp("artifacts") / "untrained"
+    make_untrained_artifact(out, seed=1)
+    return out
+
+
+def test_closed_loop_rates_then_camera_loss_stops_commands(artifact, tmp_path):
+    domain = private_domain_id()
+    probe = RosProbe(domain)
+    cmd_times = []
+    probe.node.create_subscription(Twist, "cmd_vel", lambda m: cmd_times.append((probe.now(), m.linear.x, m.linear.y,
+                                                                                  m.angular.z)), RELIABLE)
+    joint_cmds = probe.watch(JointState, "joint_commands", qos=RELIABLE)
+    diags = probe.watch(DiagnosticArray, "/diagnostics")
+    poses = probe.watch(PoseStamped, "sim/base_pose", sensor=True)
+    twists = probe.watch(TwistStamped, "sim/base_twist", sensor=True)
+    try:
+        with ProcessGroup(tmp_path / "logs", ros_env(domain)) as group:
+            group.start("sim", node_command("quadruped_bridge.sim_node", {"real_time_factor": 3.0}))
+            group.start("locomotion", node_command("fog_policy.locomotion_node", {"use_sim_time": True}))
+            group.start("policy", node_command("fog_policy.policy_node", {"use_sim_time": True,
+                                                                          "artifact": str(artifact)}))
+            commanding = lambda: any("fog_policy: policy: commanding" in diagnostics_text([d]) for d in diags)  # noqa: E731
+            assert probe.spin_until(commanding, timeout=90), diagnostics_text(diags[-6:])
+            t0 = probe.now()
+            n_cmd0, n_joint0 = len(cmd_times), len(joint_cmds)
+            assert probe.spin_sim(60.0, timeout=300), "simulated time stalled"
+            t1 = probe.now()
+            group.check_alive()
+            # policy rate: 5 Hz of simulated time
+            n_cmd = len([c for c in cmd_times[n_cmd0:] if t0 <= c[0] <= t1])
+            assert abs(n_cmd - 5.0 * (t1 - t0)) <= 0.05 * 5.0 * (t1 - t0), f"{n_cmd} cmd_vel in {t1 - t0:.1f} s"
+            # joint commands: 50 Hz by their stamps
+            stamps = np.array([stamp_seconds(m) for m in joint_cmds[n_joint0:]])
+            stamps = stamps[(stamps >= t0) & (stamps <= t1)]
+            assert abs(len(stamps) - 50.0 * (t1 - t0)) <= 0.03 * 50.0 * (t1 - t0), f"{len(stamps)} joint commands"
+            intervals = np.diff(stamps)
+            assert abs(np.median(intervals) - 0.02) < 1e-6 and np.percentile(intervals, 99) <= 0.03
+            assert min(p.pose.position.z for p in poses[-500:]) > 0.18, "the robot fell under the policy"
+
+            # camera loss: the policy stops within two policy periods of the last image
+            assert probe.call(SetBool, "sim/camera_enable", SetBool.Request(data=False)).success
+            t_off = probe.now()
+            probe.spin_sim(3.0, timeout=30)
+            moving = [c for c in cmd_times if c[0] > t_off - 0.5 and any(abs(v) > 1e-9 for v in c[1:])]
+            last_moving = max(c[0] for c in moving) if moving else t_off
+            assert last_moving - t_off <= 2 * 0.2 + 0.05, f"commands went on {last_moving - t_off:.2f} s after"
+            assert any("camera stale" in diagnostics_text([d]) for d in diags)
+            # safe state: standing still under zero command
+            recent = [t for t in twists if stamp_seconds(t) > t_off + 2.0]
+            assert recent and max(abs(t.twist.linear.x) for t in recent) < 0.2
+            assert poses[-1].pose.position.z > 0.2
+    finally:
+        probe.close()
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("joint_names", list(reversed(JOINT_NAMES)), "artifact joint_names do not match the robot's"),
+    ("schema_version", 99, "schema_version 99"),
+])
+def test_mismatched_artifact_is_refused_with_a_clear_error(artifact, tmp_path, field, value, message):
+    bad = tmp_path / "bad"
+    shutil.copytree(artifact, bad)
+    meta = json.loads((bad / "policy_meta.json").read_text())
+    meta[field] = value
+    (bad / "policy_meta.json").write_text(json.dumps(meta))
+    with ProcessGroup(tmp_path / "logs", ros_env(private_domain_id())) as group:
+        proc = group.start("policy", node_command("fog_policy.policy_node", {"artifact": str(bad)}))
+        assert proc.popen.wait(timeout=60) == 2
+        assert message in proc.log(), proc.log()
+
+
+def synthetic_camera_bag(path, seconds=6.0, seed=0):
+    """A bag like the robot's: 30 Hz images of a moving pattern, 200 Hz joint states and IMU."""
+    ts = get_typestore(Stores.ROS2_KILTED)
+    T = ts.types
+    Header, Time = T["std_msgs/msg/Header"], T["builtin_interfaces/msg/Time"]
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+
+    def header(t):
+        ns = int(round(t * 1e9))
+        return Header(stamp=Time(sec=ns // 10**9, nanosec=ns % 10**9), frame_id="")
+
+    events = []
+    for i in range(int(seconds * 30)):
+        t = 1.0 + i / 30
+        img = np.roll(base, i, axis=1)
+        events.append((t, "/camera/image_raw", "sensor_msgs/msg/Image",
+                       T["sensor_msgs/msg/Image"](header=header(t), height=64, width=64, encoding="rgb8", is_bigendian=0,
+                                                  step=192, data=img.reshape(-1))))
+    for i in range(int(seconds * 200)):
+        t = 1.0 + i / 200
+        q = np.tile([0.0, 0.9, -1.8], 4) + 0.01 * np.sin(t)
+        events.append((t, "/joint_states", "sensor_msgs/msg/JointState",
+                       T["sensor_msgs/msg/JointState"](header=header(t), name=list(JOINT_NAMES), position=q,
+                                                       velocity=np.zeros(12), effort=np.zeros(12))))
+        quat = T["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0)
+        vec = T["geometry_msgs/msg/Vector3"]
+        events.append((t, "/imu/data", "sensor_msgs/msg/Imu",
+                       T["sensor_msgs/msg/Imu"](header=header(t), orientation=quat, orientation_covariance=np.zeros(9),
+                                                angular_velocity=vec(x=0.0, y=0.0, z=0.0),
+                                                angular_velocity_covariance=np.zeros(9),
+                                                linear_acceleration=vec(x=0.0, y=0.0, z=9.81),
+                                                linear_acceleration_covariance=np.zeros(9))))
+    events.sort(key=lambda e: e[0])
+    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as w:
+        conns = {}
+        for t, topic, kind, msg in events:
+            if topic not in conns:
+                conns[topic] = w.add_connection(topic, kind, typestore=ts)
+            w.write(conns[topic], int(round(t * 1e9)), ts.serialize_cdr(msg, kind))
+
+
+def dry_run_outputs(artifact, bag, tmp_path, tag):
+    domain = private_domain_id()
+    probe = RosProbe(domain, use_sim_time=False)
+    outputs = []
+    probe.node.create_subscription(Twist, "fog_policy/dry_run/cmd_vel",
+                                   lambda m: outputs.append((m.linear.x, m.linear.y, m.angular.z)), RELIABLE)
+    live = []
+    probe.node.create_subscription(Twist, "cmd_vel", lambda m: live.append(m), RELIABLE)
+    try:
+        with ProcessGroup(tmp_path / f"logs_{tag}", ros_env(domain)) as group:
+            group.start("policy", node_command("fog_policy.policy_node", {
+                "artifact": str(artifact), "dry_run": True, "trigger": "image", "use_sim_time": True}))
+            replay = group.start("replay", node_command("quadruped_bridge.replay_node", {
+                "bag": str(bag), "rate": 2.0, "wait_for_subscribers": 1, "start_delay": 2.0}))
+            assert probe.spin_until(lambda: replay.popen.poll() is not None, timeout=120), "replay did not finish"
+            probe.spin(1.0)
+    finally:
+        probe.close()
+    assert not live, "dry run must not publish on cmd_vel"
+    return outputs
+
+
+def test_dry_run_replay_gives_identical_outputs_twice(artifact, tmp_path):
+    bag = tmp_path / "bag"
+    synthetic_camera_bag(bag)
+    first = dry_run_outputs(artifact, bag, tmp_path, "a")
+    second = dry_run_outputs(artifact, bag, tmp_path, "b")
+    assert len(first) >= 25, f"only {len(first)} policy steps for 6 s of images at 5 Hz"
+    assert first == second
