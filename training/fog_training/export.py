@@ -59,10 +59,16 @@ class PolicyStep(nn.Module):
 
 def git_revision() -> str:
     try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                             cwd=Path(__file__).resolve().parent).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True,
-                               cwd=Path(__file__).resolve().parent).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], capture_output=True, text=True, cwd=Path(__file__).resolve().parent
+        ).stdout.strip()
         return rev + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -82,9 +88,12 @@ def torch_rollout(step: PolicyStep, images: np.ndarray, proprio: np.ndarray, low
     with torch.no_grad():
         for t in range(len(images)):
             is_first = torch.tensor([1.0 if t == 0 else 0.0])
-            action, deter, stoch, surprise = step(torch.from_numpy(images[t][None]), torch.from_numpy(proprio[t][None]),
-                                                  deter, stoch, prev, is_first)
-            prev = torch.clamp(action, torch.as_tensor(low, dtype=torch.float32), torch.as_tensor(high, dtype=torch.float32))
+            action, deter, stoch, surprise = step(
+                torch.from_numpy(images[t][None]), torch.from_numpy(proprio[t][None]), deter, stoch, prev, is_first
+            )
+            prev = torch.clamp(
+                action, torch.as_tensor(low, dtype=torch.float32), torch.as_tensor(high, dtype=torch.float32)
+            )
             for k, v in (("action", action), ("deter", deter), ("stoch", stoch), ("surprise", surprise)):
                 out[k].append(v[0].numpy().copy())
     return {k: np.stack(v) for k, v in out.items()}
@@ -106,16 +115,25 @@ def runtime_rollout(artifact_dir: Path, images: np.ndarray, proprio: np.ndarray)
 
 def parity(reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray]) -> dict[str, float]:
     """Largest absolute difference per output over the sequence."""
-    return {k: float(np.max(np.abs(np.asarray(reference[k], np.float64) - np.asarray(candidate[k], np.float64))))
-            for k in reference}
+    return {
+        k: float(np.max(np.abs(np.asarray(reference[k], np.float64) - np.asarray(candidate[k], np.float64))))
+        for k in reference
+    }
 
 
 class ParityError(RuntimeError):
     pass
 
 
-def export_policy(rssm: RSSM, actor: nn.Module, meta: dict[str, Any], out_dir: str | Path, images: np.ndarray,
-                  proprio: np.ndarray | None = None, tolerance: float = 1e-3) -> dict[str, Any]:
+def export_policy(
+    rssm: RSSM,
+    actor: nn.Module,
+    meta: dict[str, Any],
+    out_dir: str | Path,
+    images: np.ndarray,
+    proprio: np.ndarray | None = None,
+    tolerance: float = 1e-3,
+) -> dict[str, Any]:
     """Write the artifact to `out_dir` after a parity check on (images [T,H,W,3] uint8, proprio [T,P]).
 
     `meta` holds the run-specific fields of policy_meta.json (robot, joint_names, observation,
@@ -138,25 +156,43 @@ def export_policy(rssm: RSSM, actor: nn.Module, meta: dict[str, Any], out_dir: s
 
     full = dict(meta)
     config = full.pop("config", {})
-    full.update({
-        "schema_version": SCHEMA_VERSION,
-        "state": {"deter": rssm.cfg.deter, "stoch": rssm.cfg.stoch * rssm.cfg.classes},
-        "surprise": {"threshold": threshold, "steps": 5,
-                     "basis": "3 x the 99th percentile of the surprise on the export's recorded episode"},
-        "config_hash": config_hash(config),
-        "code_revision": git_revision(),
-        "config": config,
-    })
+    full.update(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "state": {"deter": rssm.cfg.deter, "stoch": rssm.cfg.stoch * rssm.cfg.classes},
+            "surprise": {
+                "threshold": threshold,
+                "steps": 5,
+                "basis": "3 x the 99th percentile of the surprise on the export's recorded episode",
+            },
+            "config_hash": config_hash(config),
+            "code_revision": git_revision(),
+            "config": config,
+        }
+    )
     full.setdefault("created_by", " ".join(sys.argv))
 
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir.parent if out_dir.parent.exists() else None))
     try:
         d, s, a = rssm.cfg.deter, rssm.cfg.stoch * rssm.cfg.classes, len(low)
         h, w = images.shape[1:3]
-        args = (torch.zeros(1, h, w, 3, dtype=torch.uint8), torch.zeros(1, p_dim), torch.zeros(1, d), torch.zeros(1, s),
-                torch.zeros(1, a), torch.ones(1))
-        torch.onnx.export(step, args, str(tmp / "policy.onnx"), input_names=list(POLICY_INPUTS),
-                          output_names=list(POLICY_OUTPUTS), opset_version=17, dynamo=False)
+        args = (
+            torch.zeros(1, h, w, 3, dtype=torch.uint8),
+            torch.zeros(1, p_dim),
+            torch.zeros(1, d),
+            torch.zeros(1, s),
+            torch.zeros(1, a),
+            torch.ones(1),
+        )
+        torch.onnx.export(
+            step,
+            args,
+            str(tmp / "policy.onnx"),
+            input_names=list(POLICY_INPUTS),
+            output_names=list(POLICY_OUTPUTS),
+            opset_version=17,
+            dynamo=False,
+        )
         (tmp / "policy_meta.json").write_text(json.dumps(full, indent=2))
         load_meta(tmp)  # the schema the robot checks
         candidate = runtime_rollout(tmp, images, proprio)
@@ -165,8 +201,9 @@ def export_policy(rssm: RSSM, actor: nn.Module, meta: dict[str, Any], out_dir: s
             raise ParityError(f"ONNX and torch differ beyond {tolerance}: {diffs}; artifact not written")
         full["parity"] = {"max_abs_diff": diffs, "tolerance": tolerance, "steps": len(images)}
         (tmp / "policy_meta.json").write_text(json.dumps(full, indent=2))
-        np.savez_compressed(tmp / "parity_check.npz", images=images, proprio=proprio,
-                            **{f"torch_{k}": v for k, v in reference.items()})
+        np.savez_compressed(
+            tmp / "parity_check.npz", images=images, proprio=proprio, **{f"torch_{k}": v for k, v in reference.items()}
+        )
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)
@@ -186,11 +223,18 @@ def validate_artifact(artifact_dir: str | Path, tolerance: float | None = None) 
     if not check.exists():
         raise ArtifactError(f"{artifact_dir}: no parity_check.npz (was it written by fog export?)")
     data = np.load(check)
-    reference = {k[len("torch_"):]: data[k] for k in data.files if k.startswith("torch_")}
+    reference = {k[len("torch_") :]: data[k] for k in data.files if k.startswith("torch_")}
     candidate = runtime_rollout(artifact_dir, data["images"], data["proprio"])
     diffs = parity(reference, candidate)
     tol = tolerance if tolerance is not None else meta.get("parity", {}).get("tolerance", 1e-3)
     if max(diffs.values()) > tol:
         raise ParityError(f"{artifact_dir}: onnxruntime differs from the exported torch outputs beyond {tol}: {diffs}")
-    return {"artifact": str(artifact_dir), "max_abs_diff": diffs, "tolerance": tol, "steps": int(len(data["images"])),
-            "action": meta["action"], "policy_rate_hz": meta["policy_rate_hz"], "code_revision": meta["code_revision"]}
+    return {
+        "artifact": str(artifact_dir),
+        "max_abs_diff": diffs,
+        "tolerance": tol,
+        "steps": int(len(data["images"])),
+        "action": meta["action"],
+        "policy_rate_hz": meta["policy_rate_hz"],
+        "code_revision": meta["code_revision"],
+    }

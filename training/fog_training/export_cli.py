@@ -16,8 +16,9 @@ from fog_training.export import ParityError, validate_artifact
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="fog validate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="fog validate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("artifact", help="artifact folder (policy.onnx + policy_meta.json)")
     p.add_argument("--tolerance", type=float, default=None, help="max abs difference (default: the export's)")
     a = p.parse_args(argv)

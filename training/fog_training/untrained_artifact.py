@@ -39,25 +39,41 @@ class BoundedActor(nn.Module):
 
 
 def go2_cmd_vel_meta(image_size: int, created_by: str, config: dict) -> dict:
-    return {"robot": "go2", "joint_names": list(JOINT_NAMES),
-            "observation": {"image": {"height": image_size, "width": image_size, "encoding": "rgb8"},
-                            "proprio": {"names": list(PROPRIO_NAMES)}},
-            "action": {"kind": "cmd_vel", "names": list(CMD_NAMES), "low": CMD_LOW, "high": CMD_HIGH},
-            "policy_rate_hz": 5.0, "normalization": {}, "default_pose": STAND, "action_scale": 1.0,
-            "created_by": created_by, "config": config}
+    return {
+        "robot": "go2",
+        "joint_names": list(JOINT_NAMES),
+        "observation": {
+            "image": {"height": image_size, "width": image_size, "encoding": "rgb8"},
+            "proprio": {"names": list(PROPRIO_NAMES)},
+        },
+        "action": {"kind": "cmd_vel", "names": list(CMD_NAMES), "low": CMD_LOW, "high": CMD_HIGH},
+        "policy_rate_hz": 5.0,
+        "normalization": {},
+        "default_pose": STAND,
+        "action_scale": 1.0,
+        "created_by": created_by,
+        "config": config,
+    }
 
 
 def make_untrained_artifact(out: str | Path, seed: int = 0, image_size: int = 64) -> dict:
     torch.manual_seed(seed)
-    cfg = RSSMConfig(image_size=image_size, action_dim=3, deter=64, stoch=8, classes=8, hidden=64, cnn_depth=8,
-                     decoder=False)
+    cfg = RSSMConfig(
+        image_size=image_size, action_dim=3, deter=64, stoch=8, classes=8, hidden=64, cnn_depth=8, decoder=False
+    )
     rssm = RSSM(cfg)
     actor = BoundedActor(rssm.feat_dim, CMD_LOW, CMD_HIGH)
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 255, (8, image_size, image_size, 3), dtype=np.uint8)
     proprio = rng.normal(size=(8, len(PROPRIO_NAMES))).astype(np.float32)
-    return export_policy(rssm, actor, go2_cmd_vel_meta(image_size, f"untrained_artifact seed={seed}",
-                                                       {"untrained": True, "seed": seed}), out, images, proprio)
+    return export_policy(
+        rssm,
+        actor,
+        go2_cmd_vel_meta(image_size, f"untrained_artifact seed={seed}", {"untrained": True, "seed": seed}),
+        out,
+        images,
+        proprio,
+    )
 
 
 def main(argv=None) -> int:

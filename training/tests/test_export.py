@@ -30,18 +30,26 @@ LOW, HIGH = [-0.3, -0.3, -1.0], [0.5, 0.3, 1.0]
 
 
 def meta():
-    return {"robot": "go2", "joint_names": list(JOINT_NAMES),
-            "observation": {"image": {"height": 32, "width": 32, "encoding": "rgb8"}, "proprio": {"names": ["a", "b"]}},
-            "action": {"kind": "cmd_vel", "names": ["vx", "vy", "wz"], "low": LOW, "high": HIGH},
-            "policy_rate_hz": 5.0, "normalization": {}, "default_pose": STAND_POSE.tolist(), "action_scale": 1.0,
-            "created_by": "test", "config": {"test": True}}
+    return {
+        "robot": "go2",
+        "joint_names": list(JOINT_NAMES),
+        "observation": {"image": {"height": 32, "width": 32, "encoding": "rgb8"}, "proprio": {"names": ["a", "b"]}},
+        "action": {"kind": "cmd_vel", "names": ["vx", "vy", "wz"], "low": LOW, "high": HIGH},
+        "policy_rate_hz": 5.0,
+        "normalization": {},
+        "default_pose": STAND_POSE.tolist(),
+        "action_scale": 1.0,
+        "created_by": "test",
+        "config": {"test": True},
+    }
 
 
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    rssm = RSSM(RSSMConfig(image_size=32, action_dim=3, deter=32, stoch=4, classes=4, hidden=32, cnn_depth=4,
-                           decoder=False))
+    rssm = RSSM(
+        RSSMConfig(image_size=32, action_dim=3, deter=32, stoch=4, classes=4, hidden=32, cnn_depth=4, decoder=False)
+    )
     actor = TanhActor(rssm.feat_dim, LOW, HIGH)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, (12, 32, 32, 3), dtype=np.uint8)

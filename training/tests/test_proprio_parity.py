@@ -15,9 +15,13 @@ def imu_msg(quat_wxyz, gyro):
     vec = T["geometry_msgs/msg/Vector3"]
     return T["sensor_msgs/msg/Imu"](
         header=T["std_msgs/msg/Header"](stamp=T["builtin_interfaces/msg/Time"](sec=0, nanosec=0), frame_id=""),
-        orientation=T["geometry_msgs/msg/Quaternion"](x=x, y=y, z=z, w=w), orientation_covariance=np.zeros(9),
-        angular_velocity=vec(x=gyro[0], y=gyro[1], z=gyro[2]), angular_velocity_covariance=np.zeros(9),
-        linear_acceleration=vec(x=0.0, y=0.0, z=9.81), linear_acceleration_covariance=np.zeros(9))
+        orientation=T["geometry_msgs/msg/Quaternion"](x=x, y=y, z=z, w=w),
+        orientation_covariance=np.zeros(9),
+        angular_velocity=vec(x=gyro[0], y=gyro[1], z=gyro[2]),
+        angular_velocity_covariance=np.zeros(9),
+        linear_acceleration=vec(x=0.0, y=0.0, z=9.81),
+        linear_acceleration_covariance=np.zeros(9),
+    )
 
 
 def test_same_features_as_the_dataset_converter():
@@ -39,5 +43,6 @@ def test_same_features_as_the_dataset_converter():
 def test_gravity_is_down_when_level_and_follows_pitch():
     np.testing.assert_allclose(gravity_in_imu_frame((1.0, 0.0, 0.0, 0.0)), [0.0, 0.0, -1.0])
     a = 0.3  # nose down by a (pitch about +y): gravity gains a +x component in the body frame
-    np.testing.assert_allclose(gravity_in_imu_frame((np.cos(a / 2), 0.0, np.sin(a / 2), 0.0)),
-                               [np.sin(a), 0.0, -np.cos(a)], atol=1e-12)
+    np.testing.assert_allclose(
+        gravity_in_imu_frame((np.cos(a / 2), 0.0, np.sin(a / 2), 0.0)), [np.sin(a), 0.0, -np.cos(a)], atol=1e-12
+    )

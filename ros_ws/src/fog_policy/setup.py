@@ -25,5 +25,11 @@ setup(
     description="Deployment of FoG policies: locomotion controller, policy runtime and nodes, deploy.launch.py.",
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},
-    entry_points={"console_scripts": ["locomotion_node = fog_policy.locomotion_node:main", "policy_node = fog_policy.policy_node:main", "deploy = fog_policy.deploy:main"]},
+    entry_points={
+        "console_scripts": [
+            "locomotion_node = fog_policy.locomotion_node:main",
+            "policy_node = fog_policy.policy_node:main",
+            "deploy = fog_policy.deploy:main",
+        ]
+    },
 )

@@ -23,5 +23,18 @@ setup(
     description="Robot I/O for the FoG stack: Go2 and MuJoCo simulator backends, safety layer, recorder, bag replay.",
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},
-    entry_points={"console_scripts": ["sim_node = quadruped_bridge.sim_node:main", "go2_bridge_node = quadruped_bridge.go2_bridge_node:main", "fake_go2 = quadruped_bridge.fake_go2:main", "camera_node = quadruped_bridge.camera_node:main", "recorder_node = quadruped_bridge.recorder_node:main", "bag_recovery = quadruped_bridge.bag_recovery:main", "replay_node = quadruped_bridge.replay_node:main", "exploration_node = quadruped_bridge.exploration_node:main", "collect = quadruped_bridge.collect:main", "teleop = quadruped_bridge.teleop:main"]},
+    entry_points={
+        "console_scripts": [
+            "sim_node = quadruped_bridge.sim_node:main",
+            "go2_bridge_node = quadruped_bridge.go2_bridge_node:main",
+            "fake_go2 = quadruped_bridge.fake_go2:main",
+            "camera_node = quadruped_bridge.camera_node:main",
+            "recorder_node = quadruped_bridge.recorder_node:main",
+            "bag_recovery = quadruped_bridge.bag_recovery:main",
+            "replay_node = quadruped_bridge.replay_node:main",
+            "exploration_node = quadruped_bridge.exploration_node:main",
+            "collect = quadruped_bridge.collect:main",
+            "teleop = quadruped_bridge.teleop:main",
+        ]
+    },
 )

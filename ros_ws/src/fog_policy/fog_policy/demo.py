@@ -47,14 +47,20 @@ def square_plan(side: float, speed: float, yaw_rate: float) -> list[tuple[str, t
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="fog demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="fog demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
     p.add_argument("--side", type=float, default=1.0, help="side of the square (m)")
     p.add_argument("--speed", type=float, default=0.3, help="forward speed along the sides (m/s)")
     p.add_argument("--yaw-rate", type=float, default=0.8, help="yaw rate in the turns (rad/s)")
     p.add_argument("--real-time-factor", type=float, default=1.0, help="simulated seconds per wall second")
-    p.add_argument("--domain-id", type=int, default=42,
-                   help="ROS_DOMAIN_ID of the demo (default 42: never the real robot's domain 0)")
+    p.add_argument(
+        "--domain-id",
+        type=int,
+        default=42,
+        help="ROS_DOMAIN_ID of the demo (default 42: never the real robot's domain 0)",
+    )
     return p.parse_args(argv)
 
 
@@ -91,10 +97,10 @@ def main(argv: list[str] | None = None) -> int:
             msg.linear.x, msg.linear.y, msg.angular.z = vx, vy, wz
             last = [0.0]
 
-            def publish(msg=msg, last=last):
+            def publish(msg=msg, last=last, cmd=(vx, vy, wz)):
                 if time.monotonic() - last[0] >= 0.05:
                     probe.publish(Twist, "cmd_vel", msg, COMMAND_QOS)
-                    commanded.append((probe.now(), vx, vy, wz))
+                    commanded.append((probe.now(), *cmd))
                     last[0] = time.monotonic()
 
             start = probe.now()
@@ -111,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = write_outputs(out, ego, third, twists, poses, commanded, diags)
     print(json.dumps(summary, indent=2))
-    print(f"[demo] video: {out / 'demo.mp4'}\n[demo] plot:  {out / 'velocity.png'}\n[demo] summary: {out / 'summary.json'}")
+    for label, name in (("video", "demo.mp4"), ("plot", "velocity.png"), ("summary", "summary.json")):
+        print(f"[demo] {label}: {out / name}")
     return 0 if not summary["fell"] else 1
 
 
@@ -141,8 +148,9 @@ def write_outputs(out: Path, ego, third, twists, poses, commanded, diags) -> dic
     err = np.abs(measured - cmd)[walking]
     # Judge tracking after each change of command has had 1 s to settle.
     change_times = np.array([c[0] for i, c in enumerate(commanded) if i == 0 or c[1:] != commanded[i - 1][1:]])
-    settled = walking & np.array([np.all((ti - change_times[change_times <= ti]) >= 1.0) if np.any(change_times <= ti)
-                                  else False for ti in t])
+    settled = walking & np.array(
+        [np.all((ti - change_times[change_times <= ti]) >= 1.0) if np.any(change_times <= ti) else False for ti in t]
+    )
     xy = np.array([[m.pose.position.x, m.pose.position.y, m.pose.position.z] for m in poses])
     tilt = max((max(abs(a) for a in roll_pitch_yaw(m.pose.orientation)[:2]) for m in poses), default=0.0)
     fell = bool(len(xy) and (xy[:, 2].min() < 0.15 or tilt > 0.8) and t0 > 0)
@@ -173,10 +181,13 @@ def write_outputs(out: Path, ego, third, twists, poses, commanded, diags) -> dic
     path_len = float(np.sum(np.linalg.norm(np.diff(xy[:, :2], axis=0), axis=1))) if len(xy) > 1 else 0.0
     rtf = [float(kv.value) for d in diags for kv in d.status[0].values if kv.key == "achieved_real_time_factor"]
     summary = {
-        "mean_abs_tracking_error_settled": {k: float(np.mean(np.abs(measured - cmd)[settled][:, i])) if settled.any()
-                                            else None for i, k in enumerate(("vx", "vy", "wz"))},
-        "mean_abs_tracking_error_all": {k: float(err[:, i].mean()) if len(err) else None
-                                        for i, k in enumerate(("vx", "vy", "wz"))},
+        "mean_abs_tracking_error_settled": {
+            k: float(np.mean(np.abs(measured - cmd)[settled][:, i])) if settled.any() else None
+            for i, k in enumerate(("vx", "vy", "wz"))
+        },
+        "mean_abs_tracking_error_all": {
+            k: float(err[:, i].mean()) if len(err) else None for i, k in enumerate(("vx", "vy", "wz"))
+        },
         "path_length_m": path_len,
         "end_to_start_distance_m": float(np.linalg.norm(xy[-1, :2] - xy[0, :2])) if len(xy) else None,
         "max_roll_pitch_rad": float(tilt),

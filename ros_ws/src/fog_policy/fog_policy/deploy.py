@@ -43,7 +43,9 @@ def default_artifact() -> str:
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="fog deploy", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="fog deploy", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--robot", choices=["sim", "go2", "replay"], default="sim")
     p.add_argument("--artifact", default=None, help="exported policy folder (default: the bundled policy)")
     p.add_argument("--params-file", default=None, help="ROS 2 parameters file (default: config/deploy.yaml)")
@@ -88,10 +90,15 @@ def build_nodes(args):
     nodes.append(backend)
     if args.robot != "replay":
         nodes.append(LocomotionNode(parameter_overrides=use_sim, **common))
-    policy = PolicyNode(parameter_overrides=use_sim + [
-        Parameter("artifact", value=args.artifact or default_artifact()),
-        Parameter("dry_run", value=bool(args.dry_run or args.robot == "replay")),
-        Parameter("trigger", value="image" if args.robot == "replay" else "timer")], **common)
+    policy = PolicyNode(
+        parameter_overrides=use_sim
+        + [
+            Parameter("artifact", value=args.artifact or default_artifact()),
+            Parameter("dry_run", value=bool(args.dry_run or args.robot == "replay")),
+            Parameter("trigger", value="image" if args.robot == "replay" else "timer"),
+        ],
+        **common,
+    )
     nodes.append(policy)
     return nodes, loops, policy
 

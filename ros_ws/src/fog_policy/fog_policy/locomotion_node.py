@@ -60,8 +60,13 @@ class LocomotionNode(Node):
     def __init__(self, **kwargs):
         super().__init__("locomotion", **kwargs)
         self.cfg = declare_config(self, LocomotionConfig)
-        self.gait = TrotGait(GaitConfig(stand_height=self.cfg.stand_height, gait_frequency=self.cfg.gait_frequency,
-                                        swing_height=self.cfg.swing_height))
+        self.gait = TrotGait(
+            GaitConfig(
+                stand_height=self.cfg.stand_height,
+                gait_frequency=self.cfg.gait_frequency,
+                swing_height=self.cfg.swing_height,
+            )
+        )
         self._index = {n: i for i, n in enumerate(JOINT_NAMES)}
         self._joints: tuple[float, np.ndarray, np.ndarray] | None = None
         self._imu: tuple[float, np.ndarray, np.ndarray] | None = None
@@ -117,7 +122,9 @@ class LocomotionNode(Node):
         age = now - min(t_j, t_i)
         if age > self.cfg.state_timeout:
             self._stop()
-            return self._set_status("ERROR", f"robot state stale ({age:.3f} s > {self.cfg.state_timeout} s): not commanding")
+            return self._set_status(
+                "ERROR", f"robot state stale ({age:.3f} s > {self.cfg.state_timeout} s): not commanding"
+            )
         if not self._walking:
             if np.max(np.abs(q - STAND_POSE)) > self.cfg.stand_tolerance:
                 return self._set_status("WARN", "waiting for the robot to stand (bridge soft start)")
@@ -128,8 +135,10 @@ class LocomotionNode(Node):
             self._t_lost = now if self._t_lost is None else self._t_lost
             if now - self._t_lost > self.cfg.lost_time:
                 self._stop()
-                return self._set_status("ERROR", "robot not following the joint targets (damping, e-stop or fall): "
-                                                 "stopped, waiting for it to stand")
+                return self._set_status(
+                    "ERROR",
+                    "robot not following the joint targets (damping, e-stop or fall): stopped, waiting for it to stand",
+                )
         else:
             self._t_lost = None
         cmd = self._cmd_vel if now - self._t_cmd_vel <= self.cfg.cmd_vel_timeout else np.zeros(3)
@@ -151,8 +160,11 @@ class LocomotionNode(Node):
     def _publish_status(self, force: bool = False) -> None:
         self._status_sent = self._status
         level, message = self._status
-        values = {"walking": str(self._walking), "cmd_vel": " ".join(f"{v:.2f}" for v in self._cmd_vel),
-                  "ticks": str(self.ticks)}
+        values = {
+            "walking": str(self._walking),
+            "cmd_vel": " ".join(f"{v:.2f}" for v in self._cmd_vel),
+            "ticks": str(self.ticks),
+        }
         self.pub_diag.publish(rm.diagnostics_msg(self._now(), "fog_policy: locomotion", level, message, values))
 
 

@@ -68,8 +68,10 @@ def load_meta(artifact_dir: str | Path) -> dict[str, Any]:
         raise ArtifactError(f"{path}: not valid JSON ({e})") from e
     version = meta.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise ArtifactError(f"{path}: schema_version {version!r}, this runtime reads schema_version {SCHEMA_VERSION}: "
-                            "re-export the policy with this version of the stack")
+        raise ArtifactError(
+            f"{path}: schema_version {version!r}, this runtime reads schema_version {SCHEMA_VERSION}: "
+            "re-export the policy with this version of the stack"
+        )
     for key, kind in REQUIRED.items():
         if key not in meta:
             raise ArtifactError(f"{path}: missing field {key!r}")
@@ -87,8 +89,12 @@ def load_meta(artifact_dir: str | Path) -> dict[str, Any]:
     if act.get("kind") not in ACTION_KINDS:
         raise ArtifactError(f"{path}: action.kind must be one of {ACTION_KINDS}, got {act.get('kind')!r}")
     names, low, high = act.get("names"), act.get("low"), act.get("high")
-    if not (isinstance(names, list) and isinstance(low, list) and isinstance(high, list)
-            and len(names) == len(low) == len(high) > 0):
+    if not (
+        isinstance(names, list)
+        and isinstance(low, list)
+        and isinstance(high, list)
+        and len(names) == len(low) == len(high) > 0
+    ):
         raise ArtifactError(f"{path}: action.names, action.low and action.high must be lists of one length")
     if any(not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi) for lo, hi in zip(low, high)):
         raise ArtifactError(f"{path}: action bounds must be finite with low <= high, got {low}, {high}")
@@ -100,16 +106,20 @@ def load_meta(artifact_dir: str | Path) -> dict[str, Any]:
     return meta
 
 
-def check_compatible(meta: dict[str, Any], joint_names, camera_size: tuple[int, int] | None = None,
-                     action_kind: str | None = None) -> None:
+def check_compatible(
+    meta: dict[str, Any], joint_names, camera_size: tuple[int, int] | None = None, action_kind: str | None = None
+) -> None:
     """Refuse an artifact that does not fit this robot; `camera_size` is (width, height) if known.
 
     The camera may be larger than the policy's input (images are resized), but not of another
     aspect ratio: a policy trained on a square ego view would see a squashed world.
     """
     if list(meta["joint_names"]) != list(joint_names):
-        diff = [f"{i}: artifact {a!r} vs robot {b!r}" for i, (a, b) in enumerate(zip(meta["joint_names"], joint_names))
-                if a != b]
+        diff = [
+            f"{i}: artifact {a!r} vs robot {b!r}"
+            for i, (a, b) in enumerate(zip(meta["joint_names"], joint_names))
+            if a != b
+        ]
         if len(meta["joint_names"]) != len(joint_names):
             diff.append(f"artifact has {len(meta['joint_names'])} joints, robot {len(joint_names)}")
         raise ArtifactError("artifact joint_names do not match the robot's: " + "; ".join(diff[:4]))
@@ -117,7 +127,11 @@ def check_compatible(meta: dict[str, Any], joint_names, camera_size: tuple[int, 
         width, height = camera_size
         img = meta["observation"]["image"]
         if width * img["height"] != height * img["width"]:
-            raise ArtifactError(f"camera is {width}x{height} but the policy was trained on {img['width']}x{img['height']} "
-                                "images (another aspect ratio)")
+            raise ArtifactError(
+                f"camera is {width}x{height} but the policy was trained on {img['width']}x{img['height']} "
+                "images (another aspect ratio)"
+            )
     if action_kind is not None and meta["action"]["kind"] != action_kind:
-        raise ArtifactError(f"artifact action.kind is {meta['action']['kind']!r}, the deployment expects {action_kind!r}")
+        raise ArtifactError(
+            f"artifact action.kind is {meta['action']['kind']!r}, the deployment expects {action_kind!r}"
+        )

@@ -135,8 +135,10 @@ class PolicyNode(LifecycleNode):
             topic = f"fog_policy/dry_run/{topic}"
         msg_type = Twist if self.kind == "cmd_vel" else JointState
         self.pub_cmd = self.create_publisher(msg_type, topic, COMMAND_QOS)
-        self.get_logger().info(f"artifact {self.cfg.artifact}: {self.kind} at {self.rate:g} Hz -> {topic} "
-                               f"(surprise stop above {self.threshold:.2f} for {self.max_surprising} steps)")
+        self.get_logger().info(
+            f"artifact {self.cfg.artifact}: {self.kind} at {self.rate:g} Hz -> {topic} "
+            f"(surprise stop above {self.threshold:.2f} for {self.max_surprising} steps)"
+        )
         self._set_status("OK", "configured")
         return TransitionCallbackReturn.SUCCESS
 
@@ -228,8 +230,11 @@ class PolicyNode(LifecycleNode):
         if self.surprise_latched:
             return self._set_status("ERROR", self.stopped_reason or "surprise")
         if self.image is None or self.joints is None or self.imu is None:
-            missing = [n for n, v in (("camera/image_raw", self.image), ("joint_states", self.joints),
-                                      ("imu/data", self.imu)) if v is None]
+            missing = [
+                n
+                for n, v in (("camera/image_raw", self.image), ("joint_states", self.joints), ("imu/data", self.imu))
+                if v is None
+            ]
             return self._stop(f"waiting for {', '.join(missing)}", level="WARN")
         t_img, arrival, img_msg = self.image
         if now - t_img > self.cfg.image_timeout:
@@ -241,8 +246,9 @@ class PolicyNode(LifecycleNode):
             rgb = rm.image_array(img_msg)
             _, q, dq = self.joints
             _, quat, gyro = self.imu
-            proprio = proprio_vector(self.runtime.meta["observation"]["proprio"]["names"], self._index, q, dq, quat,
-                                     gyro)
+            proprio = proprio_vector(
+                self.runtime.meta["observation"]["proprio"]["names"], self._index, q, dq, quat, gyro
+            )
             out = self.runtime.step(rgb, proprio)
         except ValueError as e:
             return self._stop(f"bad input: {e}")
@@ -250,8 +256,10 @@ class PolicyNode(LifecycleNode):
             self.surprise_count += 1
             if self.surprise_count >= self.max_surprising:
                 self.surprise_latched = True
-                return self._stop(f"surprise {out.surprise:.2f} > {self.threshold:.2f} for {self.surprise_count} steps: "
-                                  "the world model no longer recognises what it sees (re-enable to resume)")
+                return self._stop(
+                    f"surprise {out.surprise:.2f} > {self.threshold:.2f} for {self.surprise_count} steps: "
+                    "the world model no longer recognises what it sees (re-enable to resume)"
+                )
         else:
             self.surprise_count = 0
         self._publish_action(now, out.action)
@@ -288,11 +296,17 @@ class PolicyNode(LifecycleNode):
     def _publish_status(self, force: bool = False) -> None:
         self._status_sent = self.status
         level, message = self.status
-        values = {"steps": str(self.steps), "enabled": str(self.enabled), "artifact": self.cfg.artifact,
-                  "dry_run": str(self.cfg.dry_run)}
+        values = {
+            "steps": str(self.steps),
+            "enabled": str(self.enabled),
+            "artifact": self.cfg.artifact,
+            "dry_run": str(self.cfg.dry_run),
+        }
         if self.latencies:
             lat = np.array(self.latencies[-500:]) * 1e3
-            values.update({"latency_ms_p50": f"{np.percentile(lat, 50):.2f}", "latency_ms_p99": f"{np.percentile(lat, 99):.2f}"})
+            values.update(
+                {"latency_ms_p50": f"{np.percentile(lat, 50):.2f}", "latency_ms_p99": f"{np.percentile(lat, 99):.2f}"}
+            )
         if hasattr(self, "last_surprise"):
             values["surprise"] = f"{self.last_surprise:.3f}"
             values["action"] = " ".join(f"{v:+.3f}" for v in self.last_action)

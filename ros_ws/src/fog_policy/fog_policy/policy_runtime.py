@@ -57,8 +57,10 @@ class PolicyRuntime:
         names_in = [i.name for i in self.session.get_inputs()]
         names_out = [o.name for o in self.session.get_outputs()]
         if names_in != list(INPUTS) or names_out != list(OUTPUTS):
-            raise ArtifactError(f"{self.dir / ONNX_FILE}: graph inputs {names_in} / outputs {names_out}, "
-                                f"expected {list(INPUTS)} / {list(OUTPUTS)}")
+            raise ArtifactError(
+                f"{self.dir / ONNX_FILE}: graph inputs {names_in} / outputs {names_out}, "
+                f"expected {list(INPUTS)} / {list(OUTPUTS)}"
+            )
         img = self.meta["observation"]["image"]
         self.height, self.width = img["height"], img["width"]
         self.proprio_dim = len(self.meta["observation"]["proprio"]["names"])
@@ -77,11 +79,15 @@ class PolicyRuntime:
 
     def prepare_image(self, rgb: np.ndarray) -> np.ndarray:
         if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise PolicyInputError(f"image must be a uint8 (H, W, 3) RGB array, got "
-                                   f"{getattr(rgb, 'dtype', type(rgb))} {getattr(rgb, 'shape', '')}")
+            raise PolicyInputError(
+                f"image must be a uint8 (H, W, 3) RGB array, got "
+                f"{getattr(rgb, 'dtype', type(rgb))} {getattr(rgb, 'shape', '')}"
+            )
         h, w = rgb.shape[:2]
         if h * self.width != w * self.height:
-            raise PolicyInputError(f"image is {w}x{h}, the policy takes {self.width}x{self.height} (another aspect ratio)")
+            raise PolicyInputError(
+                f"image is {w}x{h}, the policy takes {self.width}x{self.height} (another aspect ratio)"
+            )
         return resize_rgb(rgb, self.height, self.width)
 
     def step(self, rgb: np.ndarray, proprio: np.ndarray | None = None) -> StepOutput:
@@ -90,12 +96,20 @@ class PolicyRuntime:
             proprio = np.zeros(self.proprio_dim, np.float32)
         proprio = np.asarray(proprio, dtype=np.float32).reshape(-1)
         if proprio.shape[0] != self.proprio_dim:
-            raise PolicyInputError(f"proprio has {proprio.shape[0]} values, the policy takes {self.proprio_dim} "
-                                   f"({self.meta['observation']['proprio']['names']})")
+            raise PolicyInputError(
+                f"proprio has {proprio.shape[0]} values, the policy takes {self.proprio_dim} "
+                f"({self.meta['observation']['proprio']['names']})"
+            )
         if not np.all(np.isfinite(proprio)):
             raise PolicyInputError("proprio contains NaN/inf")
-        feeds = {"image": image, "proprio": proprio[None], "deter": self.deter, "stoch": self.stoch,
-                 "prev_action": self.prev_action, "is_first": np.array([1.0 if self.is_first else 0.0], np.float32)}
+        feeds = {
+            "image": image,
+            "proprio": proprio[None],
+            "deter": self.deter,
+            "stoch": self.stoch,
+            "prev_action": self.prev_action,
+            "is_first": np.array([1.0 if self.is_first else 0.0], np.float32),
+        }
         action, deter, stoch, surprise = self.session.run(list(OUTPUTS), feeds)
         if not (np.all(np.isfinite(action)) and np.all(np.isfinite(deter)) and np.all(np.isfinite(stoch))):
             self.reset()

@@ -36,8 +36,9 @@ def check_names(names) -> None:
             continue
         if kind in ("gravity", "gyro") and key in AXES:
             continue
-        raise ValueError(f"unknown proprio feature {name!r} (known: joint_pos.<joint>, joint_vel.<joint>, "
-                         "gravity.x|y|z, gyro.x|y|z)")
+        raise ValueError(
+            f"unknown proprio feature {name!r} (known: joint_pos.<joint>, joint_vel.<joint>, gravity.x|y|z, gyro.x|y|z)"
+        )
 
 
 def proprio_vector(names, joint_index: dict[str, int], q, dq, quat_wxyz, gyro) -> np.ndarray:

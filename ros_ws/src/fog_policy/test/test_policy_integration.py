@@ -7,7 +7,6 @@ are about the deployment machinery (rates, stops, refusal, determinism), not abo
 
 import json
 import shutil
-import time
 
 import numpy as np
 import pytest
@@ -38,8 +37,9 @@ def test_closed_loop_rates_then_camera_loss_stops_commands(artifact, tmp_path):
     domain = private_domain_id()
     probe = RosProbe(domain)
     cmd_times = []
-    probe.node.create_subscription(Twist, "cmd_vel", lambda m: cmd_times.append((probe.now(), m.linear.x, m.linear.y,
-                                                                                  m.angular.z)), RELIABLE)
+    probe.node.create_subscription(
+        Twist, "cmd_vel", lambda m: cmd_times.append((probe.now(), m.linear.x, m.linear.y, m.angular.z)), RELIABLE
+    )
     joint_cmds = probe.watch(JointState, "joint_commands", qos=RELIABLE)
     diags = probe.watch(DiagnosticArray, "/diagnostics")
     poses = probe.watch(PoseStamped, "sim/base_pose", sensor=True)
@@ -48,8 +48,9 @@ def test_closed_loop_rates_then_camera_loss_stops_commands(artifact, tmp_path):
         with ProcessGroup(tmp_path / "logs", ros_env(domain)) as group:
             group.start("sim", node_command("quadruped_bridge.sim_node", {"real_time_factor": 3.0}))
             group.start("locomotion", node_command("fog_policy.locomotion_node", {"use_sim_time": True}))
-            group.start("policy", node_command("fog_policy.policy_node", {"use_sim_time": True,
-                                                                          "artifact": str(artifact)}))
+            group.start(
+                "policy", node_command("fog_policy.policy_node", {"use_sim_time": True, "artifact": str(artifact)})
+            )
             commanding = lambda: any("fog_policy: policy: commanding" in diagnostics_text([d]) for d in diags)  # noqa: E731
             assert probe.spin_until(commanding, timeout=90), diagnostics_text(diags[-6:])
             t0 = probe.now()
@@ -84,10 +85,13 @@ def test_closed_loop_rates_then_camera_loss_stops_commands(artifact, tmp_path):
         probe.close()
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("joint_names", list(reversed(JOINT_NAMES)), "artifact joint_names do not match the robot's"),
-    ("schema_version", 99, "schema_version 99"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("joint_names", list(reversed(JOINT_NAMES)), "artifact joint_names do not match the robot's"),
+        ("schema_version", 99, "schema_version 99"),
+    ],
+)
 def test_mismatched_artifact_is_refused_with_a_clear_error(artifact, tmp_path, field, value, message):
     bad = tmp_path / "bad"
     shutil.copytree(artifact, bad)
@@ -116,23 +120,53 @@ def synthetic_camera_bag(path, seconds=6.0, seed=0):
     for i in range(int(seconds * 30)):
         t = 1.0 + i / 30
         img = np.roll(base, i, axis=1)
-        events.append((t, "/camera/image_raw", "sensor_msgs/msg/Image",
-                       T["sensor_msgs/msg/Image"](header=header(t), height=64, width=64, encoding="rgb8", is_bigendian=0,
-                                                  step=192, data=img.reshape(-1))))
+        events.append(
+            (
+                t,
+                "/camera/image_raw",
+                "sensor_msgs/msg/Image",
+                T["sensor_msgs/msg/Image"](
+                    header=header(t),
+                    height=64,
+                    width=64,
+                    encoding="rgb8",
+                    is_bigendian=0,
+                    step=192,
+                    data=img.reshape(-1),
+                ),
+            )
+        )
     for i in range(int(seconds * 200)):
         t = 1.0 + i / 200
         q = np.tile([0.0, 0.9, -1.8], 4) + 0.01 * np.sin(t)
-        events.append((t, "/joint_states", "sensor_msgs/msg/JointState",
-                       T["sensor_msgs/msg/JointState"](header=header(t), name=list(JOINT_NAMES), position=q,
-                                                       velocity=np.zeros(12), effort=np.zeros(12))))
+        events.append(
+            (
+                t,
+                "/joint_states",
+                "sensor_msgs/msg/JointState",
+                T["sensor_msgs/msg/JointState"](
+                    header=header(t), name=list(JOINT_NAMES), position=q, velocity=np.zeros(12), effort=np.zeros(12)
+                ),
+            )
+        )
         quat = T["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0)
         vec = T["geometry_msgs/msg/Vector3"]
-        events.append((t, "/imu/data", "sensor_msgs/msg/Imu",
-                       T["sensor_msgs/msg/Imu"](header=header(t), orientation=quat, orientation_covariance=np.zeros(9),
-                                                angular_velocity=vec(x=0.0, y=0.0, z=0.0),
-                                                angular_velocity_covariance=np.zeros(9),
-                                                linear_acceleration=vec(x=0.0, y=0.0, z=9.81),
-                                                linear_acceleration_covariance=np.zeros(9))))
+        events.append(
+            (
+                t,
+                "/imu/data",
+                "sensor_msgs/msg/Imu",
+                T["sensor_msgs/msg/Imu"](
+                    header=header(t),
+                    orientation=quat,
+                    orientation_covariance=np.zeros(9),
+                    angular_velocity=vec(x=0.0, y=0.0, z=0.0),
+                    angular_velocity_covariance=np.zeros(9),
+                    linear_acceleration=vec(x=0.0, y=0.0, z=9.81),
+                    linear_acceleration_covariance=np.zeros(9),
+                ),
+            )
+        )
     events.sort(key=lambda e: e[0])
     with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as w:
         conns = {}
@@ -146,16 +180,27 @@ def dry_run_outputs(artifact, bag, tmp_path, tag):
     domain = private_domain_id()
     probe = RosProbe(domain, use_sim_time=False)
     outputs = []
-    probe.node.create_subscription(Twist, "fog_policy/dry_run/cmd_vel",
-                                   lambda m: outputs.append((m.linear.x, m.linear.y, m.angular.z)), RELIABLE)
+    probe.node.create_subscription(
+        Twist, "fog_policy/dry_run/cmd_vel", lambda m: outputs.append((m.linear.x, m.linear.y, m.angular.z)), RELIABLE
+    )
     live = []
     probe.node.create_subscription(Twist, "cmd_vel", lambda m: live.append(m), RELIABLE)
     try:
         with ProcessGroup(tmp_path / f"logs_{tag}", ros_env(domain)) as group:
-            group.start("policy", node_command("fog_policy.policy_node", {
-                "artifact": str(artifact), "dry_run": True, "trigger": "image", "use_sim_time": True}))
-            replay = group.start("replay", node_command("quadruped_bridge.replay_node", {
-                "bag": str(bag), "rate": 2.0, "wait_for_subscribers": 1, "start_delay": 2.0}))
+            group.start(
+                "policy",
+                node_command(
+                    "fog_policy.policy_node",
+                    {"artifact": str(artifact), "dry_run": True, "trigger": "image", "use_sim_time": True},
+                ),
+            )
+            replay = group.start(
+                "replay",
+                node_command(
+                    "quadruped_bridge.replay_node",
+                    {"bag": str(bag), "rate": 2.0, "wait_for_subscribers": 1, "start_delay": 2.0},
+                ),
+            )
             assert probe.spin_until(lambda: replay.popen.poll() is not None, timeout=120), "replay did not finish"
             probe.spin(1.0)
     finally:

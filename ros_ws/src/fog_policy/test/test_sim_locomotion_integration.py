@@ -38,11 +38,15 @@ def stack(tmp_path_factory):
     probe.watch(DiagnosticArray, "/diagnostics")
     probe.watch(JointState, "joint_commands", qos=COMMAND_QOS)
     try:
-        walking = lambda: any("standing (zero cmd_vel)" in diagnostics_text([d])  # noqa: E731
-                              for d in probe.messages["/diagnostics"])
+        walking = lambda: any(
+            "standing (zero cmd_vel)" in diagnostics_text([d])  # noqa: E731
+            for d in probe.messages["/diagnostics"]
+        )
         if not probe.spin_until(walking, timeout=60):
             group.check_alive()
-            raise AssertionError("locomotion never reported standing:\n" + diagnostics_text(probe.messages["/diagnostics"]))
+            raise AssertionError(
+                "locomotion never reported standing:\n" + diagnostics_text(probe.messages["/diagnostics"])
+            )
         yield group, probe
     finally:
         probe.close()

@@ -44,9 +44,11 @@ class RecoveryReport:
     def __str__(self) -> str:
         if not self.needed:
             return f"{self.bag}: complete, nothing to recover"
-        return (f"{self.bag}: recovered {self.messages} messages "
-                f"({', '.join(f'{t}: {n}' for t, n in sorted(self.per_topic.items()))}); "
-                f"{self.dropped_bytes} bytes of unflushed tail dropped")
+        return (
+            f"{self.bag}: recovered {self.messages} messages "
+            f"({', '.join(f'{t}: {n}' for t, n in sorted(self.per_topic.items()))}); "
+            f"{self.dropped_bytes} bytes of unflushed tail dropped"
+        )
 
 
 def _string(buf: bytes, pos: int) -> tuple[str, int]:

@@ -46,8 +46,9 @@ class CollectConfig:
 
 
 def parse_args(argv) -> CollectConfig:
-    p = argparse.ArgumentParser(prog="fog collect", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="fog collect", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--robot", default="sim", choices=["sim"], help="robot backend (sim)")
     p.add_argument("--minutes", type=float, default=2.0, help="simulated minutes to record")
     p.add_argument("--out", default="data/bags", help="output folder for the bags")
@@ -61,8 +62,9 @@ def parse_args(argv) -> CollectConfig:
         p.error(f"--minutes must be positive, got {a.minutes}")
     if not 8 <= a.camera_size <= 128:
         p.error(f"--camera-size must be in [8, 128], got {a.camera_size}")
-    return CollectConfig(a.robot, a.minutes, a.out, a.real_time_factor, a.camera_size, a.seed, a.episode_seconds,
-                         a.domain_id)
+    return CollectConfig(
+        a.robot, a.minutes, a.out, a.real_time_factor, a.camera_size, a.seed, a.episode_seconds, a.domain_id
+    )
 
 
 def collect(cfg: CollectConfig, progress: bool = True) -> dict:
@@ -73,22 +75,46 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
     group = ProcessGroup(out / "logs", ros_env(cfg.domain_id))
     probe = None
     try:
-        group.start("recorder", node_command("quadruped_bridge.recorder_node",
-                                             {"out_dir": str(out), "use_sim_time": True, "robot": "go2-sim"}))
-        group.start("sim", node_command("quadruped_bridge.sim_node", {
-            "real_time_factor": cfg.real_time_factor, "camera_width": cfg.camera_size,
-            "camera_height": cfg.camera_size, "seed": cfg.seed, "wait_for_subscribers": 1}))
+        group.start(
+            "recorder",
+            node_command(
+                "quadruped_bridge.recorder_node", {"out_dir": str(out), "use_sim_time": True, "robot": "go2-sim"}
+            ),
+        )
+        group.start(
+            "sim",
+            node_command(
+                "quadruped_bridge.sim_node",
+                {
+                    "real_time_factor": cfg.real_time_factor,
+                    "camera_width": cfg.camera_size,
+                    "camera_height": cfg.camera_size,
+                    "seed": cfg.seed,
+                    "wait_for_subscribers": 1,
+                },
+            ),
+        )
         group.start("locomotion", node_command("fog_policy.locomotion_node", {"use_sim_time": True}))
-        explorer = group.start("exploration", node_command("quadruped_bridge.exploration_node", {
-            "use_sim_time": True, "seed": cfg.seed, "max_duration": cfg.episode_seconds}))
+        explorer = group.start(
+            "exploration",
+            node_command(
+                "quadruped_bridge.exploration_node",
+                {"use_sim_time": True, "seed": cfg.seed, "max_duration": cfg.episode_seconds},
+            ),
+        )
         probe = RosProbe(cfg.domain_id, name="collect_progress")
         start = None
         bar = None
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=round(seconds), unit="sim s", desc="collect", mininterval=1.0,
-                       bar_format="{l_bar}{bar}| {n:.0f}/{total} sim s [{elapsed}<{remaining}]")
+            bar = tqdm(
+                total=round(seconds),
+                unit="sim s",
+                desc="collect",
+                mininterval=1.0,
+                bar_format="{l_bar}{bar}| {n:.0f}/{total} sim s [{elapsed}<{remaining}]",
+            )
         deadline = time.monotonic() + 120 + seconds / max(cfg.real_time_factor, 0.1) * 5
         while time.monotonic() < deadline:
             probe.spin(0.2)
@@ -117,10 +143,13 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
         group.stop()
     bags = sorted(p for p in out.iterdir() if p.is_dir() and p.name not in existing and p.name != "logs")
     explorer_log = (out / "logs" / "exploration.log").read_text(errors="replace")
-    summary = {"config": asdict(cfg), "episode_bags": [b.name for b in bags if b.name.startswith("episode_")],
-               "between_episode_bags": [b.name for b in bags if b.name.startswith("between_")],
-               "episodes_started": explorer_log.count("started"),
-               "outcomes": {k: explorer_log.count(f"ended: {k}") for k in ("success", "fail", "reset")}}
+    summary = {
+        "config": asdict(cfg),
+        "episode_bags": [b.name for b in bags if b.name.startswith("episode_")],
+        "between_episode_bags": [b.name for b in bags if b.name.startswith("between_")],
+        "episodes_started": explorer_log.count("started"),
+        "outcomes": {k: explorer_log.count(f"ended: {k}") for k in ("success", "fail", "reset")},
+    }
     (out / "collect_summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -129,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(sys.argv[1:] if argv is None else argv)
     summary = collect(cfg)
     print(json.dumps(summary, indent=2))
-    print(f"[collect] {len(summary['episode_bags'])} episode bag(s) in {cfg.out}; "
-          f"next: fog dataset {cfg.out}/episode_* --out data/go2.zarr")
+    print(
+        f"[collect] {len(summary['episode_bags'])} episode bag(s) in {cfg.out}; "
+        f"next: fog dataset {cfg.out}/episode_* --out data/go2.zarr"
+    )
     return 0
 
 

@@ -93,8 +93,9 @@ class EpisodeConfig:
     """|roll| or |pitch| beyond this (rad) -> 'fail' (fallen)."""
 
 
-def episode_outcome(cfg: EpisodeConfig, elapsed: float, base_pos, roll: float, pitch: float,
-                    cube_pos=None, goal_pos=None) -> str | None:
+def episode_outcome(
+    cfg: EpisodeConfig, elapsed: float, base_pos, roll: float, pitch: float, cube_pos=None, goal_pos=None
+) -> str | None:
     """The event that ends the episode now ('success', 'fail', 'reset'), or None to go on."""
     if base_pos[2] < cfg.fall_height or abs(roll) > cfg.fall_tilt or abs(pitch) > cfg.fall_tilt:
         return "fail"

@@ -75,10 +75,12 @@ class ExplorationNode(Node):
         self.base = self.cube = self.goal = None
         self.loco_status = ""
         if self.cfg.use_ground_truth:
-            self.create_subscription(PoseStamped, "sim/base_pose", lambda m: setattr(self, "base", m),
-                                     qos_profile_sensor_data)
-            self.create_subscription(PoseStamped, "sim/cube_pose", lambda m: setattr(self, "cube", m),
-                                     qos_profile_sensor_data)
+            self.create_subscription(
+                PoseStamped, "sim/base_pose", lambda m: setattr(self, "base", m), qos_profile_sensor_data
+            )
+            self.create_subscription(
+                PoseStamped, "sim/cube_pose", lambda m: setattr(self, "cube", m), qos_profile_sensor_data
+            )
             self.create_subscription(PoseStamped, "sim/goal_pose", lambda m: setattr(self, "goal", m), LATCHED_QOS)
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, QoSProfile(depth=20))
         self.reset_client = self.create_client(Trigger, "sim/reset")

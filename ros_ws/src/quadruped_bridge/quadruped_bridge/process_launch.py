@@ -33,8 +33,9 @@ def ros_env(domain_id: int | None = None, extra: dict[str, str] | None = None) -
     return env
 
 
-def node_command(module: str, params: dict[str, object] | None = None, ros_args: list[str] | None = None,
-                 name: str | None = None) -> list[str]:
+def node_command(
+    module: str, params: dict[str, object] | None = None, ros_args: list[str] | None = None, name: str | None = None
+) -> list[str]:
     """`python -m module --ros-args -p k:=v ...` with this interpreter."""
     cmd = [sys.executable, "-m", module, "--ros-args"]
     if name:
@@ -106,7 +107,9 @@ class ProcessGroup:
         for p in self.processes:
             if not p.alive():
                 tail = "\n".join(p.log().splitlines()[-30:])
-                raise RuntimeError(f"process {p.name!r} exited with code {p.popen.returncode}; log {p.log_path}:\n{tail}")
+                raise RuntimeError(
+                    f"process {p.name!r} exited with code {p.popen.returncode}; log {p.log_path}:\n{tail}"
+                )
 
     def stop(self) -> None:
         for p in reversed(self.processes):

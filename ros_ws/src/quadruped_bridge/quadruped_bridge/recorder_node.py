@@ -100,15 +100,18 @@ class DiskFullError(RuntimeError):
 class BagSink:
     """The open bag of the current episode: raw CDR in, MCAP out, with periodic flushes."""
 
-    def __init__(self, path: Path, topics: dict[str, tuple[type, str, bool]], typestore,
-                 resolved: dict[str, str] | None = None):
+    def __init__(
+        self, path: Path, topics: dict[str, tuple[type, str, bool]], typestore, resolved: dict[str, str] | None = None
+    ):
         self.path = path
         self.writer = Writer(path, version=9, storage_plugin=StoragePlugin.MCAP)
         self.writer.open()
         # connections carry the fully resolved name (/ns/camera/image_raw), as `ros2 bag record` does
         resolved = resolved or {}
-        self.conns = {topic: self.writer.add_connection(resolved.get(topic, topic), name, typestore=typestore)
-                      for topic, (_, name, _) in topics.items()}
+        self.conns = {
+            topic: self.writer.add_connection(resolved.get(topic, topic), name, typestore=typestore)
+            for topic, (_, name, _) in topics.items()
+        }
         self.count = 0
         self.per_topic = dict.fromkeys(topics, 0)
 
@@ -153,12 +156,16 @@ class RecorderNode(Node):
         self.latched: dict[str, bytes] = {}
         for topic, (msg_type, _, sensor) in self.topics.items():
             # deep queues: a recorder starved of CPU for a moment catches up instead of dropping
-            qos = QoSProfile(depth=1000, reliability=ReliabilityPolicy.BEST_EFFORT if sensor else ReliabilityPolicy.RELIABLE)
+            qos = QoSProfile(
+                depth=1000, reliability=ReliabilityPolicy.BEST_EFFORT if sensor else ReliabilityPolicy.RELIABLE
+            )
             if topic in LATCHED_TOPICS:
-                qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                                 durability=DurabilityPolicy.TRANSIENT_LOCAL)
-            sub = self.create_subscription(msg_type, topic, lambda data, topic=topic: self._on_message(topic, data), qos,
-                                           raw=True)
+                qos = QoSProfile(
+                    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+                )
+            sub = self.create_subscription(
+                msg_type, topic, lambda data, topic=topic: self._on_message(topic, data), qos, raw=True
+            )
             self.resolved[topic] = sub.topic_name
         self.create_timer(self.cfg.flush_period, self._housekeeping)
         self.get_logger().info(f"recording {len(self.topics)} topics into {self.out}/")
@@ -167,7 +174,9 @@ class RecorderNode(Node):
     def _on_message(self, topic: str, data: bytes) -> None:
         if self.stopping or self.error:
             return
-        if topic == "/diagnostics" and all(st.name == DIAG_NAME for st in deserialize_message(data, DiagnosticArray).status):
+        if topic == "/diagnostics" and all(
+            st.name == DIAG_NAME for st in deserialize_message(data, DiagnosticArray).status
+        ):
             return  # our own status reports are not robot data
         t_ns = self.get_clock().now().nanoseconds
         event = deserialize_message(data, String).data if topic == "episode/event" else None
@@ -182,9 +191,13 @@ class RecorderNode(Node):
             self.latched[topic] = data
         if topic == "camera/camera_info" and self.camera_info is None:
             info = deserialize_message(data, CameraInfo)
-            self.camera_info = {"width": int(info.width), "height": int(info.height),
-                                "k": [float(x) for x in info.k], "distortion_model": str(info.distortion_model),
-                                "d": [float(x) for x in info.d]}
+            self.camera_info = {
+                "width": int(info.width),
+                "height": int(info.height),
+                "k": [float(x) for x in info.k],
+                "distortion_model": str(info.distortion_model),
+                "d": [float(x) for x in info.d],
+            }
             self._write_description(self.sink.path)
         if event in END_EVENTS and self.cfg.split_episodes:
             self._close_bag()
@@ -207,10 +220,15 @@ class RecorderNode(Node):
         self.get_logger().info(f"closed {sink.path.name}: {sink.count} messages")
 
     def _write_description(self, bag: Path) -> None:
-        desc = {"robot": self.cfg.robot, "joint_names": list(JOINT_NAMES), "camera_info": self.camera_info,
-                "recorder": asdict(self.cfg), "session": self.session,
-                "use_sim_time": bool(self.get_parameter("use_sim_time").value),
-                "ros_domain_id": int(os.environ.get("ROS_DOMAIN_ID", "0"))}
+        desc = {
+            "robot": self.cfg.robot,
+            "joint_names": list(JOINT_NAMES),
+            "camera_info": self.camera_info,
+            "recorder": asdict(self.cfg),
+            "session": self.session,
+            "use_sim_time": bool(self.get_parameter("use_sim_time").value),
+            "ros_domain_id": int(os.environ.get("ROS_DOMAIN_ID", "0")),
+        }
         # inside the bag folder: rosbag2 readers go by metadata.yaml and ignore other files
         tmp = bag / "robot.yaml.tmp"
         tmp.write_text(yaml.safe_dump(desc, sort_keys=False))
@@ -222,15 +240,24 @@ class RecorderNode(Node):
             self.sink.flush()
         free_mb = shutil.disk_usage(self.out).free / 2**20
         if free_mb < self.cfg.min_free_mb and not self.error:
-            self.error = (f"disk nearly full: {free_mb:.0f} MB free in {self.out} (< min_free_mb "
-                          f"{self.cfg.min_free_mb:.0f}): bag closed, recording stopped")
+            self.error = (
+                f"disk nearly full: {free_mb:.0f} MB free in {self.out} (< min_free_mb "
+                f"{self.cfg.min_free_mb:.0f}): bag closed, recording stopped"
+            )
             self._close_bag()
             self.get_logger().error(self.error)
-        level, message = ("ERROR", self.error) if self.error else (
-            "OK", f"recording {self.sink.path.name}: {self.sink.count} messages" if self.sink else "waiting for data")
+        level, message = (
+            ("ERROR", self.error)
+            if self.error
+            else (
+                "OK",
+                f"recording {self.sink.path.name}: {self.sink.count} messages" if self.sink else "waiting for data",
+            )
+        )
         values = {"bags": str(len(self.bags)), "messages": str(self.sink.count if self.sink else 0)}
-        self.pub_diag.publish(rm.diagnostics_msg(self.get_clock().now().nanoseconds * 1e-9, DIAG_NAME,
-                                                 level, message, values))
+        self.pub_diag.publish(
+            rm.diagnostics_msg(self.get_clock().now().nanoseconds * 1e-9, DIAG_NAME, level, message, values)
+        )
         if self.error:
             raise DiskFullError(self.error)
 

@@ -82,8 +82,10 @@ class ReplayNode(Node):
             raise ValueError("parameter 'bag' is required: the bag directory to replay")
         bag = Path(self.cfg.bag)
         if not (bag / "metadata.yaml").exists():
-            raise FileNotFoundError(f"{bag}: not a complete rosbag2 bag (no metadata.yaml); "
-                                    f"a killed recording can be fixed with python -m quadruped_bridge.bag_recovery {bag}")
+            raise FileNotFoundError(
+                f"{bag}: not a complete rosbag2 bag (no metadata.yaml); "
+                f"a killed recording can be fixed with python -m quadruped_bridge.bag_recovery {bag}"
+            )
         self.reader = Reader(bag)
         self.reader.open()
         wanted = {t for t in self.cfg.topics if t}
@@ -96,18 +98,26 @@ class ReplayNode(Node):
         self.topic_publishers = {}
         for c in self.connections:
             latched = c.topic in self.cfg.latched_topics
-            qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
-            self.topic_publishers[c.id] = self.create_publisher(message_class(c.msgtype), self.remaps.get(c.topic, c.topic),
-                                                          qos)
+            qos = QoSProfile(
+                depth=100,
+                reliability=ReliabilityPolicy.RELIABLE,
+                durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE,
+            )
+            self.topic_publishers[c.id] = self.create_publisher(
+                message_class(c.msgtype), self.remaps.get(c.topic, c.topic), qos
+            )
         self.pub_clock = self.create_publisher(Clock, "/clock", QoSProfile(depth=1)) if self.cfg.publish_clock else None
         self.published = 0
-        self.get_logger().info(f"replaying {bag} ({self.reader.message_count} messages, "
-                               f"{len(self.connections)} topics) at rate {self.cfg.rate or 'max'}")
+        self.get_logger().info(
+            f"replaying {bag} ({self.reader.message_count} messages, "
+            f"{len(self.connections)} topics) at rate {self.cfg.rate or 'max'}"
+        )
 
     def wait_for_subscribers(self) -> None:
         need = self.cfg.wait_for_subscribers
-        while need > 0 and rclpy.ok() and min(p.get_subscription_count() for p in self.topic_publishers.values()) < need:
+        while (
+            need > 0 and rclpy.ok() and min(p.get_subscription_count() for p in self.topic_publishers.values()) < need
+        ):
             time.sleep(0.02)
         if self.cfg.start_delay > 0:
             time.sleep(self.cfg.start_delay)

@@ -20,8 +20,12 @@ CAMERA_FRAME = "camera_optical_frame"
 BASE_FRAME = "base_link"
 WORLD_FRAME = "world"
 
-DIAG_LEVEL = {"OK": DiagnosticStatus.OK, "WARN": DiagnosticStatus.WARN, "ERROR": DiagnosticStatus.ERROR,
-              "STALE": DiagnosticStatus.STALE}
+DIAG_LEVEL = {
+    "OK": DiagnosticStatus.OK,
+    "WARN": DiagnosticStatus.WARN,
+    "ERROR": DiagnosticStatus.ERROR,
+    "STALE": DiagnosticStatus.STALE,
+}
 
 
 def to_stamp(t: float) -> Time:
@@ -95,8 +99,9 @@ def image_array(msg: Image) -> np.ndarray:
     return rgb[..., ::-1].copy() if msg.encoding == "bgr8" else rgb
 
 
-def camera_info_msg(t: float, width: int, height: int, fx: float, fy: float, cx: float, cy: float,
-                    frame_id: str = CAMERA_FRAME) -> CameraInfo:
+def camera_info_msg(
+    t: float, width: int, height: int, fx: float, fy: float, cx: float, cy: float, frame_id: str = CAMERA_FRAME
+) -> CameraInfo:
     msg = CameraInfo()
     msg.header.stamp = to_stamp(t)
     msg.header.frame_id = frame_id
@@ -128,8 +133,9 @@ def twist_msg(t: float, lin, ang, frame_id: str = BASE_FRAME) -> TwistStamped:
     return msg
 
 
-def diagnostics_msg(t: float, name: str, level: str, message: str, values: dict[str, str],
-                    hardware_id: str = "") -> DiagnosticArray:
+def diagnostics_msg(
+    t: float, name: str, level: str, message: str, values: dict[str, str], hardware_id: str = ""
+) -> DiagnosticArray:
     arr = DiagnosticArray()
     arr.header.stamp = to_stamp(t)
     status = DiagnosticStatus()

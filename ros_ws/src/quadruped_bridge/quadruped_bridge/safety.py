@@ -143,9 +143,13 @@ class SafetyLayer:
         if self.mode not in (Mode.DAMPING, Mode.ESTOP, Mode.ZERO_TORQUE):
             if abs(roll) > self.config.attitude_limit or abs(pitch) > self.config.attitude_limit:
                 self._enter(
-                    t, Mode.DAMPING,
+                    t,
+                    Mode.DAMPING,
                     f"attitude guard: roll {roll:+.2f} rad, pitch {pitch:+.2f} rad beyond "
-                    f"+-{self.config.attitude_limit:.2f} rad (latched until reset)", "ERROR", latched=True)
+                    f"+-{self.config.attitude_limit:.2f} rad (latched until reset)",
+                    "ERROR",
+                    latched=True,
+                )
 
     # -------------------------------------------------------------- commands
     def submit_command(
@@ -271,14 +275,20 @@ class SafetyLayer:
     def _check_timeouts(self, t: float) -> None:
         if self.mode is Mode.ACTIVE and t - self._t_cmd > self.config.command_timeout:
             self._enter(
-                t, Mode.DAMPING,
+                t,
+                Mode.DAMPING,
                 f"watchdog: no joint command for {t - self._t_cmd:.3f} s (timeout {self.config.command_timeout:.3f} s)",
-                "ERROR")
+                "ERROR",
+            )
         if self._q is not None and self.mode not in (Mode.ESTOP,) and t - self._t_state > self.config.state_timeout:
             if not (self.mode is Mode.DAMPING and self._latched):
                 self._enter(
-                    t, Mode.DAMPING, f"robot state stale for {t - self._t_state:.3f} s (latched until reset)", "ERROR",
-                    latched=True)
+                    t,
+                    Mode.DAMPING,
+                    f"robot state stale for {t - self._t_state:.3f} s (latched until reset)",
+                    "ERROR",
+                    latched=True,
+                )
 
     # --------------------------------------------------------------- helpers
     def _start_soft(self, t: float, why: str) -> None:

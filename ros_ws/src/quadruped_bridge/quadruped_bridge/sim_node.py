@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
@@ -34,7 +35,6 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
-from diagnostic_msgs.msg import DiagnosticArray
 
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.go2_description import JOINT_NAMES
@@ -44,8 +44,14 @@ from quadruped_bridge.sim import Go2Sim, SimConfig, quat_to_rpy
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-DIAG_LEVEL = {Mode.ZERO_TORQUE: "WARN", Mode.SOFT_START: "OK", Mode.STAND: "OK", Mode.ACTIVE: "OK",
-              Mode.DAMPING: "ERROR", Mode.ESTOP: "ERROR"}
+DIAG_LEVEL = {
+    Mode.ZERO_TORQUE: "WARN",
+    Mode.SOFT_START: "OK",
+    Mode.STAND: "OK",
+    Mode.ACTIVE: "OK",
+    Mode.DAMPING: "ERROR",
+    Mode.ESTOP: "ERROR",
+}
 
 
 @dataclass(frozen=True)
@@ -104,13 +110,24 @@ class SimNodeConfig:
     """Stop after this many simulated seconds (0 = run until shut down)."""
 
     def safety(self) -> SafetyConfig:
-        return SafetyConfig(kp=self.kp, kd=self.kd, damping_kd=self.damping_kd, command_timeout=self.command_timeout,
-                            soft_start_duration=self.soft_start_duration, max_position_step=self.max_position_step,
-                            attitude_limit=self.attitude_limit)
+        return SafetyConfig(
+            kp=self.kp,
+            kd=self.kd,
+            damping_kd=self.damping_kd,
+            command_timeout=self.command_timeout,
+            soft_start_duration=self.soft_start_duration,
+            max_position_step=self.max_position_step,
+            attitude_limit=self.attitude_limit,
+        )
 
     def sim(self) -> SimConfig:
-        return SimConfig(physics_dt=self.physics_dt, camera_width=self.camera_width, camera_height=self.camera_height,
-                         seed=self.seed, foot_condim=self.foot_condim)
+        return SimConfig(
+            physics_dt=self.physics_dt,
+            camera_width=self.camera_width,
+            camera_height=self.camera_height,
+            seed=self.seed,
+            foot_condim=self.foot_condim,
+        )
 
 
 class Every:
@@ -175,7 +192,8 @@ class SimNode(Node):
         self.get_logger().info(
             f"simulated Go2 ready: physics {1 / self.cfg.physics_dt:.0f} Hz, real-time factor "
             f"{self.cfg.real_time_factor or 'max'}, camera {self.cfg.camera_width}x{self.cfg.camera_height} "
-            f"at {self.cfg.camera_rate_hz:.0f} Hz")
+            f"at {self.cfg.camera_rate_hz:.0f} Hz"
+        )
 
     # ------------------------------------------------------------- callbacks
     def _on_command(self, msg: JointState) -> None:
@@ -295,8 +313,9 @@ class SimNode(Node):
             t = self.sim.time
             if self.cfg.duration > 0 and t - t_start >= self.cfg.duration:
                 wall = time.monotonic() - rtf_wall0
-                self.get_logger().info(f"simulated {t - t_start:.3f} s in {wall:.3f} s wall: real-time factor "
-                                       f"{(t - t_start) / wall:.2f}")
+                self.get_logger().info(
+                    f"simulated {t - t_start:.3f} s in {wall:.3f} s wall: real-time factor {(t - t_start) / wall:.2f}"
+                )
                 with self._lock:  # a last report with the final counts, then let DDS deliver it
                     self._publish_diagnostics(t, heartbeat=True, final=True)
                 time.sleep(0.3)

@@ -13,8 +13,14 @@ TS = get_typestore(Stores.ROS2_KILTED)
 
 
 def test_collect_writes_episode_bags_with_events_and_sensor_data(tmp_path):
-    cfg = CollectConfig(minutes=0.25, out=str(tmp_path / "bags"), real_time_factor=2.0, episode_seconds=5.0,
-                        domain_id=private_domain_id(), seed=3)
+    cfg = CollectConfig(
+        minutes=0.25,
+        out=str(tmp_path / "bags"),
+        real_time_factor=2.0,
+        episode_seconds=5.0,
+        domain_id=private_domain_id(),
+        seed=3,
+    )
     summary = collect(cfg, progress=False)
     assert json.loads((tmp_path / "bags" / "collect_summary.json").read_text()) == summary
     assert summary["episode_bags"], summary
@@ -23,8 +29,11 @@ def test_collect_writes_episode_bags_with_events_and_sensor_data(tmp_path):
     for name in summary["episode_bags"]:
         with Reader(tmp_path / "bags" / name) as reader:
             counts = {c.topic: c.msgcount for c in reader.connections}
-            events = [TS.deserialize_cdr(raw, c.msgtype).data for c, _, raw in reader.messages()
-                      if c.topic == "/episode/event"]
+            events = [
+                TS.deserialize_cdr(raw, c.msgtype).data
+                for c, _, raw in reader.messages()
+                if c.topic == "/episode/event"
+            ]
             duration = (reader.end_time - reader.start_time) / 1e9
         assert events[0] == "start"
         if len(events) == 2 and events[1] in ("success", "fail", "reset"):

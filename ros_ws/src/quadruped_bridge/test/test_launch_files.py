@@ -53,4 +53,5 @@ def test_launch_file_compiles_and_names_installed_executables(path):
     for const in ast.walk(tree):
         if isinstance(const, ast.Constant) and isinstance(const.value, str) and const.value.endswith(".yaml"):
             assert (Path(get_package_share_directory(package)) / "config" / Path(const.value).name).exists(), (
-                f"{path.name} references {const.value}, not installed in share/{package}/config")
+                f"{path.name} references {const.value}, not installed in share/{package}/config"
+            )

@@ -12,7 +12,7 @@ from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
 from quadruped_bridge.ros_messages import joint_state_msg
 from quadruped_bridge.ros_probe import RosProbe, private_domain_id
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rosbags.rosbag2 import Reader
+from rosbags.rosbag2 import Reader, ReaderError
 from rosbags.typesys import Stores, get_typestore
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
@@ -34,8 +34,10 @@ def read_bag(path):
 
 def bags_in(folder):
     """Bag directories in recording order (index suffix), episodes and between-episode bags."""
-    return sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                  key=lambda p: p.name.rsplit("_", 1)[1])
+    return sorted(
+        (p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda p: p.name.rsplit("_", 1)[1],
+    )
 
 
 def recorder_ready(probe):
@@ -46,10 +48,15 @@ def test_live_simulator_bag_holds_every_published_message_in_order(tmp_path):
     domain = private_domain_id()
     out = tmp_path / "bags"
     with ProcessGroup(tmp_path / "logs", ros_env(domain)) as group:
-        rec = group.start("recorder", node_command("quadruped_bridge.recorder_node",
-                                                   {"out_dir": str(out), "use_sim_time": True}))
-        sim = group.start("sim", node_command("quadruped_bridge.sim_node", {
-            "real_time_factor": 2.0, "duration": 3.0, "wait_for_subscribers": 1}))
+        rec = group.start(
+            "recorder", node_command("quadruped_bridge.recorder_node", {"out_dir": str(out), "use_sim_time": True})
+        )
+        sim = group.start(
+            "sim",
+            node_command(
+                "quadruped_bridge.sim_node", {"real_time_factor": 2.0, "duration": 3.0, "wait_for_subscribers": 1}
+            ),
+        )
         deadline = time.monotonic() + 120
         while sim.alive() and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -60,8 +67,9 @@ def test_live_simulator_bag_holds_every_published_message_in_order(tmp_path):
     msgs, times = read_bag(bag)
     final = [d for d in msgs["/diagnostics"] if any(kv.key == "finished" for kv in d.status[0].values)]
     assert final, "the simulator's final report is not in the bag"
-    published = {kv.key.split("/", 1)[1]: int(kv.value) for kv in final[-1].status[0].values
-                 if kv.key.startswith("published/")}
+    published = {
+        kv.key.split("/", 1)[1]: int(kv.value) for kv in final[-1].status[0].values if kv.key.startswith("published/")
+    }
     assert published["joint_states"] >= 700 and published["camera/image_raw"] >= 85
     for topic, count in published.items():
         topic = "/" + topic  # the bag holds fully resolved names, as ros2 bag does
@@ -82,8 +90,9 @@ def test_episode_events_split_bags_and_sigkill_leaves_a_recoverable_bag(tmp_path
     sent = []
     try:
         with ProcessGroup(tmp_path / "logs", ros_env(domain)) as group:
-            rec = group.start("recorder", node_command("quadruped_bridge.recorder_node",
-                                                       {"out_dir": str(out), "flush_period": 0.5}))
+            rec = group.start(
+                "recorder", node_command("quadruped_bridge.recorder_node", {"out_dir": str(out), "flush_period": 0.5})
+            )
             assert probe.spin_until(recorder_ready(probe), timeout=30), rec.log()
             pub = probe.node.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
             events = probe.node.create_publisher(String, "episode/event", EVENT_QOS)
@@ -131,7 +140,7 @@ def test_episode_events_split_bags_and_sigkill_leaves_a_recoverable_bag(tmp_path
         seqs += [int(m.position[0]) for m in read_bag(bag)[0].get("/joint_states", [])]
 
     assert needs_recovery(last)
-    with pytest.raises(Exception):
+    with pytest.raises(ReaderError):
         Reader(last).open()
     report = recover(last)
     assert report.needed and report.messages > 0
@@ -150,8 +159,9 @@ def test_disk_nearly_full_stops_cleanly_with_an_error(tmp_path):
     domain = private_domain_id()
     out = tmp_path / "bags"
     with ProcessGroup(tmp_path / "logs", ros_env(domain)) as group:
-        rec = group.start("recorder", node_command("quadruped_bridge.recorder_node",
-                                                   {"out_dir": str(out), "min_free_mb": 1e12}))
+        rec = group.start(
+            "recorder", node_command("quadruped_bridge.recorder_node", {"out_dir": str(out), "min_free_mb": 1e12})
+        )
         rec.popen.wait(timeout=30)
         assert rec.popen.returncode == 3
         assert "disk nearly full" in rec.log()

@@ -28,8 +28,13 @@ def write_bag(path, n=300, period_ns=4_000_000, t0=5_000_000_000):
         for i in range(n):
             t = t0 + i * period_ns
             stamp = Time(sec=t // 10**9, nanosec=t % 10**9)
-            msg = JS(header=Header(stamp=stamp, frame_id=""), name=list(JOINT_NAMES),
-                     position=np.full(12, float(i)), velocity=np.zeros(12), effort=np.zeros(0))
+            msg = JS(
+                header=Header(stamp=stamp, frame_id=""),
+                name=list(JOINT_NAMES),
+                position=np.full(12, float(i)),
+                velocity=np.zeros(12),
+                effort=np.zeros(0),
+            )
             w.write(cj, t, TS.serialize_cdr(msg, "sensor_msgs/msg/JointState"))
             if i % 100 == 0:
                 w.write(ce, t, TS.serialize_cdr(Str(data=f"event {i}"), "std_msgs/msg/String"))
@@ -43,13 +48,21 @@ def replay_into_probe(tmp_path, bag, params, topic="joint_states"):
     probe.watch(Clock, "/clock", qos=DEEP)
     try:
         with ProcessGroup(tmp_path / f"logs{domain}", ros_env(domain)) as group:
-            proc = group.start("replay", node_command("quadruped_bridge.replay_node", {
-                "bag": str(bag), "wait_for_subscribers": 1, "start_delay": 0.3, **params}))
+            proc = group.start(
+                "replay",
+                node_command(
+                    "quadruped_bridge.replay_node",
+                    {"bag": str(bag), "wait_for_subscribers": 1, "start_delay": 0.3, **params},
+                ),
+            )
             assert probe.spin_until(lambda: proc.popen.poll() is not None, timeout=60), "replay did not finish"
             probe.spin(0.3)
             assert proc.popen.returncode == 0, proc.log()
-        return ([m.position[0] for m in probe.messages[topic]], [m.data for m in probe.messages["episode/event"]],
-                [c.clock.sec + c.clock.nanosec * 1e-9 for c in probe.messages["/clock"]])
+        return (
+            [m.position[0] for m in probe.messages[topic]],
+            [m.data for m in probe.messages["episode/event"]],
+            [c.clock.sec + c.clock.nanosec * 1e-9 for c in probe.messages["/clock"]],
+        )
     finally:
         probe.close()
 
@@ -69,12 +82,14 @@ def test_replay_twice_gives_identical_sequences_and_the_recorded_clock(tmp_path)
 def test_remap_and_missing_topic_error(tmp_path):
     bag = tmp_path / "bag"
     write_bag(bag, n=50)
-    seq, _, _ = replay_into_probe(tmp_path, bag, {"rate": 0.0, "remap": ["joint_states:=robot2/joint_states"]},
-                                  topic="robot2/joint_states")
+    seq, _, _ = replay_into_probe(
+        tmp_path, bag, {"rate": 0.0, "remap": ["joint_states:=robot2/joint_states"]}, topic="robot2/joint_states"
+    )
     assert seq == [float(i) for i in range(50)]
     domain = private_domain_id()
     with ProcessGroup(tmp_path / "logs_missing", ros_env(domain)) as group:
-        proc = group.start("replay", node_command("quadruped_bridge.replay_node",
-                                                  {"bag": str(bag), "topics": ["camera/image_raw"]}))
+        proc = group.start(
+            "replay", node_command("quadruped_bridge.replay_node", {"bag": str(bag), "topics": ["camera/image_raw"]})
+        )
         assert proc.popen.wait(timeout=30) == 2
         assert "topics ['camera/image_raw'] are not in the bag" in proc.log()

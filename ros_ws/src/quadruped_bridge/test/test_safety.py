@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-
 from quadruped_bridge.go2_description import JOINT_LOWER, JOINT_NAMES, JOINT_UPPER, LIE_POSE, STAND_POSE, TORQUE_LIMITS
 from quadruped_bridge.safety import Mode, SafetyConfig, SafetyLayer
 
@@ -86,7 +85,12 @@ def test_command_reordered_by_name():
         (("bogus_joint",) + JOINT_NAMES[1:], STAND_POSE, (), "unknown joint names ['bogus_joint']"),
         (JOINT_NAMES, STAND_POSE[:11], (), "expected 12 positions"),
         (JOINT_NAMES, STAND_POSE, np.ones(3), "expected 0 or 12 velocity values"),
-        (JOINT_NAMES, np.where(np.arange(12) == 4, np.nan, STAND_POSE), (), "non-finite position for ['FL_thigh_joint']"),
+        (
+            JOINT_NAMES,
+            np.where(np.arange(12) == 4, np.nan, STAND_POSE),
+            (),
+            "non-finite position for ['FL_thigh_joint']",
+        ),
         (JOINT_NAMES, STAND_POSE, np.full(12, np.inf), "non-finite velocity"),
     ],
 )
