@@ -15,6 +15,7 @@ cmd_vel means "stand still", not "keep walking".
 from __future__ import annotations
 
 import signal
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Imu, JointState
 
+from fog_policy.timing import LoopTiming
 from fog_policy.trot_gait import GaitConfig, TrotGait
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
@@ -86,6 +88,8 @@ class LocomotionNode(Node):
         self.create_timer(1.0 / self.cfg.rate_hz, self._tick)
         self.create_timer(1.0, lambda: self._publish_status(force=True))
         self.ticks = 0
+        self.timing = LoopTiming(1.0 / self.cfg.rate_hz)  # latency: cmd_vel arrival -> joint command with it
+        self._cmd_vel_arrival: float | None = None
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -111,9 +115,11 @@ class LocomotionNode(Node):
     def _on_cmd_vel(self, msg: Twist) -> None:
         self._cmd_vel = np.array([msg.linear.x, msg.linear.y, msg.angular.z])
         self._t_cmd_vel = self._now()
+        self._cmd_vel_arrival = time.monotonic()
 
     # ------------------------------------------------------------------ tick
     def _tick(self) -> None:
+        wall = time.monotonic()
         now = self._now()
         if self._joints is None or self._imu is None:
             return self._set_status("WARN", "waiting for joint_states and imu/data")
@@ -146,6 +152,11 @@ class LocomotionNode(Node):
         self._last_target = target.q
         self.pub_cmd.publish(rm.joint_state_msg(now, JOINT_NAMES, target.q, target.dq, target.tau_ff))
         self.ticks += 1
+        done = time.monotonic()
+        self.timing.tick(now, done - wall)
+        if self._cmd_vel_arrival is not None:
+            self.timing.add_latency(done - self._cmd_vel_arrival)
+            self._cmd_vel_arrival = None
         self._set_status("OK", "walking" if np.any(cmd) else "standing (zero cmd_vel)")
 
     def _stop(self) -> None:
@@ -163,7 +174,7 @@ class LocomotionNode(Node):
         values = {
             "walking": str(self._walking),
             "cmd_vel": " ".join(f"{v:.2f}" for v in self._cmd_vel),
-            "ticks": str(self.ticks),
+            **self.timing.report(),
         }
         self.pub_diag.publish(rm.diagnostics_msg(self._now(), "fog_policy: locomotion", level, message, values))
 

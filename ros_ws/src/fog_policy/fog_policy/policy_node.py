@@ -43,6 +43,7 @@ from std_srvs.srv import SetBool
 
 from fog_policy.policy_artifact import ArtifactError, check_compatible
 from fog_policy.proprio import check_names, proprio_vector
+from fog_policy.timing import LoopTiming
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -96,9 +97,7 @@ class PolicyNode(LifecycleNode):
         self.status = ("WARN", "unconfigured")
         self._status_sent = None
         self.steps = 0
-        self.latencies: list[float] = []  # image arrival (wall) -> command published (wall), seconds
-        self.last_tick_wall: float | None = None
-        self.tick_periods: list[float] = []
+        self.timing: LoopTiming | None = None  # image arrival (wall) -> command published: latency
         self._index = {n: i for i, n in enumerate(self.cfg.joint_names)}
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
         self.create_subscription(Image, "camera/image_raw", self._on_image, qos_profile_sensor_data)
@@ -128,6 +127,7 @@ class PolicyNode(LifecycleNode):
         meta = runtime.meta
         self.kind = meta["action"]["kind"]
         self.rate = self.cfg.policy_rate_hz or float(meta["policy_rate_hz"])
+        self.timing = LoopTiming(1.0 / self.rate)
         self.threshold = self.cfg.surprise_threshold or float(meta["surprise"]["threshold"])
         self.max_surprising = self.cfg.surprise_steps or int(meta["surprise"]["steps"])
         topic = "cmd_vel" if self.kind == "cmd_vel" else "joint_commands"
@@ -220,10 +220,6 @@ class PolicyNode(LifecycleNode):
     # ----------------------------------------------------------------- step
     def _tick(self, now: float | None = None) -> None:
         wall = time.monotonic()
-        if self.last_tick_wall is not None:
-            self.tick_periods.append(wall - self.last_tick_wall)
-            del self.tick_periods[:-5000]
-        self.last_tick_wall = wall
         now = self._now() if now is None else now
         if not self.enabled:
             return self._set_status("WARN", "disabled (fog_policy/enable)")
@@ -263,8 +259,9 @@ class PolicyNode(LifecycleNode):
         else:
             self.surprise_count = 0
         self._publish_action(now, out.action)
-        self.latencies.append(time.monotonic() - arrival)
-        del self.latencies[:-5000]
+        done = time.monotonic()
+        self.timing.tick(now, done - wall)
+        self.timing.add_latency(done - arrival)
         self.steps += 1
         self.stopped_reason = None
         self.last_action = out.action
@@ -302,11 +299,8 @@ class PolicyNode(LifecycleNode):
             "artifact": self.cfg.artifact,
             "dry_run": str(self.cfg.dry_run),
         }
-        if self.latencies:
-            lat = np.array(self.latencies[-500:]) * 1e3
-            values.update(
-                {"latency_ms_p50": f"{np.percentile(lat, 50):.2f}", "latency_ms_p99": f"{np.percentile(lat, 99):.2f}"}
-            )
+        if self.timing is not None:
+            values.update(self.timing.report())
         if hasattr(self, "last_surprise"):
             values["surprise"] = f"{self.last_surprise:.3f}"
             values["action"] = " ".join(f"{v:+.3f}" for v in self.last_action)

@@ -1,0 +1,91 @@
+"""Latency and missed deadlines of the deployed stack: simulator + locomotion + policy, closed loop.
+
+Starts the simulator at real time (free-running: no lockstep, as on the robot), the locomotion
+controller and the policy node (an artifact folder, by default an untrained policy exported
+through the real export path), each its own process, the policy node pinned to one core
+(`taskset -c 0`). After `--minutes` it reads the nodes' own timing reports from /diagnostics:
+  - policy: image arrival -> cmd_vel published (p50, p99, max), compute per step, missed deadlines
+    (a step more than half a period late, or computing for longer than a period);
+  - locomotion: cmd_vel arrival -> first joint_commands carrying it, compute per tick, missed
+    deadlines at 50 Hz.
+
+    python benchmarks/deploy_latency.py --minutes 10
+    python benchmarks/deploy_latency.py --minutes 2 --artifact artifacts/pushcube
+"""
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from diagnostic_msgs.msg import DiagnosticArray
+from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
+from quadruped_bridge.ros_probe import RosProbe, private_domain_id
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--minutes", type=float, default=10.0)
+    p.add_argument("--artifact", default=None, help="policy artifact (default: an untrained export)")
+    args = p.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="deploy-bench-"))
+    artifact = args.artifact
+    if artifact is None:
+        from fog_training.untrained_artifact import make_untrained_artifact
+
+        artifact = str(tmp / "untrained")
+        make_untrained_artifact(artifact, seed=0)
+    domain = private_domain_id()
+    probe = RosProbe(domain, use_sim_time=False)
+    last = {}
+
+    def on_diag(msg):
+        for st in msg.status:
+            if st.name in ("fog_policy: policy", "fog_policy: locomotion", "quadruped_bridge: go2_sim"):
+                last[st.name] = {kv.key: kv.value for kv in st.values}
+
+    probe.node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 50)
+    policy_cmd = node_command("fog_policy.policy_node", {"use_sim_time": True, "artifact": artifact})
+    if shutil.which("taskset"):
+        policy_cmd = ["taskset", "-c", "0", *policy_cmd]
+    try:
+        with ProcessGroup(tmp / "logs", ros_env(domain)) as group:
+            group.start(
+                "sim", node_command("quadruped_bridge.sim_node", {"real_time_factor": 1.0, "lockstep_timeout": 0.0})
+            )
+            group.start("locomotion", node_command("fog_policy.locomotion_node", {"use_sim_time": True}))
+            group.start("policy", policy_cmd)
+            t_end = time.monotonic() + 60 * args.minutes + 15
+            while time.monotonic() < t_end:
+                probe.spin(1.0)
+                group.check_alive()
+            probe.spin(1.5)
+    finally:
+        probe.close()
+    pol, loco, sim = (
+        last.get(k, {}) for k in ("fog_policy: policy", "fog_policy: locomotion", "quadruped_bridge: go2_sim")
+    )
+    print(
+        f"| closed loop, {args.minutes:g} min at real time (sim achieved x{sim.get('achieved_real_time_factor', '?')}) "
+        "| p50 (ms) | p99 (ms) | max (ms) | ticks | missed deadlines |"
+    )
+    print("|---|---|---|---|---|---|")
+    rows = [
+        ("image arrival -> cmd_vel (policy, 5 Hz, 1 core)", pol, "latency"),
+        ("policy step compute", pol, "compute"),
+        ("cmd_vel arrival -> joint_commands (locomotion, 50 Hz)", loco, "latency"),
+        ("locomotion tick compute", loco, "compute"),
+    ]
+    for label, rep, key in rows:
+        print(
+            f"| {label} | {rep.get(key + '_ms_p50', '?')} | {rep.get(key + '_ms_p99', '?')} | "
+            f"{rep.get(key + '_ms_max', '?')} | {rep.get('ticks', '?')} | {rep.get('missed_deadlines', '?')} |"
+        )
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
