@@ -46,10 +46,9 @@ class RateMeter:
         return self._n
 
     def times(self) -> np.ndarray:
-        if self._n <= self._t.size:
-            return self._t[: self._n].copy()
-        i = self._n % self._t.size
-        return np.concatenate([self._t[i:], self._t[:i]])
+        """The kept timestamps in order (sorted: a reader racing the writer sees a consistent set)."""
+        n = self._n
+        return np.sort(self._t[: min(n, self._t.size)])
 
     def stats(self, period: float | None = None) -> dict[str, float]:
         return interval_stats(self.times(), period)

@@ -1,0 +1,92 @@
+"""LowCmd_ rate and jitter of the Go2 bridge against the fake Go2 (CycloneDDS on loopback).
+
+Starts `quadruped_bridge.fake_go2` (500 Hz LowState_, MuJoCo or independent-joint model) and
+`quadruped_bridge.go2_bridge_node` (motor loop at `--rate`) as separate processes on a private
+DDS domain bound to `lo`, lets the soft start finish, then measures for `--seconds` from the fake's
+record of every LowCmd_ received:
+- send side: the DDS source timestamp of each LowCmd_ (when the bridge wrote it) -> the motor
+  loop's achieved rate and the p50/p99/max of the interval between commands;
+- receive side: when the fake took it (its own 500 Hz loop batches them, so this interval is
+  quantised by that loop) -> the end-to-end rate;
+- every CRC checked by the fake.
+
+    python benchmarks/go2_lowcmd_rate.py --seconds 10
+    python benchmarks/go2_lowcmd_rate.py --seconds 10 --model mujoco --json runs/go2_lowcmd_rate.json
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from quadruped_bridge.fake_go2 import RECORD_HEADER, read_record
+from quadruped_bridge.go2_dds import cyclonedds_uri
+from quadruped_bridge.loop_timing import interval_stats
+from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env, wait_for
+from quadruped_bridge.ros_probe import private_domain_id
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=float, default=10.0, help="measured window (wall s)")
+    p.add_argument("--rate", type=float, default=500.0, help="bridge motor_rate_hz")
+    p.add_argument("--model", choices=("joints", "mujoco"), default="joints", help="the fake Go2's model")
+    p.add_argument("--json", default="", help="also write the figures here")
+    args = p.parse_args()
+
+    ros_domain = private_domain_id()
+    dds_domain = 1 + ros_domain % 100
+    tmp = Path(tempfile.mkdtemp(prefix="go2_lowcmd_rate_"))
+    record, stats = tmp / "lowcmd.bin", tmp / "stats.json"
+    group = ProcessGroup(tmp, ros_env(ros_domain, {"CYCLONEDDS_URI": cyclonedds_uri("lo")}))
+    with group:
+        group.start("fake_go2", [sys.executable, "-m", "quadruped_bridge.fake_go2", "--domain", str(dds_domain),
+                                 "--model", args.model, "--record", str(record), "--stats", str(stats)])
+        group.start("bridge", node_command("quadruped_bridge.go2_bridge_node", {
+            "network_interface": "lo", "dds_domain_id": dds_domain, "motor_rate_hz": args.rate,
+            "soft_start_duration": 1.0, "check_sport_mode": False}))
+        # warm-up: commands flowing and the soft start over (stand pose held with kp > 0)
+        started = wait_for(lambda: len(read_record(record)) > 0, 60)
+        group.check_alive()
+        if not started:
+            raise RuntimeError(f"no LowCmd_ reached the fake Go2; logs in {tmp}")
+        time.sleep(2.0)
+        t0 = time.monotonic()
+        time.sleep(args.seconds)
+        t1 = time.monotonic()
+        group.check_alive()
+        fake_stats = json.loads(stats.read_text())
+    rows = read_record(record)
+    window = rows[(rows[:, 0] >= t0) & (rows[:, 0] <= t1)]
+    sent = interval_stats(np.sort(window[:, 1]), 1.0 / args.rate)
+    received = interval_stats(window[:, 0], 1.0 / args.rate)
+    result = {
+        "configured_hz": args.rate, "seconds": args.seconds, "model": args.model, "cpu_count": os.cpu_count(),
+        "load_average_1min": os.getloadavg()[0],
+        "lowcmd_in_window": int(len(window)),
+        "send_rate_hz": sent["rate_hz"], "send_interval_p50_ms": sent["p50_ms"],
+        "send_interval_p99_ms": sent["p99_ms"], "send_interval_max_ms": sent["max_ms"],
+        "send_late_fraction": sent["late_fraction"],
+        "receive_rate_hz": received["rate_hz"], "receive_interval_p99_ms": received["p99_ms"],
+        "bad_crc_total": fake_stats["bad_crc"], "lowcmd_total": fake_stats["lowcmd_received"],
+        "all_crc_valid_in_record": bool(np.all(rows[:, RECORD_HEADER.index("crc_ok")] == 1.0)),
+    }
+    print(f"| LowCmd_ vs fake Go2 ({args.seconds:.0f} s, {args.model}, load {result['load_average_1min']:.1f} "
+          f"on {result['cpu_count']} cores) | value |")
+    print("|---|---|")
+    for key in ("send_rate_hz", "send_interval_p50_ms", "send_interval_p99_ms", "send_interval_max_ms",
+                "send_late_fraction", "receive_rate_hz", "bad_crc_total", "lowcmd_total"):
+        v = result[key]
+        print(f"| {key} | {v:.3f} |" if isinstance(v, float) else f"| {key} | {v} |")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
