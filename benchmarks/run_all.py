@@ -14,6 +14,7 @@ BENCHES = {
     "sim_realtime_factor": ["benchmarks/sim_realtime_factor.py", "--seconds", "20"],
     "locomotion_tracking": ["benchmarks/locomotion_tracking.py", "--seconds", "6"],
     "bag_to_dataset_throughput": ["benchmarks/bag_to_dataset_throughput.py"],
+    "go2_lowcmd_rate": ["benchmarks/go2_lowcmd_rate.py", "--seconds", "10", "--model", "mujoco"],
     "deploy_latency": ["benchmarks/deploy_latency.py", "--minutes", "10"],
 }
 
