@@ -55,3 +55,16 @@ def test_launch_file_compiles_and_names_installed_executables(path):
             assert (Path(get_package_share_directory(package)) / "config" / Path(const.value).name).exists(), (
                 f"{path.name} references {const.value}, not installed in share/{package}/config"
             )
+
+
+LAUNCH_TESTS = sorted(SRC.glob("*/test_launch/test_*.py"))
+
+
+def test_launch_tests_for_ros_installs_compile_and_have_their_artifact():
+    """The launch_pytest tests run only where ROS 2's launch is installed (Docker image): here,
+    at least they must compile and find the artifact they deploy."""
+    assert LAUNCH_TESTS, "no launch_pytest tests found"
+    for path in LAUNCH_TESTS:
+        compile(path.read_text(), str(path), "exec")
+        artifact = path.parent / "untrained_artifact"
+        assert (artifact / "policy.onnx").exists() and (artifact / "policy_meta.json").exists()
