@@ -1,7 +1,8 @@
 # The FoG stack: one-command environment, demo, tests, benchmarks.
 # Everything installs into .venv (pinned in requirements.txt) and ros_ws/install (colcon).
 SHELL := /bin/bash
-.SHELLFLAGS := -eu -o pipefail -c
+# no -u: colcon's setup.bash reads unset variables
+.SHELLFLAGS := -e -o pipefail -c
 PY_SYS ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
