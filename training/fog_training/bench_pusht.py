@@ -1,0 +1,464 @@
+"""``fog bench pusht``: every method on Push-T at the same budgets, judged in the true environment.
+
+Stages (each writes its own run directory under ``--out`` and is skipped when already finished,
+so an interrupted benchmark resumes where it stopped):
+
+1. ``data``: ``fog collect-pusht`` (unless ``--data`` names an existing store);
+2. ``world_model`` and ``rssm``: the global diffusion model and the local RSSM (unless
+   ``--world-model`` / ``--rssm`` name finished runs);
+3. ``fog``: FoG (diffusion global model + RSSM swap + SAPO) for ``image_budget`` world-model samples;
+4. ``ppo_world_model``: PPO inside the same world model, same budget, same contexts and filter;
+5. ``dmo``: DMO on state-based Push-T (true simulator + MLP local model), ``state_budget`` real samples;
+6. ``sb3_ppo``: stable-baselines3 PPO in the same state-based Push-T, same real samples;
+7. ``gradient_cost``: time and memory of one actor update, FoG vs BPTT through the sampler.
+
+Every policy is evaluated in gym-pusht (``eval_episodes`` episodes of ``eval_max_steps`` steps,
+deterministic actions) during and after training. Outputs: ``results.json``, ``results.md``
+(tables), ``curves.png`` (coverage and success vs samples; world-model samples and real samples
+labelled, with the real data behind the world models marked) and, with ``--docs``, the same
+section written into docs/BENCHMARKS.md between its ``bench-pusht`` markers.
+
+Examples::
+
+    fog bench pusht --preset cpu --out runs/bench_pusht --docs docs/BENCHMARKS.md
+    fog bench pusht --preset cpu --world-model runs/pusht/global --rssm runs/pusht/rssm --data data/pusht.zarr
+    fog bench pusht --preset debug --out /tmp/bench
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+STAGES = ("data", "world_model", "rssm", "fog", "ppo_world_model", "dmo", "sb3_ppo", "gradient_cost")
+LABELS = {
+    "fog": "FoG (diffusion WM + RSSM swap, SAPO)",
+    "ppo_world_model": "PPO in the world model",
+    "dmo": "DMO (true sim + MLP local model, SAPO)",
+    "sb3_ppo": "PPO in the true env (SB3)",
+}
+_ARGV: list[str] = []
+"""The command line of this benchmark (for the report)."""
+MARK_START, MARK_END = "<!-- bench-pusht:start -->", "<!-- bench-pusht:end -->"
+
+
+@dataclass
+class BenchConfig:
+    out: str = "runs/bench_pusht"
+    """Benchmark directory (one run directory per stage)."""
+    data: str = ""
+    """An existing Push-T store to use (default: OUT/pusht.zarr, collected)."""
+    collect_episodes: int = 200
+    """Episodes to collect when there is no store."""
+    collect_max_steps: int = 100
+    """Steps per collected episode."""
+    image_size: int = 64
+    """Image size of the collected store."""
+    world_model: str = ""
+    """A finished ``fog train world-model`` run to use instead of training one."""
+    rssm: str = ""
+    """A finished ``fog train rssm`` run to use instead of training one."""
+    wm_preset: str = "cpu"
+    """Preset of the world-model training."""
+    rssm_preset: str = "cpu"
+    """Preset of the RSSM training."""
+    fog_preset: str = "cpu"
+    """Preset of ``fog train policy`` (and of PPO in the world model)."""
+    dmo_preset: str = "dmo-cpu"
+    """Preset of the DMO run (``fog train policy``, pusht_state mode)."""
+    sb3_preset: str = "cpu"
+    """Preset of the SB3 PPO run."""
+    image_budget: int = 10_240
+    """World-model samples for FoG and for PPO in the world model."""
+    image_eval_every: int = 5_120
+    """Evaluate the image policies every this many world-model samples."""
+    state_budget: int = 61_440
+    """Real samples for DMO and for SB3 PPO."""
+    state_eval_every: int = 20_480
+    """Evaluate the state policies every this many real samples."""
+    eval_episodes: int = 50
+    """Evaluation episodes per point (>= 50 for the record)."""
+    eval_max_steps: int = 300
+    """Step limit of evaluation episodes (gym-pusht's own: 300)."""
+    gradient_cost_envs: int = 4
+    """N of the gradient-cost comparison (BPTT keeps every UNet activation of N x H x 3 evaluations: ~50 MB per
+    rollout step with the cpu world model, so 4 x 16 needs ~3.2 GB)."""
+    gradient_cost_horizon: int = 16
+    """H of the gradient-cost comparison."""
+    gradient_cost_repeats: int = 2
+    """Timed updates per method."""
+    stages: tuple[str, ...] = STAGES
+    """Stages to run (others are read from OUT when present)."""
+    docs: str = ""
+    """Write the results section into this markdown file (docs/BENCHMARKS.md) between the bench-pusht markers."""
+    threads: int = 2
+    """torch CPU threads of the image stages (world models, FoG, PPO in the world model, gradient cost); the
+    state stages (DMO, SB3 PPO) always use 1 (tiny networks)."""
+    seed: int = 0
+    """Seed of every stage."""
+
+
+def preset_cpu() -> BenchConfig:
+    """~1 h 40 min on two idle cores (world model 38 min, RSSM 15 min, the rest ~45 min)."""
+    return BenchConfig()
+
+
+def preset_debug() -> BenchConfig:
+    """A minute or two: tiny data and models, a handful of updates and evaluation episodes."""
+    return BenchConfig(
+        collect_episodes=4,
+        collect_max_steps=24,
+        image_size=32,
+        wm_preset="debug",
+        rssm_preset="debug",
+        fog_preset="debug",
+        dmo_preset="dmo-debug",
+        sb3_preset="debug",
+        image_budget=48,
+        image_eval_every=32,
+        state_budget=128,
+        state_eval_every=64,
+        eval_episodes=2,
+        eval_max_steps=8,
+        gradient_cost_envs=2,
+        gradient_cost_horizon=2,
+        gradient_cost_repeats=1,
+        threads=1,
+    )
+
+
+def preset_gpu() -> BenchConfig:
+    """One GPU: the paper's scale (8 M world-model samples for FoG, 40 M would be PPO's; here both get 8 M)."""
+    return BenchConfig(
+        collect_episodes=1000,
+        wm_preset="gpu",
+        rssm_preset="gpu",
+        fog_preset="gpu",
+        sb3_preset="gpu",
+        dmo_preset="dmo-cpu",
+        image_budget=8_000_000,
+        image_eval_every=1_000_000,
+        state_budget=2_000_000,
+        state_eval_every=250_000,
+        gradient_cost_envs=64,
+        gradient_cost_horizon=32,
+        threads=0,
+    )
+
+
+PRESETS = {"cpu": preset_cpu, "debug": preset_debug, "gpu": preset_gpu}
+
+
+def _finished(run: Path) -> bool:
+    p = run / "train_summary.json"
+    return p.exists() and json.loads(p.read_text()).get("stopped") in ("done", "time_limit")
+
+
+def _store_ok(path: Path) -> bool:
+    from fog_training.data.episode_store import EpisodeStore
+
+    try:
+        EpisodeStore(path)
+        return True
+    except Exception:  # noqa: BLE001  (missing or incomplete: collect again)
+        return False
+
+
+def _evals(run: Path) -> list[dict[str, Any]]:
+    p = run / "evals.jsonl"
+    return [json.loads(x) for x in p.read_text().splitlines() if x.strip()] if p.exists() else []
+
+
+def run_stages(cfg: BenchConfig) -> dict[str, Any]:
+    from fog_training import fog_trainer, ppo_world_model, sb3_ppo, train_rssm, train_world_model
+    from fog_training.bptt_baseline import GradientCostConfig
+    from fog_training.bptt_baseline import run as gradient_cost
+    from fog_training.data import pusht_collect
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    timings_path = out / "stage_seconds.json"
+    timings: dict[str, float] = json.loads(timings_path.read_text()) if timings_path.exists() else {}
+    data = Path(cfg.data) if cfg.data else out / "pusht.zarr"
+    wm = Path(cfg.world_model) if cfg.world_model else out / "world_model"
+    rssm = Path(cfg.rssm) if cfg.rssm else out / "rssm"
+    t_ = ["--threads", str(cfg.threads)]
+    seed = ["--seed", str(cfg.seed)]
+
+    def stage(name: str, fn) -> None:
+        if name not in cfg.stages:
+            return
+        t0 = time.monotonic()
+        print(f"== bench pusht: {name}", flush=True)
+        fn()
+        timings[name] = timings.get(name, 0.0) + time.monotonic() - t0
+        timings_path.write_text(json.dumps(timings, indent=2))
+
+    if not cfg.data and not _store_ok(data):
+        stage(
+            "data",
+            lambda: pusht_collect.main(
+                [
+                    "--out",
+                    str(data),
+                    "--episodes",
+                    str(cfg.collect_episodes),
+                    "--max-steps",
+                    str(cfg.collect_max_steps),
+                    "--image-size",
+                    str(cfg.image_size),
+                    "--seed",
+                    str(cfg.seed),
+                    "--overwrite",
+                ]
+            ),
+        )
+    if not cfg.world_model and not _finished(wm):
+        stage(
+            "world_model",
+            lambda: train_world_model.main(
+                ["--preset", cfg.wm_preset, "--data", str(data), "--out", str(wm), "--loop.threads", str(cfg.threads)]
+            ),
+        )
+    if not cfg.rssm and not _finished(rssm):
+        stage(
+            "rssm",
+            lambda: train_rssm.main(
+                [
+                    "--preset",
+                    cfg.rssm_preset,
+                    "--data",
+                    str(data),
+                    "--out",
+                    str(rssm),
+                    "--loop.threads",
+                    str(cfg.threads),
+                ]
+            ),
+        )
+    image_args = [
+        "--data",
+        str(data),
+        "--world-model",
+        str(wm),
+        "--rssm",
+        str(rssm),
+        "--sample-budget",
+        str(cfg.image_budget),
+        "--eval-every-samples",
+        str(cfg.image_eval_every),
+        "--eval-episodes",
+        str(cfg.eval_episodes),
+        "--eval-max-steps",
+        str(cfg.eval_max_steps),
+        "--no-progress",
+        *t_,
+        *seed,
+    ]
+    state_args = [
+        "--sample-budget",
+        str(cfg.state_budget),
+        "--eval-every-samples",
+        str(cfg.state_eval_every),
+        "--eval-episodes",
+        str(cfg.eval_episodes),
+        "--eval-max-steps",
+        str(cfg.eval_max_steps),
+        "--threads",
+        "1",
+        *seed,
+    ]
+    if not _finished(out / "fog"):
+        stage("fog", lambda: fog_trainer.main(["--preset", cfg.fog_preset, "--out", str(out / "fog"), *image_args]))
+    if not _finished(out / "ppo_world_model"):
+        stage(
+            "ppo_world_model",
+            lambda: ppo_world_model.main(
+                [
+                    "--preset",
+                    cfg.fog_preset if cfg.fog_preset in ppo_world_model.PRESETS else "cpu",
+                    "--out",
+                    str(out / "ppo_world_model"),
+                    *image_args,
+                ]
+            ),
+        )
+    if not _finished(out / "dmo"):
+        stage(
+            "dmo",
+            lambda: fog_trainer.main(
+                ["--preset", cfg.dmo_preset, "--out", str(out / "dmo"), "--no-progress", *state_args]
+            ),
+        )
+    if not _finished(out / "sb3_ppo"):
+        stage("sb3_ppo", lambda: sb3_ppo.main(["--preset", cfg.sb3_preset, "--out", str(out / "sb3_ppo"), *state_args]))
+    if not (out / "gradient_cost" / "gradient_cost.json").exists():
+        stage(
+            "gradient_cost",
+            lambda: gradient_cost(
+                GradientCostConfig(
+                    data=str(data),
+                    world_model=str(wm),
+                    rssm=str(rssm),
+                    out=str(out / "gradient_cost"),
+                    envs=cfg.gradient_cost_envs,
+                    horizon=cfg.gradient_cost_horizon,
+                    repeats=cfg.gradient_cost_repeats,
+                    threads=cfg.threads,
+                )
+            ),
+        )
+    return collect_results(cfg, data, timings)
+
+
+def collect_results(cfg: BenchConfig, data: Path, timings: dict[str, float]) -> dict[str, Any]:
+    out = Path(cfg.out)
+    results: dict[str, Any] = {
+        "methods": {},
+        "stage_seconds": timings,
+        "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
+    }
+    for m in LABELS:
+        ev = _evals(out / m)
+        summary = (
+            json.loads((out / m / "train_summary.json").read_text())
+            if (out / m / "train_summary.json").exists()
+            else {}
+        )
+        results["methods"][m] = {"label": LABELS[m], "evals": ev, "train_seconds": summary.get("seconds")}
+    gc = out / "gradient_cost" / "gradient_cost.json"
+    results["gradient_cost"] = json.loads(gc.read_text()) if gc.exists() else None
+    wm_summary = Path(cfg.world_model or out / "world_model") / "train_summary.json"
+    results["world_model_train"] = json.loads(wm_summary.read_text()) if wm_summary.exists() else None
+    try:
+        from fog_training.data.episode_store import EpisodeStore
+
+        store = EpisodeStore(data)
+        results["dataset"] = {"path": str(data), "episodes": store.num_episodes, "steps": store.num_steps}
+    except Exception as e:  # noqa: BLE001  (report what is there)
+        results["dataset"] = {"path": str(data), "error": str(e)}
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    plot(results, out / "curves.png")
+    md = markdown(results, cfg)
+    (out / "results.md").write_text(md)
+    if cfg.docs:
+        write_docs_section(Path(cfg.docs), md)
+    return results
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    styles = {
+        "fog": ("tab:red", "o", "-"),
+        "ppo_world_model": ("tab:blue", "s", "-"),
+        "dmo": ("tab:orange", "^", "--"),
+        "sb3_ppo": ("tab:green", "v", "--"),
+    }
+    for m, r in results["methods"].items():
+        if not r["evals"]:
+            continue
+        kind = r["evals"][-1]["sample_kind"]
+        x = [e["samples"] for e in r["evals"]]
+        label = f"{r['label']} [{'world-model' if kind == 'world_model' else 'real'} samples]"
+        c, mk, ls = styles[m]
+        axes[0].plot(x, [e["mean_final_coverage"] for e in r["evals"]], color=c, marker=mk, ls=ls, label=label)
+        axes[1].plot(x, [e["success_rate"] for e in r["evals"]], color=c, marker=mk, ls=ls, label=label)
+    steps = results.get("dataset", {}).get("steps")
+    for ax, name in zip(axes, ("mean final coverage", "success rate")):
+        if steps:
+            ax.axvline(steps, color="gray", ls=":", label=f"real samples behind the world models ({steps})")
+        ax.set_xscale("log")
+        ax.set_xlabel("samples (solid: world-model, dashed: real environment)")
+        ax.set_ylabel(f"gym-pusht {name}")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle("Push-T: true-environment evaluation vs samples")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def markdown(results: dict[str, Any], cfg: BenchConfig) -> str:
+    from fog_training.bptt_baseline import table as gc_table
+
+    cmd = "fog bench pusht " + shlex.join(_ARGV)
+    ds = results.get("dataset", {})
+    lines = [
+        "## Push-T: FoG vs baselines (true-environment evaluation)",
+        "",
+        f"Command: `{cmd.strip()}`",
+        "",
+        f"Machine: {platform.node()} ({platform.machine()}, {__import__('os').cpu_count()} CPUs), "
+        f"{time.strftime('%Y-%m-%d %H:%M')}. Dataset: {ds.get('episodes')} episodes, {ds.get('steps')} real steps "
+        f"(`{ds.get('path')}`). Evaluation: {cfg.eval_episodes} gym-pusht episodes of up to {cfg.eval_max_steps} "
+        "steps per point, "
+        "deterministic actions, success = coverage > 0.95.",
+        "",
+        "| method | sample kind | samples | real samples | success rate | mean final coverage | train time (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results["methods"].values():
+        for e in r["evals"]:
+            lines.append(
+                f"| {r['label']} | {'world model' if e['sample_kind'] == 'world_model' else 'real'} | {e['samples']} | "
+                f"{e['real_samples']} | {e['success_rate']:.2f} | {e['mean_final_coverage']:.3f} | "
+                f"{'' if r['train_seconds'] is None else round(r['train_seconds'])} |"
+            )
+    lines += [
+        "",
+        f"Plot: `{Path(cfg.out) / 'curves.png'}`. Real samples of the image methods = the dataset steps the world "
+        "models were trained on (their policy samples are all imagined).",
+        "",
+    ]
+    if results.get("gradient_cost"):
+        lines += [
+            "### Gradient cost of one actor update (FoG vs BPTT through the diffusion sampler)",
+            "",
+            gc_table(results["gradient_cost"]),
+            "",
+        ]
+    st = results.get("stage_seconds", {})
+    if st:
+        lines += ["Stage wall times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in st.items()), ""]
+    return "\n".join(lines)
+
+
+def write_docs_section(path: Path, md: str) -> None:
+    """Replace the text between the bench-pusht markers (appending the markers when absent)."""
+    text = path.read_text() if path.exists() else ""
+    block = f"{MARK_START}\n{md}\n{MARK_END}"
+    if MARK_START in text and MARK_END in text:
+        a, b = text.index(MARK_START), text.index(MARK_END) + len(MARK_END)
+        text = text[:a] + block + text[b:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from fog_training.train_cli import parse_with_presets
+
+    argv = sys.argv[1:] if argv is None else argv
+    _ARGV[:] = list(argv)
+    cfg = parse_with_presets(BenchConfig, PRESETS, argv, "fog bench pusht", __doc__)
+    t0 = time.monotonic()
+    results = run_stages(cfg)
+    print((Path(cfg.out) / "results.md").read_text())
+    print(f"bench pusht: {time.monotonic() - t0:.0f} s; results in {cfg.out}")
+    return 0 if results else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,853 @@
+"""``fog train policy``: train the actor with decoupled first-order gradients (FoG) and SAPO.
+
+One iteration (METHOD.md sections 2-3):
+
+1. **Rollout window.** N environments of the *global model* run H steps without gradients (the
+   diffusion WorldModelEnv started from N real context windows; or, in DMO mode, N true Push-T
+   simulators that keep their episodes running across windows). Along them the *local model*
+   (RSSM, or an MLP on state features) recomputes each step differentiably and the swap gives
+   every next state and reward the global value and the local gradient (:mod:`fog_training.dmo`).
+2. **Actor + temperature.** Backpropagate the SAPO objective (discounted rewards + alpha times the
+   normalized entropy + gamma^H V(s_H), :mod:`fog_training.sapo`) into the actor; move alpha so
+   that the entropy tracks -0.5 |A|.
+3. **Critic.** TD(lambda) targets from the target ensemble's minimum over the visited states
+   (detached features), several minibatch passes, Polyak update (:mod:`fog_training.critic`).
+4. **Local-model refresh** (every ``refresh_every`` iterations): a few gradient steps of the local
+   model on the policy's rollouts (global frames/states, actions, global rewards), mixed for the
+   RSSM with real dataset windows so it does not forget the data.
+
+Run directory::
+
+    RUN/checkpoint.safetensors  everything to resume: actor, critics, temperature, local model, optimizer, rng, counters
+    RUN/replay.safetensors      DMO mode: the real transitions the MLP local model trains on
+    RUN/policy/                 the deployable policy: actor.json + actor.safetensors (+ rssm/), see actor.load_policy
+    RUN/config.json  RUN/metrics.jsonl  RUN/evals.jsonl (true-environment evaluations)  RUN/tb/  RUN/train_summary.json
+
+Examples::
+
+    fog train policy --preset cpu --data data/pusht.zarr --world-model runs/pusht/wm --rssm runs/pusht/rssm \
+        --out runs/pusht/fog
+    fog train policy --preset debug --data /tmp/tiny.zarr --world-model /tmp/wm --rssm /tmp/rssm --out /tmp/fog
+    fog train policy --preset dmo-cpu --out runs/pusht/dmo          # DMO: true simulator + MLP local model (state)
+    fog train policy --out runs/pusht/fog --resume                  # continue a run
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from fog_training.actor import ActorConfig, SquashedGaussianActor, save_actor
+from fog_training.critic import CriticEnsemble, critic_loss, make_target, polyak_update, td_lambda_targets
+from fog_training.dmo import MLPLocalModel, RSSMLocalModel, SwapConfig
+from fog_training.sapo import Temperature, WindowReturn, target_entropy
+from fog_training.train_loop import ensure_fog_worldmodel, use_bf16
+
+ensure_fog_worldmodel()
+from fog_worldmodel.config_io import config_from_dict, config_to_dict  # noqa: E402
+
+
+@dataclass
+class FoGConfig:
+    mode: Literal["world_model", "pusht_state"] = "world_model"
+    """world_model: FoG (diffusion global model + RSSM, images); pusht_state: DMO (true simulator + MLP local model)."""
+    data: str = ""
+    """Episode store the world models were trained on (context windows, real windows for the refresh)."""
+    world_model: str = ""
+    """Run directory of ``fog train world-model`` (reads RUN/model)."""
+    rssm: str = ""
+    """Run directory of ``fog train rssm`` (reads RUN/model); refreshed during training, exported with the policy."""
+    out: str = ""
+    """Run directory of this training."""
+    num_envs: int = 64
+    """N: parallel rollouts per window."""
+    horizon: int = 16
+    """H: steps per window (actor gradient horizon)."""
+    iterations: int = 1000
+    """Windows (actor updates) of the run."""
+    sample_budget: int = 0
+    """Stop once the global model has produced this many samples (0: iterations only)."""
+    gamma: float = 0.99
+    """Discount."""
+    lam: float = 0.95
+    """TD(lambda) of the critic targets."""
+    actor_lr: float = 2e-3
+    """Actor AdamW learning rate."""
+    critic_lr: float = 5e-4
+    """Critic AdamW learning rate."""
+    alpha_lr: float = 5e-3
+    """Temperature learning rate."""
+    local_lr: float = 3e-4
+    """Local-model (RSSM / MLP) refresh learning rate."""
+    betas: tuple[float, float] = (0.7, 0.95)
+    """AdamW betas (SAPO's)."""
+    grad_clip: float = 1.0
+    """Max gradient norm of the actor and of the critic."""
+    init_alpha: float = 0.05
+    """Initial temperature."""
+    target_entropy_scale: float = -0.5
+    """Target entropy = this * |A|."""
+    actor_hidden: tuple[int, ...] = (256, 128, 64)
+    """Actor MLP widths."""
+    critic_hidden: tuple[int, ...] = (256, 128, 64)
+    """Critic MLP widths."""
+    critic_ensemble: int = 2
+    """Critics in the ensemble (min for targets, mean for the actor's bootstrap)."""
+    critic_iterations: int = 4
+    """Passes over the window's states per critic update."""
+    critic_minibatches: int = 4
+    """Minibatches per pass."""
+    critic_tau: float = 0.2
+    """Polyak rate of the target critic per iteration."""
+    swap: SwapConfig = field(default_factory=SwapConfig)
+    """The DMO swap switches (METHOD.md section 2)."""
+    refresh_every: int = 4
+    """Iterations between local-model refreshes (0: never)."""
+    refresh_steps: int = 2
+    """Gradient steps per refresh."""
+    refresh_batch: int = 16
+    """Sequences (RSSM) or transitions (MLP) per refresh step."""
+    refresh_real_fraction: float = 0.5
+    """RSSM: fraction of each refresh batch taken from real dataset windows (the rest: policy rollouts)."""
+    replay_capacity: int = 256
+    """Policy-rollout sequences kept for the RSSM refresh (transitions x 1000 for the MLP)."""
+    actor_warmup_iterations: int = 0
+    """Iterations without actor updates at the start (DMO: let the fresh local model learn first)."""
+    sim_max_steps: int = 100
+    """DMO: episode length of the training simulators (the dataset's episodes are 100 steps)."""
+    local_hidden: tuple[int, ...] = (256, 256)
+    """DMO: widths of the MLP local model."""
+    global_precision: Literal["fp32", "bf16", "auto"] = "auto"
+    """Autocast of the (no-grad) diffusion sampler: auto = bf16 where the CPU/GPU has native bf16."""
+    eval_every_samples: int = 0
+    """True-environment evaluation every this many global-model samples (0: only at the end, if eval_episodes > 0)."""
+    eval_episodes: int = 0
+    """Episodes per evaluation (0: no evaluation during training)."""
+    eval_max_steps: int = 300
+    """Step limit of evaluation episodes."""
+    log_every: int = 1
+    """Iterations between metrics records."""
+    checkpoint_every: int = 20
+    """Iterations between checkpoints (and policy exports); also at the end and on SIGTERM/SIGINT."""
+    seed: int = 0
+    """Seed of context sampling, simulators and torch."""
+    threads: int = 0
+    """torch CPU threads (0 = default)."""
+    device: str = "auto"
+    """cpu, cuda, or auto."""
+    progress: bool = True
+    """tqdm progress bar."""
+    time_limit_min: float = 0.0
+    """Stop (with a checkpoint) after this many minutes (0 = none)."""
+    resume: Literal["auto", "require", "never"] = "auto"
+    """auto: continue from RUN's checkpoint if any; require: fail without one; never: fail with one."""
+
+
+def preset_cpu() -> FoGConfig:
+    """The benchmark on 2 CPU cores: 32 imagined rollouts x H 16 through the diffusion model."""
+    return FoGConfig(
+        num_envs=32,
+        horizon=16,
+        iterations=10_000,
+        sample_budget=40_960,
+        refresh_every=4,
+        refresh_steps=2,
+        refresh_batch=8,
+        eval_episodes=50,
+        eval_every_samples=20_480,
+        eval_max_steps=300,
+        checkpoint_every=10,
+        threads=2,
+    )
+
+
+def preset_debug() -> FoGConfig:
+    """Seconds on a CPU: tiny rollouts, frequent refresh, a handful of short evaluation episodes."""
+    return FoGConfig(
+        num_envs=4,
+        horizon=4,
+        iterations=6,
+        actor_hidden=(32, 32),
+        critic_hidden=(32, 32),
+        critic_iterations=2,
+        critic_minibatches=2,
+        refresh_every=2,
+        refresh_steps=1,
+        refresh_batch=4,
+        replay_capacity=16,
+        eval_episodes=2,
+        eval_max_steps=8,
+        checkpoint_every=3,
+        threads=1,
+        progress=False,
+        global_precision="fp32",
+    )
+
+
+def preset_gpu() -> FoGConfig:
+    """One GPU: 256 rollouts x H 32 (METHOD.md reference settings), 8 M world-model samples."""
+    return FoGConfig(
+        num_envs=256,
+        horizon=32,
+        iterations=1_000_000,
+        sample_budget=8_000_000,
+        refresh_every=4,
+        refresh_steps=4,
+        refresh_batch=32,
+        replay_capacity=2048,
+        eval_episodes=50,
+        eval_every_samples=500_000,
+        checkpoint_every=50,
+        global_precision="bf16",
+    )
+
+
+def preset_dmo_cpu() -> FoGConfig:
+    """DMO on state-based Push-T: 32 true simulators x H 16, an MLP local model, 60 k real samples.
+
+    One thread: the networks are tiny, and a second thread only adds synchronization (17x slower
+    measured on a loaded 2-core machine)."""
+    return FoGConfig(
+        mode="pusht_state",
+        num_envs=32,
+        horizon=16,
+        iterations=100_000,
+        sample_budget=61_440,
+        refresh_every=1,
+        refresh_steps=16,
+        refresh_batch=256,
+        actor_warmup_iterations=10,
+        critic_iterations=8,
+        eval_episodes=50,
+        eval_every_samples=20_480,
+        checkpoint_every=20,
+        threads=1,
+    )
+
+
+def preset_dmo_debug() -> FoGConfig:
+    return FoGConfig(
+        mode="pusht_state",
+        num_envs=8,
+        horizon=8,
+        iterations=8,
+        actor_hidden=(64, 64),
+        critic_hidden=(64, 64),
+        local_hidden=(64, 64),
+        refresh_every=1,
+        refresh_steps=8,
+        refresh_batch=64,
+        actor_warmup_iterations=2,
+        critic_iterations=2,
+        critic_minibatches=2,
+        sim_max_steps=40,
+        eval_episodes=2,
+        eval_max_steps=20,
+        checkpoint_every=4,
+        threads=1,
+        progress=False,
+    )
+
+
+PRESETS = {
+    "cpu": preset_cpu,
+    "debug": preset_debug,
+    "gpu": preset_gpu,
+    "dmo-cpu": preset_dmo_cpu,
+    "dmo-debug": preset_dmo_debug,
+}
+
+
+# ---------------------------------------------------------------- replay for the local-model refresh
+
+
+class SequenceReplay:
+    """Ring buffer of fixed-length policy-rollout sequences (numpy, dataset conventions)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.data: dict[str, np.ndarray] = {}
+        self.size = 0
+        self.pos = 0
+
+    def add(self, batch: dict[str, np.ndarray]) -> None:
+        n = len(next(iter(batch.values())))
+        if n == 0:
+            return
+        if not self.data:
+            self.data = {k: np.zeros((self.capacity, *v.shape[1:]), v.dtype) for k, v in batch.items()}
+        idx = (self.pos + np.arange(n)) % self.capacity
+        for k, v in batch.items():
+            self.data[k][idx] = v
+        self.pos = int((self.pos + n) % self.capacity)
+        self.size = min(self.size + n, self.capacity)
+
+    def sample(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+        idx = rng.integers(0, self.size, size=n)
+        return {k: v[idx] for k, v in self.data.items()}
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {k: torch.from_numpy(v[: self.size].copy()) for k, v in self.data.items()}
+
+    def load(self, tensors: dict[str, torch.Tensor]) -> None:
+        if tensors:
+            self.add({k: v.numpy() for k, v in tensors.items()})
+
+
+class _Counters(nn.Module):
+    """Iteration and sample counters, saved with the weights."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("values", torch.zeros(3, dtype=torch.float64))  # iteration, global samples, updates
+
+    def get(self) -> tuple[int, int, int]:
+        return tuple(int(x) for x in self.values.tolist())  # type: ignore[return-value]
+
+    def set(self, iteration: int, samples: int, updates: int) -> None:
+        self.values.copy_(torch.tensor([iteration, samples, updates], dtype=torch.float64))
+
+
+# ---------------------------------------------------------------- the trainer
+
+
+class FoGTrainer:
+    """Holds the global model, the local model, actor, critics and temperature; ``train()`` runs the loop."""
+
+    def __init__(self, cfg: FoGConfig) -> None:
+        self.cfg = cfg
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
+        self.device = torch.device(
+            "cuda"
+            if cfg.device == "auto" and torch.cuda.is_available()
+            else ("cpu" if cfg.device == "auto" else cfg.device)
+        )
+        torch.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.real_samples_offline = 0  # real samples behind the world models (dataset size)
+        self.meta: dict[str, Any] = {}
+        if cfg.mode == "world_model":
+            self._setup_world_model()
+        else:
+            self._setup_pusht_state()
+        A = self.action_dim
+        self.actor = SquashedGaussianActor(
+            ActorConfig(
+                feat_dim=self.local.feat_dim,
+                action_dim=A,
+                hidden=tuple(cfg.actor_hidden),
+                action_low=self.action_low,
+                action_high=self.action_high,
+            )
+        ).to(self.device)
+        self.critic = CriticEnsemble(self.local.feat_dim, tuple(cfg.critic_hidden), cfg.critic_ensemble).to(self.device)
+        self.critic_target = make_target(self.critic)
+        self.temperature = Temperature(cfg.init_alpha, target_entropy(A, cfg.target_entropy_scale)).to(self.device)
+        self.counters = _Counters()
+        self.agent = nn.ModuleDict(
+            {
+                "actor": self.actor,
+                "critic": self.critic,
+                "critic_target": self.critic_target,
+                "temperature": self.temperature,
+                "local": self.local,
+                "counters": self.counters,
+            }
+        )
+        kw = {"betas": tuple(cfg.betas)}
+        self.optimizer = torch.optim.AdamW(
+            [
+                {"params": list(self.actor.parameters()), "lr": cfg.actor_lr, **kw},
+                {"params": list(self.critic.parameters()), "lr": cfg.critic_lr, **kw},
+                {"params": list(self.temperature.parameters()), "lr": cfg.alpha_lr, "weight_decay": 0.0, **kw},
+                {"params": list(self.local.parameters()), "lr": cfg.local_lr, "betas": (0.9, 0.999)},
+            ]
+        )
+        self.carry = None
+        self.iteration = self.samples = self.updates = 0
+        self.local_fitted = False
+
+    # ---- setup ----
+    def _setup_world_model(self) -> None:
+        from fog_worldmodel.global_world_model import GlobalWorldModel
+        from fog_worldmodel.rssm import RSSM
+
+        from fog_training.data.episode_store import EpisodeStore
+        from fog_training.global_models import DiffusionGlobalModel
+        from fog_training.window_sampler import WindowSampler
+
+        cfg = self.cfg
+        if not (cfg.data and cfg.world_model and cfg.rssm):
+            raise SystemExit("world_model mode needs --data, --world-model and --rssm")
+        store = EpisodeStore(cfg.data)
+        wm = GlobalWorldModel.from_pretrained(Path(cfg.world_model) / "model", self.device)
+        rssm = RSSM.from_pretrained(Path(cfg.rssm) / "model", self.device)
+        rssm.train()
+        val_fraction = 0.05
+        wm_cfg = Path(cfg.world_model) / "config.json"
+        if wm_cfg.exists():
+            val_fraction = float(json.loads(wm_cfg.read_text()).get("val_fraction", val_fraction))
+        self.sampler = WindowSampler(store, wm.cfg.image_size, val_fraction)
+        self.global_model = DiffusionGlobalModel(wm, self.sampler, cfg.num_envs, self.device, cfg.seed)
+        self.local = RSSMLocalModel(rssm, cfg.swap)
+        self.action_dim = store.action_dim
+        act = store.meta.get("action", {})
+        self.action_low = tuple(float(x) for x in act.get("low", [-1.0] * self.action_dim))
+        self.action_high = tuple(float(x) for x in act.get("high", [1.0] * self.action_dim))
+        self.replay = SequenceReplay(cfg.replay_capacity)
+        self.real_samples_offline = int(sum(store.episode_lengths[i] for i in self.sampler.train_episodes))
+        self.image_size = int(store.image_shape[0])
+        self.bf16 = use_bf16(cfg.global_precision, self.device)
+        self.meta = {
+            "data": cfg.data,
+            "image_size": self.image_size,
+            "action_names": act.get("names"),
+            "world_model": cfg.world_model,
+            "rssm_source": cfg.rssm,
+        }
+
+    def _setup_pusht_state(self) -> None:
+        from fog_training.pusht_state_env import ACTION_DIM, STATE_DIM, PushTStateSimulator
+
+        cfg = self.cfg
+        self.global_model = PushTStateSimulator(cfg.num_envs, cfg.seed, cfg.sim_max_steps, self.device)
+        self.local = MLPLocalModel(STATE_DIM, ACTION_DIM, tuple(cfg.local_hidden), cfg.swap).to(self.device)
+        self.action_dim = ACTION_DIM
+        self.action_low, self.action_high = (-1.0, -1.0), (1.0, 1.0)
+        self.replay = SequenceReplay(cfg.replay_capacity * 1000)
+        self.bf16 = False
+        self.meta = {"env": "gym_pusht state features (fog_training.pusht_state_env)", "state_dim": STATE_DIM}
+
+    @property
+    def real(self) -> bool:
+        return self.global_model.real
+
+    # ---- one window ----
+    def rollout(self) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, float]]:
+        """Differentiable window: returns (per-rollout objective [N], critic data, metrics)."""
+        cfg, gm, local = self.cfg, self.global_model, self.local
+        N, H, A = cfg.num_envs, cfg.horizon, self.action_dim
+        if self.carry is None or not gm.autoreset:
+            state = local.start(gm.reset(self.rng))
+        else:
+            state = local.detach(self.carry)
+        first_frames = gm.last_frames.clone() if cfg.mode == "world_model" else None
+        alpha = self.temperature.alpha
+        ret = WindowReturn(N, cfg.gamma, self.device)
+        rec: dict[str, list[torch.Tensor]] = {
+            k: []
+            for k in (
+                "feat",
+                "next_feat",
+                "reward",
+                "entropy",
+                "terminated",
+                "ended",
+                "weight",
+                "r_global",
+                "action",
+                "frames",
+                "state",
+                "next_state",
+            )
+        }
+        for _ in range(H):
+            f = local.feat(state)
+            action, logp, _ = self.actor.sample(f)
+            entropy = -logp
+            with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
+                res = gm.step(action)
+            nxt, reward = local.step(state, action, res.obs, res.reward.to(self.device))
+            ended = (res.terminated | res.truncated).to(self.device)
+            terminated = res.terminated.to(self.device)
+            bonus = alpha * entropy / A
+            rec["weight"].append(ret.alive.clone())
+            ret.add(reward + bonus)
+            nf = local.feat(nxt)
+            if bool(ended.any()):
+                ret.end(ended, terminated, self.critic.mean(nf), restart=gm.autoreset)
+            for k, v in (
+                ("feat", f),
+                ("next_feat", nf),
+                ("reward", reward + bonus),
+                ("entropy", entropy),
+                ("terminated", terminated),
+                ("ended", ended),
+                ("r_global", res.reward),
+                ("action", action),
+            ):
+                rec[k].append(v.detach())
+            if cfg.mode == "world_model":
+                rec["frames"].append(res.obs)
+            else:
+                rec["state"].append(f.detach())
+                rec["next_state"].append(res.obs)
+            if gm.autoreset and bool(ended.any()):
+                nxt = local.restart(nxt, ended, local.start(res.next_start))
+            state = nxt
+        objective = ret.finish(self.critic.mean(local.feat(state)))
+        self.carry = state
+        data = {k: torch.stack(v) for k, v in rec.items() if v and k not in ("frames", "state", "next_state")}
+        self._store_replay(rec, first_frames)
+        metrics = {
+            "rollout/reward_global": data["r_global"].float().mean().item(),
+            "rollout/terminated": data["terminated"].float().mean().item(),
+            "rollout/action_abs": data["action"].abs().mean().item(),
+        }
+        if self.real and gm.final_coverages:
+            metrics["rollout/final_coverage"] = float(np.mean(gm.final_coverages[-100:]))
+            metrics["rollout/episode_return"] = float(np.mean(gm.episode_returns[-100:]))
+        return objective, data, metrics
+
+    def _store_replay(self, rec: dict[str, list[torch.Tensor]], first_frames: torch.Tensor | None) -> None:
+        if self.cfg.mode == "world_model":
+            done = torch.stack(rec["ended"]).any(0).cpu().numpy()  # drop rollouts the model terminated
+            keep = ~done
+            frames = torch.cat([first_frames[:, None], torch.stack(rec["frames"], 1)], 1).cpu().numpy()[keep]
+            n, T = frames.shape[:2]
+            act = torch.stack(rec["action"], 1).cpu().numpy()[keep]
+            rew = torch.stack(rec["r_global"], 1).float().cpu().numpy()[keep]
+            is_first = np.zeros((n, T), bool)
+            is_first[:, 0] = True
+            self.replay.add(
+                {
+                    "image": frames,
+                    "action": np.concatenate([act, np.zeros_like(act[:, :1])], 1).astype(np.float32),
+                    "reward": np.concatenate([rew, np.zeros_like(rew[:, :1])], 1).astype(np.float32),
+                    "is_first": is_first,
+                    "is_terminal": np.zeros((n, T), bool),
+                }
+            )
+        else:
+            cat = lambda k: torch.cat(rec[k]).cpu().numpy().astype(np.float32)  # noqa: E731
+            self.replay.add(
+                {
+                    "state": cat("state"),
+                    "action": cat("action"),
+                    "next_state": cat("next_state"),
+                    "reward": cat("r_global"),
+                }
+            )
+
+    # ---- updates ----
+    def _grads_only(self, *modules: nn.Module) -> None:
+        for m in (self.actor, self.critic, self.temperature, self.local):
+            m.requires_grad_(any(m is x for x in modules))
+
+    def actor_update(self) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+        cfg = self.cfg
+        self._grads_only(self.actor, self.temperature)
+        objective, data, metrics = self.rollout()
+        warm = self.iteration < cfg.actor_warmup_iterations
+        actor_loss = -objective.mean() / cfg.horizon
+        alpha_loss, alpha_m = self.temperature.loss(data["entropy"])
+        self.optimizer.zero_grad(set_to_none=True)
+        if warm:
+            alpha_loss.backward()
+            grad_norm = torch.zeros(())
+        else:
+            (actor_loss + alpha_loss).backward()
+            grad_norm = nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        metrics.update(alpha_m)
+        metrics.update(
+            {
+                "actor/loss": actor_loss.item(),
+                "actor/objective": objective.mean().item(),
+                "actor/grad_norm": float(grad_norm),
+                "actor/warmup": float(warm),
+            }
+        )
+        return data, metrics
+
+    def critic_update(self, data: dict[str, torch.Tensor]) -> dict[str, float]:
+        cfg = self.cfg
+        self._grads_only(self.critic)
+        H, N = data["reward"].shape
+        with torch.no_grad():
+            next_values = self.critic_target.min(data["next_feat"])
+        targets = td_lambda_targets(data["reward"], next_values, data["terminated"], data["ended"], cfg.gamma, cfg.lam)
+        feat, targets, weight = data["feat"].reshape(H * N, -1), targets.reshape(-1), data["weight"].reshape(-1)
+        mb = max(1, (H * N) // cfg.critic_minibatches)
+        sums: dict[str, float] = {}
+        count = 0
+        for _ in range(cfg.critic_iterations):
+            perm = torch.randperm(H * N, device=self.device)
+            for a in range(0, H * N, mb):
+                idx = perm[a : a + mb]
+                loss, m = critic_loss(self.critic, feat[idx], targets[idx], weight[idx])
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip)
+                self.optimizer.step()
+                for k, v in m.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                count += 1
+        polyak_update(self.critic_target, self.critic, cfg.critic_tau)
+        out = {k: v / max(count, 1) for k, v in sums.items()}
+        out["critic/target"] = targets.mean().item()
+        return out
+
+    def refresh_local(self) -> dict[str, float]:
+        """A few gradient steps of the local model on the policy's rollouts (+ real windows for the RSSM)."""
+        cfg = self.cfg
+        if self.replay.size == 0:
+            return {}
+        self._grads_only(self.local)
+        if cfg.mode == "pusht_state" and not self.local_fitted:
+            d = self.replay.data
+            n = self.replay.size
+            self.local.fit_scales(
+                *(torch.from_numpy(d[k][:n]).to(self.device) for k in ("state", "next_state", "reward"))
+            )
+            self.local_fitted = True
+        sums: dict[str, float] = {}
+        for _ in range(cfg.refresh_steps):
+            batch = self._refresh_batch()
+            loss, m = self.local.compute_loss(batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.local.parameters(), 100.0)
+            self.optimizer.step()
+            for k, v in m.items():
+                sums[f"refresh/{k}"] = sums.get(f"refresh/{k}", 0.0) + float(v) / cfg.refresh_steps
+        return sums
+
+    def _refresh_batch(self) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        if cfg.mode == "pusht_state":
+            b = self.replay.sample(self.rng, cfg.refresh_batch)
+        else:
+            n_real = int(round(cfg.refresh_real_fraction * cfg.refresh_batch))
+            parts = []
+            if cfg.refresh_batch - n_real > 0:
+                parts.append(self.replay.sample(self.rng, cfg.refresh_batch - n_real))
+            if n_real > 0:
+                w = self.sampler.sample(self.rng, n_real, cfg.horizon + 1)
+                parts.append({k: w[k] for k in ("image", "action", "reward", "is_first", "is_terminal")})
+            b = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+            b["action"] = b["action"].astype(np.float32)
+            b["reward"] = b["reward"].astype(np.float32)
+        return {k: torch.from_numpy(np.ascontiguousarray(v)).to(self.device) for k, v in b.items()}
+
+    # ---- evaluation in the true environment ----
+    def evaluate(self, episodes: int) -> dict[str, Any]:
+        from fog_training.eval_policy import actor_state_policy, evaluate, run_rssm_policy, run_state_policy
+
+        cfg = self.cfg
+        self.actor.eval()
+        self.local.eval()
+        try:
+            if cfg.mode == "world_model":
+                rssm = self.local.rssm
+                runner = lambda seeds, rec: run_rssm_policy(
+                    self.actor, rssm, seeds, cfg.eval_max_steps, self.image_size, rec
+                )  # noqa: E731
+            else:
+                policy = actor_state_policy(self.actor)
+                runner = lambda seeds, rec: run_state_policy(policy, seeds, cfg.eval_max_steps, rec)  # noqa: E731
+            s = evaluate(runner, episodes, min(25, episodes), seed=0)
+        finally:
+            self.actor.train()
+            self.local.train()
+        return {
+            "iteration": self.iteration,
+            "samples": self.samples,
+            "sample_kind": "real" if self.real else "world_model",
+            "world_model_samples": 0 if self.real else self.samples,
+            "real_samples": self.samples if self.real else self.real_samples_offline,
+            **{
+                k: s[k]
+                for k in (
+                    "episodes",
+                    "success_rate",
+                    "mean_final_coverage",
+                    "mean_max_coverage",
+                    "mean_length",
+                    "seconds",
+                )
+            },
+        }
+
+    # ---- persistence ----
+    def save(self, out: Path, config: dict[str, Any]) -> None:
+        from fog_worldmodel.global_world_model import save_safetensors_atomic
+
+        from fog_training.checkpoint import checkpoint_path, save_checkpoint
+
+        self.counters.set(self.iteration, self.samples, self.updates)
+        save_checkpoint(
+            checkpoint_path(out),
+            step=self.iteration,
+            config=config,
+            model=self.agent,
+            optimizer=self.optimizer,
+            scheduler=None,
+            numpy_rng=self.rng,
+        )
+        if self.cfg.mode == "pusht_state" and self.replay.size:
+            save_safetensors_atomic(self.replay.state_dict(), out / "replay.safetensors")
+        self.export_policy(out / "policy")
+
+    def export_policy(self, directory: Path) -> None:
+        feature = "rssm" if self.cfg.mode == "world_model" else "pusht_state"
+        save_actor(self.actor, directory, feature, {**self.meta, "iteration": self.iteration, "samples": self.samples})
+        if feature == "rssm":
+            self.local.rssm.save_pretrained(directory / "rssm")
+
+    def load(self, out: Path) -> None:
+        from fog_training.checkpoint import checkpoint_path, load_checkpoint
+
+        state = load_checkpoint(checkpoint_path(out))
+        self.agent.load_state_dict(state.model_state)
+        self.optimizer.load_state_dict(state.optim_state)
+        self.rng.bit_generator.state = state.numpy_rng
+        torch.set_rng_state(state.torch_rng)
+        self.iteration, self.samples, self.updates = self.counters.get()
+        self.global_model.samples = self.samples
+        if (out / "replay.safetensors").exists():
+            from safetensors.torch import load_file
+
+            self.replay.load(load_file(str(out / "replay.safetensors")))
+            self.local_fitted = True
+
+    # ---- the loop ----
+    def train(self) -> dict[str, Any]:
+        from torch.utils.tensorboard import SummaryWriter
+        from tqdm.auto import tqdm
+
+        from fog_training.checkpoint import checkpoint_path
+
+        cfg = self.cfg
+        if not cfg.out:
+            raise SystemExit("--out is required")
+        out = Path(cfg.out)
+        out.mkdir(parents=True, exist_ok=True)
+        ckpt = checkpoint_path(out)
+        if ckpt.exists() and cfg.resume == "never":
+            raise FileExistsError(f"{out} already holds a checkpoint; choose another --out or resume it")
+        if not ckpt.exists() and cfg.resume == "require":
+            raise FileNotFoundError(f"--resume given but {ckpt} does not exist")
+        config = config_to_dict(cfg)
+        if ckpt.exists():
+            self.load(out)
+            print(f"resuming {out} from iteration {self.iteration} ({self.samples} samples)")
+        (out / "config.json").write_text(json.dumps(config, indent=2))
+        writer = SummaryWriter(str(out / "tb"), purge_step=self.iteration or None)
+        stop: dict[str, str | None] = {"signal": None}
+        old = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                old[sig] = signal.signal(sig, lambda s, _f: stop.__setitem__("signal", signal.Signals(s).name))
+            except ValueError:
+                pass
+        total = cfg.sample_budget if cfg.sample_budget else cfg.iterations * cfg.num_envs * cfg.horizon
+        bar = tqdm(
+            total=total,
+            initial=self.samples,
+            disable=not cfg.progress,
+            dynamic_ncols=True,
+            desc=out.name,
+            unit="sample",
+        )
+        t0 = time.monotonic()
+        start_it, reason = self.iteration, "done"
+        next_eval = (
+            (self.samples // cfg.eval_every_samples + 1) * cfg.eval_every_samples if cfg.eval_every_samples else None
+        )
+        try:
+            while self.iteration < cfg.iterations and not (cfg.sample_budget and self.samples >= cfg.sample_budget):
+                t_it = time.monotonic()
+                data, metrics = self.actor_update()
+                metrics.update(self.critic_update(data))
+                self.iteration += 1
+                self.updates += 1
+                self.samples = self.global_model.samples
+                if cfg.refresh_every and self.iteration % cfg.refresh_every == 0:
+                    metrics.update(self.refresh_local())
+                metrics["time/iteration_s"] = time.monotonic() - t_it
+                metrics["samples"] = self.samples
+                bar.update(self.samples - bar.n)
+                bar.set_postfix(obj=f"{metrics['actor/objective']:.3g}", r=f"{metrics['rollout/reward_global']:.3g}")
+                if self.iteration % cfg.log_every == 0:
+                    for k, v in metrics.items():
+                        writer.add_scalar(k, v, self.samples)
+                    with open(out / "metrics.jsonl", "a") as f:
+                        f.write(json.dumps({"iteration": self.iteration, **metrics}) + "\n")
+                if next_eval is not None and cfg.eval_episodes and self.samples >= next_eval:
+                    self._record_eval(out, writer)
+                    next_eval += cfg.eval_every_samples
+                if self.iteration % cfg.checkpoint_every == 0:
+                    self.save(out, config)
+                if stop["signal"]:
+                    reason = stop["signal"]
+                    break
+                if cfg.time_limit_min and time.monotonic() - t0 > 60 * cfg.time_limit_min:
+                    reason = "time_limit"
+                    break
+            self.save(out, config)
+            evals = (
+                [json.loads(x) for x in (out / "evals.jsonl").read_text().splitlines()]
+                if (out / "evals.jsonl").exists()
+                else []
+            )
+            if cfg.eval_episodes and reason == "done" and not (evals and evals[-1]["samples"] == self.samples):
+                self._record_eval(out, writer)
+        finally:
+            bar.close()
+            writer.close()
+            for sig, h in old.items():
+                signal.signal(sig, h)
+        seconds = time.monotonic() - t0
+        summary = {
+            "iteration": self.iteration,
+            "start_iteration": start_it,
+            "samples": self.samples,
+            "sample_kind": "real" if self.real else "world_model",
+            "stopped": reason,
+            "seconds": seconds,
+            "seconds_per_iteration": seconds / max(1, self.iteration - start_it),
+        }
+        (out / "train_summary.json").write_text(json.dumps(summary, indent=2))
+        print(
+            f"{out}: iteration {self.iteration}, {self.samples} {summary['sample_kind']} samples ({reason}) "
+            f"in {seconds:.0f} s"
+        )
+        return summary
+
+    def _record_eval(self, out: Path, writer) -> None:
+        ev = self.evaluate(self.cfg.eval_episodes)
+        with open(out / "evals.jsonl", "a") as f:
+            f.write(json.dumps(ev) + "\n")
+        for k in ("success_rate", "mean_final_coverage"):
+            writer.add_scalar(f"eval/{k}", ev[k], self.samples)
+
+
+def run(cfg: FoGConfig) -> dict[str, Any]:
+    return FoGTrainer(cfg).train()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from fog_training.train_cli import parse_with_presets
+
+    argv = sys.argv[1:] if argv is None else argv
+    cfg = parse_with_presets(FoGConfig, PRESETS, argv, "fog train policy", __doc__)
+    if cfg.resume != "never" and cfg.out and (Path(cfg.out) / "config.json").exists() and cfg.resume == "require":
+        saved = json.loads((Path(cfg.out) / "config.json").read_text())
+        cfg = config_from_dict(FoGConfig, {**saved, "resume": "require"})
+    run(cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

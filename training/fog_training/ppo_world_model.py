@@ -1,0 +1,424 @@
+"""``fog train ppo-world-model``: the paper's baseline, PPO inside the same global world model.
+
+Same harness as ``fog train policy``: N imagined rollouts of the diffusion WorldModelEnv started
+from real context windows, the policy acting on the RSSM state filtered from the generated frames
+(exactly what it sees at deployment), the same squashed Gaussian actor, the same true-environment
+evaluation and the same sample accounting. What differs is the gradient: a likelihood-ratio
+(clipped PPO) estimate with GAE instead of the decoupled first-order one. The RSSM is used as a
+fixed filter (no refresh).
+
+Examples::
+
+    fog train ppo-world-model --preset cpu --data data/pusht.zarr --world-model runs/pusht/wm \
+        --rssm runs/pusht/rssm --out runs/pusht/ppo_wm
+    fog train ppo-world-model --preset debug --data /tmp/tiny.zarr --world-model /tmp/wm --rssm /tmp/rssm --out /tmp/ppo
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from fog_training.actor import ActorConfig, SquashedGaussianActor, mlp, save_actor
+from fog_training.fog_trainer import _Counters
+from fog_training.train_loop import ensure_fog_worldmodel, use_bf16
+
+ensure_fog_worldmodel()
+from fog_worldmodel.config_io import config_to_dict  # noqa: E402
+from fog_worldmodel.rssm import RSSMState  # noqa: E402
+
+
+@dataclass
+class PPOWorldModelConfig:
+    data: str = ""
+    """Episode store the world models were trained on (context windows)."""
+    world_model: str = ""
+    """Run directory of ``fog train world-model``."""
+    rssm: str = ""
+    """Run directory of ``fog train rssm`` (the filter the policy acts through)."""
+    out: str = ""
+    """Run directory."""
+    num_envs: int = 32
+    """Parallel imagined rollouts."""
+    rollout_steps: int = 16
+    """Steps per rollout (from fresh real contexts each time; GAE bootstraps at the end)."""
+    iterations: int = 10_000
+    """Rollout + update cycles."""
+    sample_budget: int = 0
+    """Stop once the world model has produced this many samples (0: iterations only)."""
+    lr: float = 3e-4
+    """Adam learning rate (actor and value)."""
+    epochs: int = 4
+    """PPO epochs per rollout."""
+    minibatches: int = 4
+    """Minibatches per epoch."""
+    clip: float = 0.2
+    """PPO ratio clip."""
+    gamma: float = 0.99
+    """Discount."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    ent_coef: float = 0.0
+    """Weight of the entropy estimate (-log pi) bonus."""
+    vf_coef: float = 0.5
+    """Weight of the value loss."""
+    max_grad_norm: float = 0.5
+    """Gradient clip."""
+    actor_hidden: tuple[int, ...] = (256, 128, 64)
+    """Actor MLP widths."""
+    critic_hidden: tuple[int, ...] = (256, 128, 64)
+    """Value MLP widths."""
+    global_precision: Literal["fp32", "bf16", "auto"] = "auto"
+    """Autocast of the diffusion sampler."""
+    eval_every_samples: int = 0
+    """True-environment evaluation every this many world-model samples (0: only at the end)."""
+    eval_episodes: int = 0
+    """Episodes per evaluation (0: none)."""
+    eval_max_steps: int = 300
+    """Step limit of evaluation episodes."""
+    checkpoint_every: int = 20
+    """Iterations between checkpoints."""
+    seed: int = 0
+    """Seed."""
+    threads: int = 0
+    """torch CPU threads (0 = default)."""
+    device: str = "auto"
+    """cpu, cuda or auto."""
+    progress: bool = True
+    """tqdm progress bar."""
+    time_limit_min: float = 0.0
+    """Stop after this many minutes (0 = none)."""
+    resume: Literal["auto", "require", "never"] = "auto"
+    """auto / require / never continue from RUN's checkpoint."""
+
+
+def preset_cpu() -> PPOWorldModelConfig:
+    return PPOWorldModelConfig(
+        num_envs=32,
+        rollout_steps=16,
+        sample_budget=40_960,
+        eval_episodes=50,
+        eval_every_samples=20_480,
+        checkpoint_every=10,
+        threads=2,
+    )
+
+
+def preset_debug() -> PPOWorldModelConfig:
+    return PPOWorldModelConfig(
+        num_envs=4,
+        rollout_steps=4,
+        iterations=4,
+        actor_hidden=(32, 32),
+        critic_hidden=(32, 32),
+        epochs=2,
+        minibatches=2,
+        eval_episodes=2,
+        eval_max_steps=8,
+        checkpoint_every=2,
+        threads=1,
+        progress=False,
+        global_precision="fp32",
+    )
+
+
+def preset_gpu() -> PPOWorldModelConfig:
+    return PPOWorldModelConfig(
+        num_envs=256,
+        rollout_steps=32,
+        sample_budget=40_000_000,
+        eval_episodes=50,
+        eval_every_samples=2_000_000,
+        checkpoint_every=50,
+        global_precision="bf16",
+    )
+
+
+PRESETS = {"cpu": preset_cpu, "debug": preset_debug, "gpu": preset_gpu}
+
+
+def gae(
+    rewards: torch.Tensor, values: torch.Tensor, last_value: torch.Tensor, dones: torch.Tensor, gamma: float, lam: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Advantages and returns [T, N] (``dones[t]``: the transition at t terminated)."""
+    T = rewards.shape[0]
+    adv = torch.zeros_like(rewards)
+    last = torch.zeros_like(last_value)
+    for t in reversed(range(T)):
+        nv = last_value if t == T - 1 else values[t + 1]
+        nonterm = 1.0 - dones[t].float()
+        delta = rewards[t] + gamma * nv * nonterm - values[t]
+        last = delta + gamma * lam * nonterm * last
+        adv[t] = last
+    return adv, adv + values
+
+
+def train(cfg: PPOWorldModelConfig) -> dict[str, Any]:
+    from fog_worldmodel.global_world_model import GlobalWorldModel
+    from fog_worldmodel.rssm import RSSM
+    from torch.utils.tensorboard import SummaryWriter
+    from tqdm.auto import tqdm
+
+    from fog_training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+    from fog_training.data.episode_store import EpisodeStore
+    from fog_training.eval_policy import evaluate, run_rssm_policy
+    from fog_training.global_models import DiffusionGlobalModel
+    from fog_training.window_sampler import WindowSampler
+
+    if not (cfg.data and cfg.world_model and cfg.rssm and cfg.out):
+        raise SystemExit("--data, --world-model, --rssm and --out are required")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = torch.device(
+        "cuda"
+        if cfg.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if cfg.device == "auto" else cfg.device)
+    )
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    # ---- setup: the same global model, filter and actor as FoG ----
+    store = EpisodeStore(cfg.data)
+    wm = GlobalWorldModel.from_pretrained(Path(cfg.world_model) / "model", device)
+    rssm = RSSM.from_pretrained(Path(cfg.rssm) / "model", device).requires_grad_(False)
+    sampler = WindowSampler(store, wm.cfg.image_size, 0.05)
+    gm = DiffusionGlobalModel(wm, sampler, cfg.num_envs, device, cfg.seed)
+    A = store.action_dim
+    act_meta = store.meta.get("action", {})
+    actor = SquashedGaussianActor(
+        ActorConfig(
+            feat_dim=rssm.feat_dim,
+            action_dim=A,
+            hidden=tuple(cfg.actor_hidden),
+            action_low=tuple(act_meta.get("low", [-1.0] * A)),
+            action_high=tuple(act_meta.get("high", [1.0] * A)),
+        )
+    ).to(device)
+    value = mlp(rssm.feat_dim, tuple(cfg.critic_hidden), 1).to(device)
+    counters = _Counters()
+    agent = nn.ModuleDict({"actor": actor, "value": value, "counters": counters})
+    optimizer = torch.optim.Adam(list(actor.parameters()) + list(value.parameters()), lr=cfg.lr, eps=1e-5)
+    bf16 = use_bf16(cfg.global_precision, device)
+    image_size = int(store.image_shape[0])
+    real_offline = int(sum(store.episode_lengths[i] for i in sampler.train_episodes))
+    config = config_to_dict(cfg)
+    ckpt = checkpoint_path(out)
+    if ckpt.exists() and cfg.resume == "never":
+        raise FileExistsError(f"{out} already holds a checkpoint")
+    if not ckpt.exists() and cfg.resume == "require":
+        raise FileNotFoundError(f"--resume given but {ckpt} does not exist")
+    iteration = samples = 0
+    if ckpt.exists():
+        st = load_checkpoint(ckpt)
+        agent.load_state_dict(st.model_state)
+        optimizer.load_state_dict(st.optim_state)
+        rng.bit_generator.state = st.numpy_rng
+        torch.set_rng_state(st.torch_rng)
+        iteration, samples, _ = counters.get()
+        gm.samples = samples
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+    writer = SummaryWriter(str(out / "tb"), purge_step=iteration or None)
+
+    def save() -> None:
+        counters.set(iteration, samples, iteration)
+        save_checkpoint(
+            ckpt, step=iteration, config=config, model=agent, optimizer=optimizer, scheduler=None, numpy_rng=rng
+        )
+        save_actor(
+            actor,
+            out / "policy",
+            "rssm",
+            {
+                "data": cfg.data,
+                "image_size": image_size,
+                "iteration": iteration,
+                "samples": samples,
+                "trainer": "ppo_world_model",
+            },
+        )
+        rssm.save_pretrained(out / "policy" / "rssm")
+
+    def record_eval() -> None:
+        actor.eval()
+        s = evaluate(
+            lambda seeds, rec: run_rssm_policy(actor, rssm, seeds, cfg.eval_max_steps, image_size, rec),
+            cfg.eval_episodes,
+            min(25, cfg.eval_episodes),
+            seed=0,
+        )
+        actor.train()
+        ev = {
+            "iteration": iteration,
+            "samples": samples,
+            "sample_kind": "world_model",
+            "world_model_samples": samples,
+            "real_samples": real_offline,
+            **{
+                k: s[k]
+                for k in (
+                    "episodes",
+                    "success_rate",
+                    "mean_final_coverage",
+                    "mean_max_coverage",
+                    "mean_length",
+                    "seconds",
+                )
+            },
+        }
+        with open(out / "evals.jsonl", "a") as f:
+            f.write(json.dumps(ev) + "\n")
+        writer.add_scalar("eval/mean_final_coverage", ev["mean_final_coverage"], samples)
+        writer.add_scalar("eval/success_rate", ev["success_rate"], samples)
+
+    total = cfg.sample_budget or cfg.iterations * cfg.num_envs * cfg.rollout_steps
+    bar = tqdm(total=total, initial=samples, disable=not cfg.progress, dynamic_ncols=True, desc=out.name, unit="sample")
+    next_eval = (samples // cfg.eval_every_samples + 1) * cfg.eval_every_samples if cfg.eval_every_samples else None
+    t0, start_it, reason = time.monotonic(), iteration, "done"
+    N, T = cfg.num_envs, cfg.rollout_steps
+    try:
+        while iteration < cfg.iterations and not (cfg.sample_budget and samples >= cfg.sample_budget):
+            t_it = time.monotonic()
+            # ---- rollout in the world model, acting on the filtered RSSM state ----
+            with torch.no_grad():
+                ctx = gm.reset(rng)
+                is_first = ctx["is_first"].bool().clone()
+                is_first[:, 0] = True
+                from fog_worldmodel.rssm import prev_actions_from
+
+                posts, _, _, _ = rssm.observe(
+                    ctx["frames"], prev_actions_from(ctx["actions"].float(), is_first), is_first, sample=False
+                )
+                state = RSSMState(posts.deter[:, -1], posts.stoch[:, -1])
+                buf: dict[str, list[torch.Tensor]] = {k: [] for k in ("feat", "u", "logp", "value", "reward", "done")}
+                alive = torch.ones(N, device=device)
+                for _ in range(T):
+                    f = rssm.feat(state)
+                    action, logp, u = actor.sample(f)
+                    with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+                        res = gm.step(action)
+                    for k, v in (
+                        ("feat", f),
+                        ("u", u),
+                        ("logp", logp),
+                        ("value", value(f).squeeze(-1)),
+                        ("reward", res.reward.float() * alive),
+                        ("done", res.terminated | (alive == 0)),
+                    ):
+                        buf[k].append(v)
+                    alive = alive * (~res.terminated).float()
+                    state, _, _, _ = rssm.obs_step(
+                        state,
+                        action,
+                        rssm.encode(res.obs),
+                        torch.zeros(N, dtype=torch.bool, device=device),
+                        sample=False,
+                    )
+                last_value = value(rssm.feat(state)).squeeze(-1)
+                b = {k: torch.stack(v) for k, v in buf.items()}
+                adv, ret = gae(b["reward"], b["value"], last_value, b["done"], cfg.gamma, cfg.gae_lambda)
+            samples = gm.samples
+            # ---- PPO update ----
+            flat = {
+                "feat": b["feat"].reshape(N * T, -1),
+                "u": b["u"].reshape(N * T, -1),
+                "logp": b["logp"].reshape(-1),
+                "adv": adv.reshape(-1),
+                "ret": ret.reshape(-1),
+            }
+            mb = max(1, (N * T) // cfg.minibatches)
+            stats: dict[str, float] = {}
+            n_mb = 0
+            for _ in range(cfg.epochs):
+                perm = torch.randperm(N * T, device=device)
+                for a in range(0, N * T, mb):
+                    idx = perm[a : a + mb]
+                    new_logp = actor.log_prob(flat["feat"][idx], flat["u"][idx])
+                    ratio = (new_logp - flat["logp"][idx]).exp()
+                    adv_mb = flat["adv"][idx]
+                    adv_mb = (adv_mb - adv_mb.mean()) / (adv_mb.std() + 1e-8)
+                    pg = torch.max(-adv_mb * ratio, -adv_mb * ratio.clamp(1 - cfg.clip, 1 + cfg.clip)).mean()
+                    v_loss = 0.5 * (value(flat["feat"][idx]).squeeze(-1) - flat["ret"][idx]).pow(2).mean()
+                    ent = -new_logp.mean()
+                    loss = pg + cfg.vf_coef * v_loss - cfg.ent_coef * ent
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    nn.utils.clip_grad_norm_(list(actor.parameters()) + list(value.parameters()), cfg.max_grad_norm)
+                    optimizer.step()
+                    with torch.no_grad():
+                        m = {
+                            "ppo/policy_loss": pg.item(),
+                            "ppo/value_loss": v_loss.item(),
+                            "ppo/entropy": ent.item(),
+                            "ppo/clip_fraction": ((ratio - 1).abs() > cfg.clip).float().mean().item(),
+                        }
+                    for k, v in m.items():
+                        stats[k] = stats.get(k, 0.0) + v
+                    n_mb += 1
+            iteration += 1
+            metrics = {k: v / n_mb for k, v in stats.items()}
+            metrics.update(
+                {
+                    "rollout/reward_global": b["reward"].mean().item(),
+                    "samples": samples,
+                    "time/iteration_s": time.monotonic() - t_it,
+                }
+            )
+            for k, v in metrics.items():
+                writer.add_scalar(k, v, samples)
+            with open(out / "metrics.jsonl", "a") as f:
+                f.write(json.dumps({"iteration": iteration, **metrics}) + "\n")
+            bar.update(samples - bar.n)
+            if next_eval is not None and cfg.eval_episodes and samples >= next_eval:
+                record_eval()
+                next_eval += cfg.eval_every_samples
+            if iteration % cfg.checkpoint_every == 0:
+                save()
+            if cfg.time_limit_min and time.monotonic() - t0 > 60 * cfg.time_limit_min:
+                reason = "time_limit"
+                break
+        save()
+        evals = (
+            [json.loads(x) for x in (out / "evals.jsonl").read_text().splitlines()]
+            if (out / "evals.jsonl").exists()
+            else []
+        )
+        if cfg.eval_episodes and reason == "done" and not (evals and evals[-1]["samples"] == samples):
+            record_eval()
+    finally:
+        bar.close()
+        writer.close()
+    seconds = time.monotonic() - t0
+    summary = {
+        "iteration": iteration,
+        "start_iteration": start_it,
+        "samples": samples,
+        "sample_kind": "world_model",
+        "stopped": reason,
+        "seconds": seconds,
+        "seconds_per_iteration": seconds / max(1, iteration - start_it),
+    }
+    (out / "train_summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"{out}: iteration {iteration}, {samples} world_model samples ({reason}) in {seconds:.0f} s")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    from fog_training.train_cli import parse_with_presets
+
+    argv = sys.argv[1:] if argv is None else argv
+    train(parse_with_presets(PPOWorldModelConfig, PRESETS, argv, "fog train ppo-world-model", __doc__))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
