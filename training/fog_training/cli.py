@@ -28,18 +28,45 @@ def register(verb: str, module: str, help_text: str) -> None:
 # `collect` drives ROS 2 nodes: it lives with them in quadruped_bridge (needs the built workspace).
 register("collect", "quadruped_bridge.collect", "record exploration episodes from the simulator into bags")
 register("dataset", "fog_training.data.bag_to_dataset", "convert rosbag2 bags into a Zarr episode dataset")
-register("deploy", "fog_policy.deploy", "run a policy on the simulator, the Go2 or a bag (deploy.launch.py in one process)")
+register(
+    "deploy", "fog_policy.deploy", "run a policy on the simulator, the Go2 or a bag (deploy.launch.py in one process)"
+)
+register(
+    "export", "fog_training.export_cli:export_main", "export a trained policy run to an ONNX artifact (parity-checked)"
+)
 register("validate", "fog_training.export_cli", "check an exported policy artifact with the robot's runtime")
 register("collect-pusht", "fog_training.data.pusht_collect", "collect Push-T episodes into a Zarr dataset")
 register("train world-model", "fog_training.train_world_model", "train the global diffusion world model")
 register("train rssm", "fog_training.train_rssm", "train the local latent world model (RSSM)")
-register("eval world-model", "fog_training.eval_world_model", "world models: PSNR/SSIM vs horizon, action response, rewards")
-register("train policy", "fog_training.fog_trainer", "train the policy with decoupled first-order gradients (FoG / DMO) and SAPO")
-register("train ppo-world-model", "fog_training.ppo_world_model", "baseline: PPO inside the global world model (same sample budget)")
+register(
+    "eval world-model", "fog_training.eval_world_model", "world models: PSNR/SSIM vs horizon, action response, rewards"
+)
+register(
+    "train policy",
+    "fog_training.fog_trainer",
+    "train the policy with decoupled first-order gradients (FoG / DMO) and SAPO",
+)
+register(
+    "train ppo-world-model",
+    "fog_training.ppo_world_model",
+    "baseline: PPO inside the global world model (same sample budget)",
+)
 register("train ppo-sb3", "fog_training.sb3_ppo", "baseline: stable-baselines3 PPO in the true state-based Push-T")
-register("eval policy", "fog_training.eval_policy", "evaluate a policy in gym-pusht: success rate, final coverage, best/worst video")
-register("bench pusht", "fog_training.bench_pusht", "train every method at equal budgets, evaluate in gym-pusht, gradient cost FoG vs BPTT")
-register("bench gradient-cost", "fog_training.bptt_baseline", "time and peak memory of one actor update: FoG vs BPTT through the diffusion sampler")
+register(
+    "eval policy",
+    "fog_training.eval_policy",
+    "evaluate a policy in gym-pusht: success rate, final coverage, best/worst video",
+)
+register(
+    "bench pusht",
+    "fog_training.bench_pusht",
+    "train every method at equal budgets, evaluate in gym-pusht, gradient cost FoG vs BPTT",
+)
+register(
+    "bench gradient-cost",
+    "fog_training.bptt_baseline",
+    "time and peak memory of one actor update: FoG vs BPTT through the diffusion sampler",
+)
 
 
 def _usage() -> str:
@@ -59,12 +86,16 @@ def main(argv: list[str] | None = None) -> int:
         verb = " ".join(argv[:n])
         if len(argv) >= n and verb in VERBS:
             module, _ = VERBS[verb]
+            module, _, func = module.partition(":")
             try:
-                entry = importlib.import_module(module).main
+                entry = getattr(importlib.import_module(module), func or "main")
             except ModuleNotFoundError as e:
                 if e.name and e.name.split(".")[0] in ("quadruped_bridge", "fog_policy", "rclpy"):
-                    print(f"fog {verb}: needs the ROS 2 workspace ({e.name} not importable): run "
-                          "`make setup` and `source ros_ws/install/setup.bash` first", file=sys.stderr)
+                    print(
+                        f"fog {verb}: needs the ROS 2 workspace ({e.name} not importable): run "
+                        "`make setup` and `source ros_ws/install/setup.bash` first",
+                        file=sys.stderr,
+                    )
                     return 2
                 raise
             return int(entry(argv[n:]) or 0)
