@@ -66,7 +66,7 @@ def test_closed_loop_rates_then_camera_loss_stops_commands(artifact, tmp_path):
             stamps = stamps[(stamps >= t0) & (stamps <= t1)]
             assert abs(len(stamps) - 50.0 * (t1 - t0)) <= 0.03 * 50.0 * (t1 - t0), f"{len(stamps)} joint commands"
             intervals = np.diff(stamps)
-            assert abs(np.median(intervals) - 0.02) < 1e-6 and np.percentile(intervals, 99) <= 0.03
+            assert abs(np.median(intervals) - 0.02) < 1e-6 and np.percentile(intervals, 99) <= 0.04
             assert min(p.pose.position.z for p in poses[-500:]) > 0.18, "the robot fell under the policy"
 
             # camera loss: the policy stops within two policy periods of the last image

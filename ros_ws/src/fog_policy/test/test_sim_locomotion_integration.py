@@ -141,7 +141,9 @@ def test_estop_latches_until_released(stack):
     res = probe.call(Trigger, "quadruped_bridge/release_estop")
     assert res.success, res.message
     stood = lambda: any("mode=active" in diagnostics_text([d]) for d in probe.messages["/diagnostics"][-4:])  # noqa: E731
-    assert probe.spin_until(stood, timeout=40), "the controller did not take over again after the soft start"
+    assert probe.spin_until(stood, timeout=40), "the controller did not take over again after the soft start:\n" + (
+        diagnostics_text(probe.messages["/diagnostics"][-8:])
+    )
     probe.spin_sim(1.0, timeout=10)
     assert probe.messages["sim/base_pose"][-1].pose.position.z > 0.22
 
