@@ -44,7 +44,7 @@ class LocomotionConfig:
     """joint_states or imu/data older than this (s) -> stop commanding."""
     cmd_vel_timeout: float = 0.5
     """cmd_vel older than this (s) is replaced by zero velocity (stand still)."""
-    stand_tolerance: float = 0.25
+    stand_tolerance: float = 0.4
     """The gait starts once every joint is within this (rad) of the stand pose."""
     lost_tolerance: float = 0.8
     """A joint this far (rad) from its target for `lost_time` means the robot is not following."""
