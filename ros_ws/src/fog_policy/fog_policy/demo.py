@@ -151,9 +151,11 @@ def write_outputs(out: Path, ego, third, twists, poses, commanded, diags) -> dic
     settled = walking & np.array(
         [np.all((ti - change_times[change_times <= ti]) >= 1.0) if np.any(change_times <= ti) else False for ti in t]
     )
-    xy = np.array([[m.pose.position.x, m.pose.position.y, m.pose.position.z] for m in poses])
+    # from the first command on: before it the robot lies and stands up (soft start)
+    poses = [m for m in poses if stamp_seconds(m) >= t0]
+    xy = np.array([[m.pose.position.x, m.pose.position.y, m.pose.position.z] for m in poses]).reshape(-1, 3)
     tilt = max((max(abs(a) for a in roll_pitch_yaw(m.pose.orientation)[:2]) for m in poses), default=0.0)
-    fell = bool(len(xy) and (xy[:, 2].min() < 0.15 or tilt > 0.8) and t0 > 0)
+    fell = bool(len(xy) and (xy[:, 2].min() < 0.15 or tilt > 0.8))
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
     for ax, k, name, unit in zip(axes.flat[:3], range(3), ("vx", "vy", "yaw rate"), ("m/s", "m/s", "rad/s")):
