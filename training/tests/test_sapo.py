@@ -18,8 +18,10 @@ from fog_training.sapo import Temperature, WindowReturn, target_entropy  # noqa:
 def test_squashed_log_prob_matches_torch_distributions():
     from torch.distributions import Normal, TanhTransform, TransformedDistribution
 
+    torch.manual_seed(0)
     mean, log_std = torch.randn(5, 2), torch.randn(5, 2).clamp(-2, 1)
-    u = mean + log_std.exp() * torch.randn(5, 2)
+    # |u| <= 3: beyond, the float32 reference (atanh of tanh(u) ~ 1) loses the digits we compare
+    u = (mean + log_std.exp() * torch.randn(5, 2)).clamp(-3, 3)
     ref = TransformedDistribution(Normal(mean, log_std.exp()), [TanhTransform()]).log_prob(torch.tanh(u)).sum(-1)
     assert torch.allclose(squashed_log_prob(u, mean, log_std), ref, atol=1e-4)
 

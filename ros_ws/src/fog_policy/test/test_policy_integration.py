@@ -185,6 +185,7 @@ def dry_run_outputs(artifact, bag, tmp_path, tag):
     )
     live = []
     probe.node.create_subscription(Twist, "cmd_vel", lambda m: live.append(m), RELIABLE)
+    diags = probe.watch(DiagnosticArray, "/diagnostics")
     try:
         with ProcessGroup(tmp_path / f"logs_{tag}", ros_env(domain)) as group:
             group.start(
@@ -194,11 +195,20 @@ def dry_run_outputs(artifact, bag, tmp_path, tag):
                     {"artifact": str(artifact), "dry_run": True, "trigger": "image", "use_sim_time": True},
                 ),
             )
+            # the replay starts once the policy is active, so both runs see every image
+            def active():
+                return any(
+                    st.name == "fog_policy: policy" and st.message not in ("unconfigured", "configured")
+                    for d in diags
+                    for st in d.status
+                )
+
+            assert probe.spin_until(active, timeout=60), "the policy node did not activate"
             replay = group.start(
                 "replay",
                 node_command(
                     "quadruped_bridge.replay_node",
-                    {"bag": str(bag), "rate": 2.0, "wait_for_subscribers": 1, "start_delay": 2.0},
+                    {"bag": str(bag), "rate": 2.0, "wait_for_subscribers": 1, "start_delay": 0.5},
                 ),
             )
             assert probe.spin_until(lambda: replay.popen.poll() is not None, timeout=120), "replay did not finish"
