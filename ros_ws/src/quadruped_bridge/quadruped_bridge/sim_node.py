@@ -96,7 +96,7 @@ class SimNodeConfig:
     """Largest target change between two commands (rad)."""
     attitude_limit: float = SafetyConfig.attitude_limit
     """Attitude guard: |roll| or |pitch| beyond this (rad) -> damping (latched)."""
-    lockstep_timeout: float = 0.5
+    lockstep_timeout: float = 2.0
     """Wall seconds the simulator waits for a late joint command before letting simulated time run
     into the watchdog (0 = free-running, as the real robot). Keeps simulated behaviour independent
     of how busy the CPU is; a controller that is gone still trips the watchdog, just later in wall time."""
