@@ -156,6 +156,7 @@ class SimNode(Node):
         self.safety = SafetyLayer(self.cfg.safety())
         self._lock = threading.Lock()  # guards sim and safety between the physics and executor threads
         self._command_arrived = threading.Condition(self._lock)
+        self._gave_up_waiting_for: float | None = None  # lockstep: the command time we stopped waiting after
 
         self.pub_joints = self.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
         self.pub_imu = self.create_publisher(Imu, "imu/data", qos_profile_sensor_data)
@@ -346,7 +347,10 @@ class SimNode(Node):
         due = min(self.cfg.lockstep_period + self.cfg.physics_dt, safety.config.command_timeout)
         if t + self.cfg.physics_dt - last <= due:
             return
-        self._command_arrived.wait_for(lambda: safety.last_command_time > last or not rclpy.ok(), timeout)
+        if last == self._gave_up_waiting_for:
+            return  # already waited for this command once: let time run into the watchdog
+        if not self._command_arrived.wait_for(lambda: safety.last_command_time > last or not rclpy.ok(), timeout):
+            self._gave_up_waiting_for = last
 
     def _step(self, t: float) -> None:
         """Publish what is due at time t, then one physics step under the safety layer's command."""
