@@ -107,6 +107,11 @@ def stack(tmp_path_factory):
     probe.watch(DiagnosticArray, "/diagnostics")
     probe.watch(JointState, "joint_states", sensor=True)
     probe.watch(Imu, "imu/data", sensor=True)
+    # a count of joint_states through a deep best-effort queue: the bridge's rate, not how promptly
+    # this test process happens to be scheduled (the depth-5 queue above keeps only the freshest)
+    count = probe.messages["joint_states_count"]
+    probe.node.create_subscription(JointState, "joint_states", lambda _m: count.append(1),
+                                   QoSProfile(depth=5000, reliability=ReliabilityPolicy.BEST_EFFORT))
     s = Stack(group, probe, fake, record, stats)
     try:
         held = lambda: "sport mode 'normal' active" in diagnostics_text(s.bridge_diags())  # noqa: E731
@@ -175,12 +180,13 @@ def lowstate_received(diag) -> int:
 def test_joint_states_and_imu_follow_lowstate(stack):
     """One joint_states per LowState_ the bridge takes (full rate), in our names, with the robot's values."""
     js = stack.probe.messages["joint_states"]
+    counted = stack.probe.messages["joint_states_count"]
     diags = stack.bridge_diags()
     n_diag = len(diags)
     assert stack.probe.spin_until(lambda: len(stack.bridge_diags()) > n_diag, 5)
-    d0, first = stack.bridge_diags()[-1], len(js)
+    d0, first = stack.bridge_diags()[-1], len(counted)
     stack.probe.spin_until(lambda: len(stack.bridge_diags()) > n_diag + 2, 5)
-    d1, last = stack.bridge_diags()[-1], len(js)
+    d1, last = stack.bridge_diags()[-1], len(counted)
     taken = lowstate_received(d1) - lowstate_received(d0)
     assert taken > 50
     assert (last - first) >= 0.8 * taken, f"{last - first} joint_states for {taken} LowState_ taken"
