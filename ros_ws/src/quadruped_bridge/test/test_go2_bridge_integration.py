@@ -23,7 +23,7 @@ from quadruped_bridge.go2_dds import cyclonedds_uri
 from quadruped_bridge.go2_description import JOINT_NAMES, JOINT_UPPER, STAND_POSE
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env, wait_for
 from quadruped_bridge.ros_messages import joint_state_msg
-from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, private_domain_id
+from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, private_domain_id, stamp_seconds
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Imu, JointState
 from std_srvs.srv import Trigger
@@ -110,7 +110,7 @@ def stack(tmp_path_factory):
     # a count of joint_states through a deep best-effort queue: the bridge's rate, not how promptly
     # this test process happens to be scheduled (the depth-5 queue above keeps only the freshest)
     count = probe.messages["joint_states_count"]
-    probe.node.create_subscription(JointState, "joint_states", lambda _m: count.append(1),
+    probe.node.create_subscription(JointState, "joint_states", lambda m: count.append(stamp_seconds(m)),
                                    QoSProfile(depth=5000, reliability=ReliabilityPolicy.BEST_EFFORT))
     s = Stack(group, probe, fake, record, stats)
     try:
@@ -184,9 +184,13 @@ def test_joint_states_and_imu_follow_lowstate(stack):
     diags = stack.bridge_diags()
     n_diag = len(diags)
     assert stack.probe.spin_until(lambda: len(stack.bridge_diags()) > n_diag, 5)
-    d0, first = stack.bridge_diags()[-1], len(counted)
+    d0 = stack.bridge_diags()[-1]
     stack.probe.spin_until(lambda: len(stack.bridge_diags()) > n_diag + 2, 5)
-    d1, last = stack.bridge_diags()[-1], len(counted)
+    d1 = stack.bridge_diags()[-1]
+    stack.probe.spin(0.5)  # drain what is still queued
+    # joint_states stamped between the two reports (the bridge's clock), against LowState_ taken then
+    t0, t1 = stamp_seconds(d0), stamp_seconds(d1)
+    first, last = 0, sum(1 for t in counted if t0 < t <= t1)
     taken = lowstate_received(d1) - lowstate_received(d0)
     assert taken > 50
     assert (last - first) >= 0.8 * taken, f"{last - first} joint_states for {taken} LowState_ taken"
