@@ -96,10 +96,6 @@ class Go2BridgeConfig:
     attitude_limit: float = SafetyConfig.attitude_limit
     """Attitude guard: |roll| or |pitch| beyond this (rad) -> damping (latched)."""
 
-    def safety(self) -> SafetyConfig:
-        return SafetyConfig(kp=self.kp, kd=self.kd, damping_kd=self.damping_kd, command_timeout=self.command_timeout,
-                            state_timeout=self.state_timeout, soft_start_duration=self.soft_start_duration,
-                            max_position_step=self.max_position_step, attitude_limit=self.attitude_limit)
 
 
 class Go2BridgeNode(Node):
@@ -111,7 +107,7 @@ class Go2BridgeNode(Node):
             raise ValueError("motor_rate_hz must be > 0 and state_decimation >= 1")
         from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_, LowState_
 
-        self.safety = SafetyLayer(cfg.safety())
+        self.safety = SafetyLayer(SafetyConfig.from_fields(cfg))
         self._lock = threading.Lock()  # guards safety and the low-level grant between the two threads
         self.pub_joints = self.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
         self.pub_imu = self.create_publisher(Imu, "imu/data", qos_profile_sensor_data)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -76,6 +76,12 @@ class SafetyConfig:
     """Feed-forward torque is clamped to this fraction of each motor's torque limit."""
     stand_pose: tuple[float, ...] = tuple(float(x) for x in STAND_POSE)
     """Target pose of the soft start (Unitree joint order)."""
+
+    @classmethod
+    def from_fields(cls, config: object) -> SafetyConfig:
+        """The safety settings found (by field name) in a backend node's own config."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{n: getattr(config, n) for n in names if hasattr(config, n)})
 
 
 @dataclass

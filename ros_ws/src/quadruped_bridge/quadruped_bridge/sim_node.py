@@ -109,16 +109,6 @@ class SimNodeConfig:
     duration: float = 0.0
     """Stop after this many simulated seconds (0 = run until shut down)."""
 
-    def safety(self) -> SafetyConfig:
-        return SafetyConfig(
-            kp=self.kp,
-            kd=self.kd,
-            damping_kd=self.damping_kd,
-            command_timeout=self.command_timeout,
-            soft_start_duration=self.soft_start_duration,
-            max_position_step=self.max_position_step,
-            attitude_limit=self.attitude_limit,
-        )
 
     def sim(self) -> SimConfig:
         return SimConfig(
@@ -153,7 +143,7 @@ class SimNode(Node):
         self.sim = Go2Sim(self.cfg.sim())
         self.sim.reset(seed=self.cfg.seed, pose=self.cfg.start_pose)
         self._episode = 0
-        self.safety = SafetyLayer(self.cfg.safety())
+        self.safety = SafetyLayer(SafetyConfig.from_fields(self.cfg))
         self._lock = threading.Lock()  # guards sim and safety between the physics and executor threads
         self._command_arrived = threading.Condition(self._lock)
         self._gave_up_waiting_for: float | None = None  # lockstep: the command time we stopped waiting after

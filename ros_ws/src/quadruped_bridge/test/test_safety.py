@@ -185,3 +185,11 @@ def test_nan_state_damps():
     s = standing_layer()
     s.update_state(1.3, np.full(12, math.nan), ZERO, 0.0, 0.0)
     assert s.mode is Mode.DAMPING
+
+
+def test_safety_config_taken_by_name_from_a_node_config():
+    from quadruped_bridge.sim_node import SimNodeConfig
+
+    cfg = SafetyConfig.from_fields(SimNodeConfig(kp=42.0, command_timeout=0.05))
+    assert cfg.kp == 42.0 and cfg.command_timeout == 0.05
+    assert cfg.state_timeout == SafetyConfig().state_timeout  # not a simulator parameter: the default
