@@ -1,9 +1,9 @@
 """Latency and missed deadlines of the deployed stack: simulator + locomotion + policy, closed loop.
 
 Starts the simulator at real time (free-running: no lockstep, as on the robot), the locomotion
-controller and the policy node (an artifact folder, by default an untrained policy exported
-through the real export path), each its own process, the policy node pinned to one core
-(`taskset -c 0`). After `--minutes` it reads the nodes' own timing reports from /diagnostics:
+controller and the policy node (an artifact folder, by default the bundled push-cube policy, else
+an untrained policy exported through the real export path), each its own process, the policy node
+pinned to one core (`taskset -c 0`). After `--minutes` it reads the nodes' own timing reports from /diagnostics:
   - policy: image arrival -> cmd_vel published (p50, p99, max), compute per step, missed deadlines
     (a step more than half a period late, or computing for longer than a period);
   - locomotion: cmd_vel arrival -> first joint_commands carrying it, compute per tick, missed
@@ -33,10 +33,16 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="deploy-bench-"))
     artifact = args.artifact
     if artifact is None:
-        from fog_training.untrained_artifact import make_untrained_artifact
+        from fog_policy.pushcube_demo import bundled_artifact
 
-        artifact = str(tmp / "untrained")
-        make_untrained_artifact(artifact, seed=0)
+        try:
+            artifact = str(bundled_artifact())
+        except FileNotFoundError:
+            from fog_training.untrained_artifact import make_untrained_artifact
+
+            artifact = str(tmp / "untrained")
+            make_untrained_artifact(artifact, seed=0)
+    print(f"artifact: {artifact}", file=sys.stderr)
     domain = private_domain_id()
     probe = RosProbe(domain, use_sim_time=False)
     last = {}

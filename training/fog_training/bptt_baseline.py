@@ -76,7 +76,8 @@ def differentiable_next_frame(
     ctx = obs_ctx.reshape(b, -1, *obs_ctx.shape[-2:])
     sigmas = sampler.sigmas(obs_ctx.device)
     c = den.inner_model.unet.config.out_channels
-    x = torch.randn((b, c, *obs_ctx.shape[-2:]), generator=generator, device=obs_ctx.device) * sigmas[0]
+    noise = torch.randn((b, c, *obs_ctx.shape[-2:]), generator=generator, device=obs_ctx.device)
+    x = den.base(ctx, c) + noise * sigmas[0]
     for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
         denoised = den(x, sigma.expand(b), ctx, act_ctx)
         x = x + (x - denoised) / sigma * (sigma_next - sigma)

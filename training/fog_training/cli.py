@@ -58,6 +58,11 @@ register(
     "evaluate a policy in gym-pusht: success rate, final coverage, best/worst video",
 )
 register(
+    "pipeline pushcube",
+    "fog_training.pushcube_pipeline",
+    "collect -> dataset -> world models -> FoG -> export: the bundled push-cube policy, one command",
+)
+register(
     "bench pusht",
     "fog_training.bench_pusht",
     "train every method at equal budgets, evaluate in gym-pusht, gradient cost FoG vs BPTT",

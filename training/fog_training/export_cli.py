@@ -47,7 +47,20 @@ def export_main(argv: list[str] | None = None) -> int:
     p.add_argument("--episode", type=int, default=0, help="dataset episode replayed for the parity check")
     p.add_argument("--steps", type=int, default=32, help="steps of that episode replayed")
     p.add_argument("--tolerance", type=float, default=1e-3)
+    p.add_argument(
+        "--provenance",
+        default=None,
+        help="JSON file describing how the run was made (e.g. the pipeline's commands): stored in the "
+        "metadata under config.pipeline, its 'command' becomes created_by",
+    )
     a = p.parse_args(argv)
+    provenance = None
+    if a.provenance:
+        try:
+            provenance = json.loads(open(a.provenance).read())
+        except (OSError, ValueError) as e:
+            print(f"fog export: --provenance {a.provenance}: expected a readable JSON file ({e})", file=sys.stderr)
+            return 2
     from fog_training.actor import load_policy
     from fog_training.data.episode_store import EpisodeStore
 
@@ -80,6 +93,9 @@ def export_main(argv: list[str] | None = None) -> int:
         "created_by": "fog export " + " ".join(argv if argv is not None else sys.argv[1:]),
         "config": {"run": str(a.run), "data": str(a.data), "dataset_meta": meta},
     }
+    if provenance is not None:
+        spec["config"]["pipeline"] = provenance
+        spec["created_by"] = str(provenance.get("command", spec["created_by"]))
     full = export_policy(rssm, ActionHead(actor), spec, a.out, ep["image"][:n], ep["proprio"][:n], a.tolerance)
     print(json.dumps({"artifact": a.out, "parity": full["parity"]}, indent=2))
     return 0

@@ -1,18 +1,26 @@
-"""`make demo`: the simulated Go2 walks a square through cmd_vel, and you get a video and a plot.
+"""`make demo`: the main job on the simulator: a trained policy pushes a cube toward a goal.
 
-Starts the simulator (bridge + safety layer) and the locomotion controller as separate ROS 2
-processes on a private DDS domain, waits for the soft start, drives a square (forward, turn left,
-four times) by publishing cmd_vel, and writes to the output folder:
+`--task pushcube` (default) starts the simulated Go2, the locomotion controller and the policy
+node with the bundled push-cube policy (`fog_policy/artifacts/pushcube`, made by `fog pipeline
+pushcube`) as separate ROS 2 processes, runs `--episodes` episodes closed loop and writes
+(fog_policy.pushcube_demo):
 
   demo.mp4        ego camera (left, upscaled) beside the third-person view (right)
-  velocity.png    commanded vs measured base velocity (vx, vy, yaw rate) and the path from above
-  summary.json    per-axis tracking error, distance walked, real-time factor, falls
+  pushcube.png    cube-to-goal distance over time per episode, the commands, the command intervals
+  summary.json    per-episode start/final/min distance and success, falls, the command rate
   logs/           each process's log
 
-Example::
+`--policy random` replaces the policy by uniformly random commands (the reference), `--policy DIR`
+runs another artifact.
+
+`--task square` is the locomotion check: the robot walks a square through cmd_vel and you get the
+video, `velocity.png` (commanded vs measured base velocity, the path) and `summary.json`.
+
+Examples::
 
     python -m fog_policy.demo --out runs/demo
-    python -m fog_policy.demo --side 1.0 --speed 0.4 --real-time-factor 1.0
+    python -m fog_policy.demo --policy random --episodes 5 --no-video --out runs/demo_random
+    python -m fog_policy.demo --task square --side 1.0 --speed 0.4
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +60,12 @@ def parse_args(argv):
         prog="fog demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    p.add_argument("--task", choices=("pushcube", "square"), default="pushcube", help="what the demo runs")
+    p.add_argument("--policy", default="bundled", help="pushcube: 'bundled', 'random', or an artifact folder")
+    p.add_argument("--episodes", type=int, default=3, help="pushcube: episodes (a new scene each)")
+    p.add_argument("--episode-seconds", type=float, default=30.0, help="pushcube: simulated seconds per episode")
+    p.add_argument("--seed", type=int, default=0, help="pushcube: seed of the first scene (cube and goal layout)")
+    p.add_argument("--no-video", action="store_true", help="pushcube: skip the cameras and the video")
     p.add_argument("--side", type=float, default=1.0, help="side of the square (m)")
     p.add_argument("--speed", type=float, default=0.3, help="forward speed along the sides (m/s)")
     p.add_argument("--yaw-rate", type=float, default=0.8, help="yaw rate in the turns (rad/s)")
@@ -66,6 +81,44 @@ def parse_args(argv):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.task == "pushcube":
+        return main_pushcube(args)
+    return main_square(args)
+
+
+def main_pushcube(args) -> int:
+    from fog_policy.pushcube_demo import run_pushcube
+
+    out = Path(args.out)
+    try:
+        result = run_pushcube(
+            out,
+            policy=args.policy,
+            episodes=args.episodes,
+            episode_seconds=args.episode_seconds,
+            seed=args.seed,
+            real_time_factor=args.real_time_factor,
+            video=not args.no_video,
+            domain_id=args.domain_id,
+        )
+    except FileNotFoundError as e:
+        print(f"[demo] {e}", file=sys.stderr)
+        return 2
+    print(json.dumps({k: v for k, v in asdict(result).items() if k != "episodes"}, indent=2))
+    for e in result.episodes:
+        print(
+            f"[demo] episode {e['episode']} (scene {e['scene_seed']}): cube-to-goal {e['start_distance_m']:.2f} -> "
+            f"{e['final_distance_m']:.2f} m, {'success' if e['success'] else 'no success'}"
+            + (", FELL" if e["fell"] else "")
+        )
+    names = (("video", "demo.mp4"), ("plot", "pushcube.png"), ("summary", "summary.json"))
+    for label, name in names:
+        if (out / name).exists():
+            print(f"[demo] {label}: {out / name}")
+    return 1 if result.falls else 0
+
+
+def main_square(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     plan = square_plan(args.side, args.speed, args.yaw_rate)

@@ -79,12 +79,14 @@ class DiffusionSampler:
         """Next frame [B, C, H, W] in [-1, 1], quantized to uint8 levels.
 
         ``obs_ctx`` [B, L*C, H, W] in [-1, 1], ``act_ctx`` [B, L, A] normalized. The initial noise
-        comes from ``generator`` (on the context's device) so a seed fixes the sample.
+        comes from ``generator`` (on the context's device) so a seed fixes the sample; it is centred
+        on the last context frame when the denoiser is ``residual``.
         """
         b, _, h, w = obs_ctx.shape
         c = self.denoiser.inner_model.unet.config.out_channels
         sigmas = self.sigmas(obs_ctx.device)
-        x = torch.randn((b, c, h, w), generator=generator, device=obs_ctx.device) * sigmas[0]
+        noise = torch.randn((b, c, h, w), generator=generator, device=obs_ctx.device)
+        x = self.denoiser.base(obs_ctx, c) + noise * sigmas[0]
         for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:], strict=False):
             denoised = self.denoiser(x, sigma.expand(b), obs_ctx, act_ctx)
             d = (x - denoised) / sigma

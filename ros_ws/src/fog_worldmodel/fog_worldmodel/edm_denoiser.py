@@ -12,6 +12,15 @@ Training draws ln(sigma) ~ N(loc, scale^2), clipped to [sigma_min, sigma_max], a
 the preconditioned target (x0 - c_skip * x) / c_out, which makes every noise level an O(1)
 regression problem. Frames are in [-1, 1]; the context (past frames and actions) comes along
 unchanged.
+
+With ``residual=True`` the diffusion runs on the change from the last context frame ``b``
+(x - b), not on the frame itself: ``D(x) = b + c_skip (x - b) + c_out F(c_in (x - b), ...)``
+and sampling starts from ``b + sigma_max * n``. ``sigma_data`` is then the standard deviation of
+that change (0.054 on our Push-T frames, against 0.16 for the frames). On egocentric or
+top-down frames where a few percent of the pixels move per step, an untrained network (F ~ 0)
+already predicts "nothing moves" instead of noise, so the model's whole capacity goes into the
+motion. This departs from DIAMOND (which denoises the frame) because a CPU budget of a few
+thousand steps never gets a frame-space model past copy-last-frame (docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -38,6 +47,8 @@ class EDMConfig:
     """Training noise levels are clipped above at this value."""
     sigma_offset_noise: float = 0.0
     """Std of per-(sample, channel) constant offset noise added in training (DIAMOND: 0.3; 0 = off)."""
+    residual: bool = False
+    """Diffuse the change from the last context frame instead of the frame (see the module docstring)."""
 
 
 class Conditioners(NamedTuple):
@@ -76,15 +87,21 @@ class Denoiser(nn.Module):
         z = torch.randn(n, device=device, generator=generator)
         return (z * self.cfg.scale + self.cfg.loc).exp().clamp(self.cfg.sigma_min, self.cfg.sigma_max)
 
+    def base(self, obs_ctx: torch.Tensor, channels: int) -> torch.Tensor | float:
+        """What the diffusion is centred on: the last context frame (``residual``) or 0."""
+        return obs_ctx[:, -channels:].float() if self.cfg.residual else 0.0
+
     def forward(
         self, noisy: torch.Tensor, sigma: torch.Tensor, obs_ctx: torch.Tensor, act_ctx: torch.Tensor
     ) -> torch.Tensor:
         """The denoised estimate of x0 (float32) from ``noisy`` = x0 + sigma * n."""
         if sigma.ndim == 0:
             sigma = sigma.expand(noisy.shape[0])
+        base = self.base(obs_ctx, noisy.shape[1])
+        y = noisy.float() - base
         c = edm_preconditioners(sigma, self.cfg.sigma_data)
-        out = self.inner_model(c.c_in * noisy, c.c_noise, obs_ctx, act_ctx).float()
-        return c.c_skip * noisy.float() + c.c_out * out
+        out = self.inner_model(c.c_in * y, c.c_noise, obs_ctx, act_ctx).float()
+        return base + c.c_skip * y + c.c_out * out
 
     def compute_loss(
         self, obs_ctx: torch.Tensor, act_ctx: torch.Tensor, target: torch.Tensor
@@ -95,11 +112,13 @@ class Denoiser(nn.Module):
         noisy = target + torch.randn_like(target) * sigma.view(-1, 1, 1, 1)
         if self.cfg.sigma_offset_noise > 0:
             noisy = noisy + self.cfg.sigma_offset_noise * torch.randn(b, c, 1, 1, device=target.device)
+        base = self.base(obs_ctx, c)
+        y, y0 = noisy - base, target - base
         cond = edm_preconditioners(sigma, self.cfg.sigma_data)
-        out = self.inner_model(cond.c_in * noisy, cond.c_noise, obs_ctx, act_ctx).float()
-        goal = (target - cond.c_skip * noisy) / cond.c_out
+        out = self.inner_model(cond.c_in * y, cond.c_noise, obs_ctx, act_ctx).float()
+        goal = (y0 - cond.c_skip * y) / cond.c_out
         loss = F.mse_loss(out, goal)
         with torch.no_grad():
-            denoised = cond.c_skip * noisy + cond.c_out * out
+            denoised = base + cond.c_skip * y + cond.c_out * out
             x0_mse = F.mse_loss(denoised, target)
         return loss, {"denoiser/loss": loss.item(), "denoiser/x0_mse": x0_mse.item()}

@@ -1,0 +1,299 @@
+"""The push-cube demo: the simulator, the locomotion controller and a policy, closed loop over ROS 2.
+
+Starts, each as its own process on a private DDS domain, the simulated Go2 (``sim_node``), the
+locomotion controller and the policy node with an exported artifact (by default the bundled
+``fog_policy/artifacts/pushcube``, trained by ``fog pipeline pushcube``). With ``--policy random``
+no policy node runs: this process publishes uniformly random cmd_vel inside the artifact's action
+bounds at its policy rate (the reference a trained policy must beat). Each episode starts from
+``sim/reset`` (robot lying, a new cube and goal layout from the seed, so two runs with the same
+``--seed`` see the same layouts) and lasts ``--episode-seconds`` of simulated time, stand-up
+included. An episode succeeds when the cube's centre comes within ``--goal-radius`` of the goal
+(the exploration driver's rule).
+
+Writes to the output folder: ``demo.mp4`` (ego camera beside the third-person view; with
+``--video``), ``pushcube.png`` (cube-to-goal distance over time per episode, the commands, the
+command intervals), ``summary.json`` (per episode and overall) and ``logs/``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from geometry_msgs.msg import PoseStamped, Twist
+from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
+from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, roll_pitch_yaw, stamp_seconds
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from std_srvs.srv import Trigger
+
+from fog_policy.policy_artifact import load_meta
+
+COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+LISTEN_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def bundled_artifact() -> Path:
+    """The push-cube policy shipped with fog_policy (installed share folder, else the source tree)."""
+    candidates = []
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        candidates.append(Path(get_package_share_directory("fog_policy")) / "artifacts" / "pushcube")
+    except (ImportError, LookupError, ValueError):
+        pass
+    candidates.append(Path(__file__).resolve().parents[1] / "artifacts" / "pushcube")
+    for c in candidates:
+        if (c / "policy_meta.json").exists():
+            return c
+    raise FileNotFoundError(
+        "the bundled push-cube policy is missing (looked in: "
+        + ", ".join(str(c) for c in candidates)
+        + "); make one with `fog pipeline pushcube` or pass --policy ARTIFACT_DIR"
+    )
+
+
+@dataclass
+class Episode:
+    index: int
+    seed: int
+    start_time: float
+    end_time: float = 0.0
+    goal_xy: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    distance: list[float] = field(default_factory=list)
+    fell: bool = False
+
+    def summary(self, goal_radius: float) -> dict:
+        d = np.asarray(self.distance)
+        reached = np.flatnonzero(d < goal_radius) if len(d) else np.array([], int)
+        return {
+            "episode": self.index,
+            "scene_seed": self.seed,
+            "start_distance_m": float(d[0]) if len(d) else None,
+            "final_distance_m": float(d[-1]) if len(d) else None,
+            "min_distance_m": float(d.min()) if len(d) else None,
+            "success": bool(len(reached)),
+            "time_to_success_s": float(self.times[reached[0]] - self.start_time) if len(reached) else None,
+            "fell": self.fell,
+        }
+
+
+@dataclass
+class PushCubeResult:
+    policy: str
+    episodes: list[dict]
+    success_rate: float
+    mean_final_distance_m: float
+    mean_distance_reduction_m: float
+    falls: int
+    command_rate_hz: float
+    command_interval_p99_s: float | None
+    commands: int
+    policy_stops: list[str]
+
+
+def run_pushcube(
+    out: Path,
+    policy: str = "bundled",
+    episodes: int = 1,
+    episode_seconds: float = 30.0,
+    seed: int = 0,
+    goal_radius: float = 0.15,
+    real_time_factor: float = 1.0,
+    video: bool = True,
+    domain_id: int = 42,
+    log=print,
+) -> PushCubeResult:
+    """Run ``episodes`` push-cube episodes closed loop and write the demo's outputs into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    random_policy = policy == "random"
+    artifact = bundled_artifact() if policy == "bundled" else None if random_policy else Path(policy)
+    if artifact is None:  # the random reference uses the bundled policy's action space and rate
+        try:
+            meta = load_meta(bundled_artifact())
+        except FileNotFoundError:
+            meta = {"action": {"low": [-0.3, -0.3, -1.0], "high": [0.5, 0.3, 1.0]}, "policy_rate_hz": 5.0}
+    else:
+        meta = load_meta(artifact)
+    low, high = np.array(meta["action"]["low"]), np.array(meta["action"]["high"])
+    rate = float(meta["policy_rate_hz"])
+
+    group = ProcessGroup(out / "logs", ros_env(domain_id))
+    sim_params = {"real_time_factor": real_time_factor, "seed": seed, "third_person_rate_hz": 15.0 if video else 0.0}
+    group.start("sim", node_command("quadruped_bridge.sim_node", sim_params))
+    group.start("locomotion", node_command("fog_policy.locomotion_node", {"use_sim_time": True}))
+    if not random_policy:
+        group.start("policy", node_command("fog_policy.policy_node", {"use_sim_time": True, "artifact": str(artifact)}))
+    probe = RosProbe(domain_id, name="pushcube_demo")
+    ego = probe.watch(Image, "camera/image_raw", sensor=True) if video else []
+    third = probe.watch(Image, "sim/third_person/image_raw", sensor=True) if video else []
+    cubes = probe.watch(PoseStamped, "sim/cube_pose", sensor=True)
+    goals = probe.watch(PoseStamped, "sim/goal_pose", qos=LATCHED_QOS)
+    poses = probe.watch(PoseStamped, "sim/base_pose", sensor=True)
+    diags = probe.watch(DiagnosticArray, "/diagnostics")
+    commands: list[tuple[float, float, float, float]] = []
+    probe.node.create_subscription(
+        Twist, "cmd_vel", lambda m: commands.append((probe.now(), m.linear.x, m.linear.y, m.angular.z)), LISTEN_QOS
+    )
+    rng = np.random.default_rng(seed + 1000)
+    eps: list[Episode] = []
+    try:
+        who = "random commands" if random_policy else artifact
+        log(f"[pushcube] {who}; {episodes} episode(s) of {episode_seconds:g} s")
+        up = lambda: any("fog_policy: locomotion:" in diagnostics_text([d]) for d in diags) and goals  # noqa: E731
+        if not probe.spin_until(lambda: up() or not all(p.alive() for p in group.processes), timeout=120):
+            raise RuntimeError(
+                "the simulator and controller did not come up within 120 s:\n" + diagnostics_text(diags[-5:])
+            )
+        group.check_alive()
+        from tqdm import tqdm
+
+        bar = tqdm(total=episodes * episode_seconds, unit="sim s", bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} sim s")
+        for i in range(episodes):
+            if i > 0:
+                n_goals = len(goals)
+                if not probe.call(Trigger, "sim/reset", Trigger.Request()).success:
+                    raise RuntimeError("sim/reset failed")
+                if not probe.spin_until(lambda n=n_goals: len(goals) > n, timeout=10):
+                    raise RuntimeError("no new goal after sim/reset")
+            ep = Episode(i, seed + i, probe.now(), goal_xy=[goals[-1].pose.position.x, goals[-1].pose.position.y])
+            next_tick = [ep.start_time]
+
+            def act(next_tick=next_tick):
+                if random_policy and probe.now() >= next_tick[0]:
+                    cmd = rng.uniform(low, high)
+                    msg = Twist()
+                    msg.linear.x, msg.linear.y, msg.angular.z = (float(v) for v in cmd)
+                    probe.publish(Twist, "cmd_vel", msg, COMMAND_QOS)
+                    next_tick[0] += 1.0 / rate
+
+            timeout = episode_seconds / max(real_time_factor, 0.05) * 4 + 30
+            if not probe.spin_sim(episode_seconds, timeout=timeout, every=act):
+                group.check_alive()
+                raise RuntimeError(f"simulated time stalled in episode {i}")
+            ep.end_time = probe.now()
+            record_episode(ep, cubes, poses)
+            eps.append(ep)
+            s = ep.summary(goal_radius)
+            bar.update(episode_seconds)
+            bar.set_postfix_str(f"ep {i}: {s['start_distance_m']:.2f} -> {s['final_distance_m']:.2f} m")
+        bar.close()
+        if random_policy:
+            probe.publish(Twist, "cmd_vel", Twist(), COMMAND_QOS)
+            probe.spin(0.2)
+    finally:
+        probe.close()
+        group.stop()
+
+    stops = sorted({v for d in diags for v in stop_reasons(d)})
+    result = summarize(policy if random_policy else str(artifact), eps, commands, goal_radius, rate, stops)
+    write_pushcube_outputs(out, result, eps, commands, goal_radius, low, high)
+    if video:
+        import imageio.v2 as imageio
+
+        from fog_policy.demo import write_video
+
+        write_video(out / "demo.mp4", ego, third, imageio)
+    return result
+
+
+def stop_reasons(diag: DiagnosticArray) -> list[str]:
+    """Why the policy node was not commanding, from its WARN/ERROR diagnostics."""
+    return [
+        s.message
+        for s in diag.status
+        if s.name == "fog_policy: policy" and s.level in (DiagnosticStatus.WARN, DiagnosticStatus.ERROR)
+    ]
+
+
+def record_episode(ep: Episode, cubes, poses) -> None:
+    goal = np.array(ep.goal_xy)
+    for m in cubes:
+        t = stamp_seconds(m)
+        if ep.start_time <= t <= ep.end_time:
+            ep.times.append(t)
+            ep.distance.append(float(np.hypot(m.pose.position.x - goal[0], m.pose.position.y - goal[1])))
+    for m in poses:
+        t = stamp_seconds(m)
+        # a fall: the base low or tilted after the stand-up (the first 3 s are lying and rising)
+        if ep.start_time + 3.0 <= t <= ep.end_time:
+            roll, pitch, _ = roll_pitch_yaw(m.pose.orientation)
+            if m.pose.position.z < 0.15 or max(abs(roll), abs(pitch)) > 0.8:
+                ep.fell = True
+                break
+
+
+def summarize(name, eps, commands, goal_radius, rate, stops) -> PushCubeResult:
+    per = [e.summary(goal_radius) for e in eps]
+    finals = [p["final_distance_m"] for p in per if p["final_distance_m"] is not None]
+    reductions = [p["start_distance_m"] - p["final_distance_m"] for p in per if p["final_distance_m"] is not None]
+    # commands inside the episodes only (not the start-up before the first, not across a reset)
+    inside = [np.array([c[0] for c in commands if e.start_time <= c[0] <= e.end_time]) for e in eps]
+    t = np.concatenate(inside) if inside else np.array([])
+    intervals = np.concatenate([np.diff(x) for x in inside if len(x) > 1] or [np.array([])])
+    span = sum(e.end_time - e.start_time for e in eps)
+    return PushCubeResult(
+        policy=name,
+        episodes=per,
+        success_rate=float(np.mean([p["success"] for p in per])) if per else 0.0,
+        mean_final_distance_m=float(np.mean(finals)) if finals else math.nan,
+        mean_distance_reduction_m=float(np.mean(reductions)) if reductions else math.nan,
+        falls=sum(p["fell"] for p in per),
+        command_rate_hz=float(len(t) / span) if span > 0 else 0.0,
+        command_interval_p99_s=float(np.percentile(intervals, 99)) if len(intervals) else None,
+        commands=len(t),
+        policy_stops=stops,
+    )
+
+
+def write_pushcube_outputs(out: Path, result, eps, commands, goal_radius, low, high) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    ax = axes[0]
+    for e in eps:
+        ax.plot(np.array(e.times) - e.start_time, e.distance, label=f"episode {e.index} (scene {e.seed})")
+    ax.axhline(goal_radius, color="k", ls="--", lw=1, label="success radius")
+    ax.set_xlabel("time since episode start (s, simulated)")
+    ax.set_ylabel("cube-to-goal distance (m)")
+    ax.set_title(f"success {result.success_rate:.0%}, mean final distance {result.mean_final_distance_m:.2f} m")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    if commands:
+        c = np.array(commands)
+        t0 = eps[0].start_time if eps else c[0, 0]
+        for k, name in enumerate(("vx (m/s)", "vy (m/s)", "yaw rate (rad/s)")):
+            ax.step(c[:, 0] - t0, c[:, k + 1], where="post", lw=1, label=name)
+    ax.set_xlabel("time (s, simulated)")
+    ax.set_title(f"cmd_vel ({result.commands} commands, {result.command_rate_hz:.2f} Hz)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax = axes[2]
+    if len(commands) > 1:
+        ax.hist(np.diff([c[0] for c in commands]), bins=40)
+    ax.set_xlabel("interval between cmd_vel messages (s, simulated)")
+    ax.set_ylabel("count")
+    ax.set_yscale("log")
+    ax.set_title("command intervals")
+    ax.grid(alpha=0.3)
+    fig.suptitle(f"push-cube, closed loop: {Path(result.policy).name}")
+    fig.tight_layout()
+    fig.savefig(out / "pushcube.png", dpi=110)
+    plt.close(fig)
+    (out / "summary.json").write_text(json.dumps(asdict(result), indent=2))
+    np.savez_compressed(
+        out / "trace.npz",
+        commands=np.array(commands).reshape(-1, 4),
+        **{f"distance_{e.index}": np.stack([e.times, e.distance]) for e in eps if e.times},
+    )
