@@ -22,7 +22,7 @@ link_cdds_prefix = mkdir -p $(1) && ln -sfn /usr/lib/$(MULTIARCH) $(1)/lib && ln
 ROS_ENV := source $(WS)/install/setup.bash && export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST \
 	RMW_IMPLEMENTATION=rmw_fastrtps_cpp MUJOCO_GL=$${MUJOCO_GL:-egl} HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 &&
 
-.PHONY: setup demo test lint bench lock clean apt-deps
+.PHONY: setup demo test lint bench lock clean apt-deps policy
 setup: $(STAMP) $(SDK_STAMP) $(WS_STAMP)
 
 # Debian packages the pip environment builds against (idempotent: installs only what is missing).
@@ -63,6 +63,10 @@ $(WS_STAMP): $(STAMP) $(SDK_STAMP) $(WS_SOURCES)
 
 demo: setup
 	$(ROS_ENV) $(PY) -m fog_policy.demo $(ARGS)
+
+# Retrain the bundled push-cube policy with our own pipeline (~45 min on 2 cores; resumable).
+policy: setup
+	$(ROS_ENV) $(VENV)/bin/fog pipeline pushcube $(ARGS)
 
 test: setup
 	$(ROS_ENV) $(PY) -m pytest $(PYTEST_ARGS)

@@ -71,7 +71,7 @@ def stage_commands(a: argparse.Namespace) -> dict[str, list[str]]:
         ],
         "global": [
             "train", "world-model", "--data", data, "--out", str(w / "global"), "--preset", a.wm_preset,
-            "--auto-sigma-data", "True", "--loop.time-limit-min", f"{a.wm_minutes:g}", "--loop.seed", str(a.seed),
+            "--auto-sigma-data", "--loop.time-limit-min", f"{a.wm_minutes:g}", "--loop.seed", str(a.seed),
         ],
         "rssm": [
             "train", "rssm", "--data", data, "--out", str(w / "rssm"), "--preset", a.rssm_preset,

@@ -56,6 +56,23 @@ def test_debug_presets_train_both_models(store_path, tmp_path):
     assert m.reward_std.item() != 1.0 and m.action_std.shape == (2,)
 
 
+def test_auto_sigma_data_measures_the_residual_target_and_records_it(store_path, tmp_path):
+    from fog_training.data.episode_store import EpisodeStore
+    from fog_training.window_sampler import WindowSampler
+
+    wm = tmp_path / "wm"
+    args = ["--data", str(store_path), "--out", str(wm), "--preset", "debug", "--loop.steps", "2"]
+    assert train_world_model.main([*args, "--model.edm.residual", "--auto-sigma-data"]) == 0
+    cfg = GlobalWorldModel.from_pretrained(wm / "model").cfg.edm
+    # the same figure computed here by hand: std of (next frame - last frame) in [-1, 1]
+    sampler = WindowSampler(EpisodeStore(store_path), 32, 0.05)
+    w = sampler.sample(np.random.default_rng(12345), 512, 2)
+    x = w["image"].astype(np.float32) / 127.5 - 1
+    assert cfg.residual and cfg.sigma_data == pytest.approx(float((x[:, 1] - x[:, 0]).std()), abs=1e-4)
+    assert cfg.sigma_data != 0.5
+    assert json.loads((wm / "config.json").read_text())["model"]["edm"]["sigma_data"] == cfg.sigma_data
+
+
 def _fixed_loss_falls(model, batch, steps=40, lr=2e-3):
     def loss_at_fixed_noise():
         torch.manual_seed(123)

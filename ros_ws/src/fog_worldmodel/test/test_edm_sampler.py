@@ -74,6 +74,45 @@ def test_denoiser_preconditioning_wires_the_network():
     torch.testing.assert_close(out, c.c_skip * x + c.c_out * 0.7)
 
 
+def test_residual_denoiser_centres_on_the_last_context_frame():
+    # residual: D = b + c_skip (x - b) + c_out F(c_in (x - b)), b = the last context frame
+    seen = {}
+
+    class Const(torch.nn.Module):
+        def forward(self, x, c_noise, obs, act):
+            seen["x"] = x
+            return torch.full_like(x, 0.7)
+
+    sd = 0.05
+    d = Denoiser(Const(), EDMConfig(residual=True, sigma_data=sd))
+    ctx = torch.randn(3, 12, 4, 4)
+    last = ctx[:, -3:]
+    x = torch.randn(3, 3, 4, 4)
+    sigma = torch.tensor([0.1, 1.0, 5.0])
+    c = edm_preconditioners(sigma, sd)
+    out = d(x, sigma, ctx, torch.zeros(3, 4, 2))
+    torch.testing.assert_close(out, last + c.c_skip * (x - last) + c.c_out * 0.7)
+    torch.testing.assert_close(seen["x"], c.c_in * (x - last))
+
+
+def test_residual_model_with_a_silent_network_predicts_the_last_frame():
+    # F = 0 everywhere: the sampler starts at the last frame + noise and denoises back to it
+    class Zero(torch.nn.Module):
+        def forward(self, x, c_noise, obs, act):
+            return torch.zeros_like(x)
+
+    den = Denoiser(Zero(), EDMConfig(residual=True, sigma_data=0.05))
+    den.inner_model.unet = type("U", (), {"config": type("C", (), {"out_channels": 3})()})()
+    ctx = quantize(torch.rand(4, 12, 8, 8) * 2 - 1)
+    out = DiffusionSampler(den, SamplerConfig()).sample(ctx, torch.zeros(4, 4, 2), torch.Generator().manual_seed(0))
+    err = (out - ctx[:, -3:]).abs()
+    assert err.mean() < 0.01 and err.max() < 0.06, (err.mean(), err.max())
+    # the frame-space denoiser with the same silent network does not: it returns (scaled) noise
+    den.cfg = EDMConfig(residual=False, sigma_data=0.05)
+    out = DiffusionSampler(den, SamplerConfig()).sample(ctx, torch.zeros(4, 4, 2), torch.Generator().manual_seed(0))
+    assert (out - ctx[:, -3:]).abs().mean() > 0.1
+
+
 def test_uint8_quantization():
     x = torch.tensor([-2.0, -1.0, 0.0, 0.5, 1.0, 3.0])
     assert to_uint8(x).tolist() == [0, 0, 128, 191, 255, 255]
