@@ -26,6 +26,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import shlex
 import subprocess
@@ -66,7 +67,7 @@ def stage_commands(a: argparse.Namespace) -> dict[str, list[str]]:
             "--seed", str(a.seed), "--episode-seconds", f"{a.episode_seconds:g}",
         ],
         "dataset": [
-            "dataset", str(w / "bags"), "--out", data, "--rate", "5", "--image-size", "64",
+            "dataset", str(w / "bags" / "episode_*"), "--out", data, "--rate", "5", "--image-size", "64",
             "--reward-source", "sim", "--action", "cmd_vel", "--overwrite",
         ],
         "global": [
@@ -88,6 +89,11 @@ def stage_commands(a: argparse.Namespace) -> dict[str, list[str]]:
     }  # fmt: skip
 
 
+def shell_line(args: list[str]) -> str:
+    """The stage as a user types it (glob patterns left for the shell to expand)."""
+    return "fog " + " ".join(x if "*" in x else shlex.quote(x) for x in args)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     a = parse_args(argv)
@@ -99,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     record.update(
         {
             "command": "fog pipeline pushcube " + shlex.join(argv),
-            "stages": {s: "fog " + shlex.join(commands[s]) for s in STAGES},
+            "stages": {s: shell_line(commands[s]) for s in STAGES},
             "seconds": record.get("seconds", {}),
         }
     )
@@ -111,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"[pipeline] {i}/{len(STAGES)} {stage}: {record['stages'][stage]}", flush=True)
         t0 = time.monotonic()
-        rc = subprocess.call([sys.executable, "-m", "fog_training.cli", *commands[stage]])
+        args = [x for arg in commands[stage] for x in (sorted(glob.glob(arg)) or [arg] if "*" in arg else [arg])]
+        rc = subprocess.call([sys.executable, "-m", "fog_training.cli", *args])
         if rc != 0:
             print(
                 f"[pipeline] stage {stage} failed (exit {rc}); fix the cause and rerun the same command to continue",
