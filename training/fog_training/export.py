@@ -172,7 +172,9 @@ def export_policy(
     )
     full.setdefault("created_by", " ".join(sys.argv))
 
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir.parent if out_dir.parent.exists() else None))
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # beside the destination, so the final rename stays on one file system
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir.parent))
     try:
         d, s, a = rssm.cfg.deter, rssm.cfg.stoch * rssm.cfg.classes, len(low)
         h, w = images.shape[1:3]
@@ -206,6 +208,7 @@ def export_policy(
         )
         if out_dir.exists():
             shutil.rmtree(out_dir)
+        tmp.chmod(0o755)  # mkdtemp makes it private; an artifact is read by other users (docker, robot)
         tmp.rename(out_dir)
     finally:
         if tmp.exists():

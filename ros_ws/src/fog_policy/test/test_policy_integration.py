@@ -62,9 +62,14 @@ def test_closed_loop_rates_then_camera_loss_stops_commands(artifact, tmp_path):
             n_cmd = len([c for c in cmd_times[n_cmd0:] if t0 <= c[0] <= t1])
             assert abs(n_cmd - 5.0 * (t1 - t0)) <= 0.05 * 5.0 * (t1 - t0), f"{n_cmd} cmd_vel in {t1 - t0:.1f} s"
             # joint commands: 50 Hz by their stamps
+            # (the probe's clock can lag the publishers' stamps under load, so the window starts at
+            # the first stamp received after t0 when that is later)
             stamps = np.array([stamp_seconds(m) for m in joint_cmds[n_joint0:]])
-            stamps = stamps[(stamps >= t0) & (stamps <= t1)]
-            assert abs(len(stamps) - 50.0 * (t1 - t0)) <= 0.03 * 50.0 * (t1 - t0), f"{len(stamps)} joint commands"
+            tj0 = max(t0, float(stamps[0])) if len(stamps) else t0
+            stamps = stamps[(stamps >= tj0) & (stamps <= t1)]
+            span = t1 - tj0
+            assert span > 30.0, f"joint commands covered only {span:.1f} s of the {t1 - t0:.1f} s window"
+            assert abs(len(stamps) - 50.0 * span) <= 0.03 * 50.0 * span, f"{len(stamps)} joint commands in {span:.1f} s"
             intervals = np.diff(stamps)
             assert abs(np.median(intervals) - 0.02) < 1e-6 and np.percentile(intervals, 99) <= 0.04
             assert min(p.pose.position.z for p in poses[-500:]) > 0.18, "the robot fell under the policy"
