@@ -133,6 +133,7 @@ class LocomotionNode(Node):
             )
         if not self._walking:
             if np.max(np.abs(q - STAND_POSE)) > self.cfg.stand_tolerance:
+                self.timing.pause()
                 return self._set_status("WARN", "waiting for the robot to stand (bridge soft start)")
             self.gait.reset()
             self._walking = True
@@ -153,7 +154,7 @@ class LocomotionNode(Node):
         self.pub_cmd.publish(rm.joint_state_msg(now, JOINT_NAMES, target.q, target.dq, target.tau_ff))
         self.ticks += 1
         done = time.monotonic()
-        self.timing.tick(now, done - wall)
+        self.timing.tick(now, done - wall, wall)
         if self._cmd_vel_arrival is not None:
             self.timing.add_latency(done - self._cmd_vel_arrival)
             self._cmd_vel_arrival = None
@@ -162,6 +163,7 @@ class LocomotionNode(Node):
     def _stop(self) -> None:
         self._walking = False
         self._last_target = None
+        self.timing.pause()
 
     def _set_status(self, level: str, message: str) -> None:
         self._status = (level, message)

@@ -260,7 +260,7 @@ class PolicyNode(LifecycleNode):
             self.surprise_count = 0
         self._publish_action(now, out.action)
         done = time.monotonic()
-        self.timing.tick(now, done - wall)
+        self.timing.tick(now, done - wall, wall)
         self.timing.add_latency(done - arrival)
         self.steps += 1
         self.stopped_reason = None
@@ -282,6 +282,8 @@ class PolicyNode(LifecycleNode):
             if self.kind == "cmd_vel":
                 self.pub_cmd.publish(Twist())
         self.stopped_reason = reason
+        if hasattr(self, "timing"):
+            self.timing.pause()  # no deadline while stopped on purpose
         self._set_status(level, reason)
 
     # ----------------------------------------------------------- diagnostics

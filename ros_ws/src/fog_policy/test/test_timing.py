@@ -12,3 +12,20 @@ def test_missed_deadlines_late_ticks_and_slow_computation():
     t.add_latency(0.004)
     rep = t.report()
     assert rep["missed_deadlines"] == "2" and rep["latency_ms_p50"] == "4.00" and float(rep["compute_ms_max"]) == 250.0
+
+
+def test_wall_clock_lateness_is_counted_apart_and_pause_forgives_the_gap():
+    t = LoopTiming(period=0.02)
+    # the clock advances in a burst (40 ms of simulated time) while the node ticked on time in wall time
+    t.tick(0.00, 0.001, wall=10.00)
+    t.tick(0.04, 0.001, wall=10.02)
+    assert (t.missed, t.late_wall) == (1, 0)
+    # the node itself was late: both counts rise
+    t.tick(0.08, 0.001, wall=10.06)
+    assert (t.missed, t.late_wall) == (2, 1)
+    # a deliberate stop: the gap before the next tick is not a missed deadline
+    t.pause()
+    t.tick(5.00, 0.001, wall=15.0)
+    t.tick(5.02, 0.001, wall=15.02)
+    assert (t.missed, t.late_wall, t.ticks) == (2, 1, 5)
+    assert t.report()["late_wall"] == "1"
