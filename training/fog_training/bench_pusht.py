@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import platform
 import shlex
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -336,6 +337,8 @@ def collect_results(cfg: BenchConfig, data: Path, timings: dict[str, float]) -> 
     results["gradient_cost"] = json.loads(gc.read_text()) if gc.exists() else None
     wm_summary = Path(cfg.world_model or out / "world_model") / "train_summary.json"
     results["world_model_train"] = json.loads(wm_summary.read_text()) if wm_summary.exists() else None
+    rssm_summary = Path(cfg.rssm or out / "rssm") / "train_summary.json"
+    results["rssm_train"] = json.loads(rssm_summary.read_text()) if rssm_summary.exists() else None
     try:
         from fog_training.data.episode_store import EpisodeStore
 
@@ -348,6 +351,13 @@ def collect_results(cfg: BenchConfig, data: Path, timings: dict[str, float]) -> 
     md = markdown(results, cfg)
     (out / "results.md").write_text(md)
     if cfg.docs:
+        media = Path(cfg.docs).parent / "media"
+        media.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out / "curves.png", media / "pusht_bench_curves.png")
+        md = md.replace(
+            f"Plot: `{out / 'curves.png'}`",
+            "Plot: `runs/.../curves.png`, copied here:\n\n![Push-T curves](media/pusht_bench_curves.png)\n\n",
+        )
         write_docs_section(Path(cfg.docs), md)
     return results
 
@@ -432,6 +442,19 @@ def markdown(results: dict[str, Any], cfg: BenchConfig) -> str:
     st = results.get("stage_seconds", {})
     if st:
         lines += ["Stage wall times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in st.items()), ""]
+    reused = [
+        f"{name} `{path}` ({results[key]['seconds']:.0f} s of training, step {results[key].get('step')})"
+        for name, path, key in (
+            ("global model", cfg.world_model, "world_model_train"),
+            ("RSSM", cfg.rssm, "rssm_train"),
+        )
+        if path and results.get(key)
+    ]
+    if reused:
+        lines += [
+            "World models reused from earlier runs (not timed above): " + "; ".join(reused) + ".",
+            "",
+        ]
     return "\n".join(lines)
 
 

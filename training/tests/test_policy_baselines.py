@@ -91,3 +91,32 @@ def test_gradient_cost_bptt_keeps_more_activations_than_fog(models):
     fog, bptt = measure("fog", cfg), measure("bptt", cfg)
     assert fog["seconds"] > 0 and bptt["seconds"] > 0
     assert bptt["saved_activation_mb"] > 5 * fog["saved_activation_mb"] > 0
+
+
+@pytest.mark.slow
+def test_bench_pusht_debug_preset_writes_every_method_the_gradient_cost_and_the_docs(tmp_path):
+    """`fog bench pusht --preset debug` end to end: collect, world models, four methods, gradient cost."""
+    from fog_training import bench_pusht
+
+    docs = tmp_path / "docs" / "BENCHMARKS.md"
+    docs.parent.mkdir()
+    docs.write_text(f"# Benchmarks\n\nbefore\n\n{bench_pusht.MARK_START}\nold\n{bench_pusht.MARK_END}\n\nafter\n")
+    out = tmp_path / "bench"
+    assert bench_pusht.main(["--preset", "debug", "--out", str(out), "--docs", str(docs)]) == 0
+    res = json.loads((out / "results.json").read_text())
+    for method in ("fog", "ppo_world_model", "dmo", "sb3_ppo"):
+        evals = res["methods"][method]["evals"]
+        assert evals, method
+        assert all(0.0 <= e["success_rate"] <= 1.0 and e["episodes"] == 2 for e in evals), method
+    assert res["methods"]["fog"]["evals"][-1]["sample_kind"] == "world_model"
+    assert res["methods"]["sb3_ppo"]["evals"][-1]["sample_kind"] == "real"
+    gc = {r["method"]: r for r in res["gradient_cost"]["results"]}
+    assert gc["bptt"]["saved_activation_mb"] > gc["fog"]["saved_activation_mb"] > 0
+    text = docs.read_text()
+    assert "\nold\n" not in text and text.startswith("# Benchmarks") and text.rstrip().endswith("after")
+    assert "fog bench pusht --preset debug" in text and "PPO in the true env (SB3)" in text
+    assert (docs.parent / "media" / "pusht_bench_curves.png").stat().st_size > 10_000
+    # a second call resumes: every stage is finished, nothing is retrained
+    stamp = (out / "fog" / "train_summary.json").stat().st_mtime
+    assert bench_pusht.main(["--preset", "debug", "--out", str(out)]) == 0
+    assert (out / "fog" / "train_summary.json").stat().st_mtime == stamp
