@@ -356,7 +356,7 @@ def collect_results(cfg: BenchConfig, data: Path, timings: dict[str, float]) -> 
         shutil.copyfile(out / "curves.png", media / "pusht_bench_curves.png")
         md = md.replace(
             f"Plot: `{out / 'curves.png'}`",
-            "Plot: `runs/.../curves.png`, copied here:\n\n![Push-T curves](media/pusht_bench_curves.png)\n\n",
+            f"Plot: `{out / 'curves.png'}`, copied here:\n\n![Push-T curves](media/pusht_bench_curves.png)\n\n",
         )
         write_docs_section(Path(cfg.docs), md)
     return results
