@@ -355,8 +355,8 @@ def collect_results(cfg: BenchConfig, data: Path, timings: dict[str, float]) -> 
         media.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out / "curves.png", media / "pusht_bench_curves.png")
         md = md.replace(
-            f"Plot: `{out / 'curves.png'}`",
-            f"Plot: `{out / 'curves.png'}`, copied here:\n\n![Push-T curves](media/pusht_bench_curves.png)\n\n",
+            f"Plot: `{out / 'curves.png'}`.",
+            f"Plot: `{out / 'curves.png'}`, copied here:\n\n![Push-T curves](media/pusht_bench_curves.png)",
         )
         write_docs_section(Path(cfg.docs), md)
     return results
@@ -428,8 +428,10 @@ def markdown(results: dict[str, Any], cfg: BenchConfig) -> str:
             )
     lines += [
         "",
-        f"Plot: `{Path(cfg.out) / 'curves.png'}`. Real samples of the image methods = the dataset steps the world "
-        "models were trained on (their policy samples are all imagined).",
+        "Real samples of the image methods = the dataset steps the world models were trained on (their policy "
+        "samples are all imagined).",
+        "",
+        f"Plot: `{Path(cfg.out) / 'curves.png'}`.",
         "",
     ]
     if results.get("gradient_cost"):
