@@ -4,7 +4,7 @@ Runs our own pipeline on the simulated Go2's ego-centric push-cube task, each st
 command in its own process (so every stage is exactly what a user would type)::
 
     1 collect   fog collect --robot sim --minutes M --out WORK/bags               (exploration episodes)
-    2 dataset   fog dataset WORK/bags --out WORK/go2.zarr --reward-source sim     (5 Hz, 64x64, cmd_vel)
+    2 dataset   fog dataset WORK/bags --out WORK/go2.zarr --reward-source R       (5 Hz, 64x64, cmd_vel)
     3 global    fog train world-model --preset cpu --auto-sigma-data ...          (diffusion world model)
     4 rssm      fog train rssm --preset cpu ...                                   (local latent model)
     5 policy    fog train policy --preset cpu --eval-episodes 0 ...               (FoG + SAPO, in imagination)
@@ -53,6 +53,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--policy-preset", default="cpu", help="preset of fog train policy")
     p.add_argument("--policy-minutes", type=float, default=10.0, help="time limit of the FoG policy training")
     p.add_argument("--seed", type=int, default=0, help="seed of the exploration and of the trainers")
+    p.add_argument(
+        "--reward-source",
+        default="sim-progress",
+        choices=("sim", "sim-progress"),
+        help="fog dataset's reward: sim-progress (default) rewards the change of the cube-to-goal potential, whose "
+        "per-episode offset the ego camera cannot see; sim rewards the potential itself",
+    )
     p.add_argument("--force", action="store_true", help="rerun every stage (delete WORK first for a clean run)")
     return p.parse_args(argv)
 
@@ -68,7 +75,7 @@ def stage_commands(a: argparse.Namespace) -> dict[str, list[str]]:
         ],
         "dataset": [
             "dataset", str(w / "bags" / "episode_*"), "--out", data, "--rate", "5", "--image-size", "64",
-            "--reward-source", "sim", "--action", "cmd_vel", "--overwrite",
+            "--reward-source", a.reward_source, "--action", "cmd_vel", "--overwrite",
         ],
         "global": [
             "train", "world-model", "--data", data, "--out", str(w / "global"), "--preset", a.wm_preset,

@@ -185,6 +185,21 @@ def test_alignment_is_exact(tmp_path):
     assert "| camera/image_raw |" in report and (tmp_path / "d.zarr.report" / "skew_and_drops.png").exists()
 
 
+def test_sim_progress_reward_is_the_change_of_the_sim_potential(tmp_path):
+    """sim-progress = rate x (phi(t+1) - phi(t)) with phi the sim reward's formula: the per-episode
+    offset cancels and the return telescopes."""
+    bag = _bag(tmp_path, "bag", events=[(0.5, "start"), (2.3, "success")])
+    assert not convert(_cfg([bag.path], tmp_path / "a.zarr"), progress=False).failed
+    assert not convert(_cfg([bag.path], tmp_path / "b.zarr", reward_source="sim-progress"), progress=False).failed
+    phi_next = EpisodeStore(tmp_path / "a.zarr").episode(0)["reward"].astype(np.float64)
+    store = EpisodeStore(tmp_path / "b.zarr")
+    prog = store.episode(0)["reward"].astype(np.float64)
+    assert len(prog) == len(phi_next) == 10 and np.abs(prog).max() > 1e-3  # the synthetic cube and robot move
+    # ticks are one period apart, so phi at tick t is the sim reward of step t - 1
+    np.testing.assert_allclose(prog[1:], 5.0 * np.diff(phi_next), atol=1e-4)
+    assert "rate * (phi(t + 1/rate) - phi(t))" in store.meta["reward_source"]
+
+
 def test_recorder_clock_offset_and_namespace(tmp_path):
     """Receive times 500 s ahead of the sim clock: headerless cmd_vel/events go through /clock."""
     bag = _bag(tmp_path, "bag", events=[(0.5, "start"), (2.3, "reset")], clock_offset_s=500.0, namespace="/go2")

@@ -87,8 +87,9 @@ class BagToDatasetConfig:
     """Policy clock (Hz): one dataset step per tick."""
     image_size: int = 64
     """Stored image side: the camera frame is resized (cv2 INTER_AREA, no crop) to size x size."""
-    reward_source: Literal["sim", "events", "proprio"] = "sim"
-    """sim: push-cube reward from ground-truth poses; events: +1 success / -1 fail on the ending step;
+    reward_source: Literal["sim", "sim-progress", "events", "proprio"] = "sim"
+    """sim: push-cube reward from ground-truth poses; sim-progress: the change of that potential per
+    second (the episode's unobservable offset cancels); events: +1 success / -1 fail on the ending step;
     proprio: stay upright and smooth (formulas in meta.reward_source and docs/DATASET.md)."""
     action: Literal["cmd_vel", "joints"] = "cmd_vel"
     """cmd_vel: (vx, vy, yaw rate) in effect at each tick; joints: the 12 joint position targets of joint_commands."""
@@ -235,7 +236,7 @@ def resolve_namespace(topics: dict[str, str], namespace: str, bag: Path) -> str:
 
 def required_topics(cfg: BagToDatasetConfig) -> list[str]:
     req = [IMAGE, JOINTS, IMU, CMD if cfg.action == "cmd_vel" else JCMD]
-    if cfg.reward_source == "sim":
+    if cfg.reward_source in ("sim", "sim-progress"):
         req += [CUBE, BASE]
     if cfg.reward_source == "events":
         req += [EVENT]
@@ -340,7 +341,7 @@ def convert_bag(path: Path, cfg: BagToDatasetConfig, bag_index: int = 0, typesto
             result.streams[CLOCK] = np.sort(np.asarray(clock_val, np.int64))
 
         # ---- episodes and ticks ----
-        sensors = [IMAGE, JOINTS, IMU] + ([CUBE, BASE] if cfg.reward_source == "sim" else [])
+        sensors = [IMAGE, JOINTS, IMU] + ([CUBE, BASE] if cfg.reward_source in ("sim", "sim-progress") else [])
         # The bag's usable time: from when every sensor has spoken to when the first one stops.
         bag_start = max(int(streams[r].stamps[0]) for r in sensors)
         bag_end = min(int(streams[r].stamps[-1]) for r in sensors)
@@ -457,7 +458,7 @@ def convert_bag(path: Path, cfg: BagToDatasetConfig, bag_index: int = 0, typesto
             "success": success,
             "bag": np.full(n, bag_index, np.int32),
         }
-        if cfg.reward_source == "sim":
+        if cfg.reward_source in ("sim", "sim-progress"):
             nxt = ticks + period
             base_now, cube_now = (
                 _poses(values[BASE], streams[BASE].stamps, ticks),
@@ -469,6 +470,9 @@ def convert_bag(path: Path, cfg: BagToDatasetConfig, bag_index: int = 0, typesto
             )
             goal = _goal(values.get(GOAL), streams.get(GOAL), ticks, goal_fixed, src.path, full[GOAL])
             reward = sim_reward(base_next, cube_next, goal, cfg.sim_robot_weight, cfg.sim_contact_radius)
+            if cfg.reward_source == "sim-progress":
+                before = sim_reward(base_now, cube_now, goal, cfg.sim_robot_weight, cfg.sim_contact_radius)
+                reward = (reward - before) * cfg.rate
             extra["state"] = np.concatenate([base_now, cube_now, goal], axis=1).astype(np.float32)
         elif cfg.reward_source == "events":
             reward = np.zeros(n)
@@ -747,6 +751,10 @@ def build_meta(
         f"* max(|base_xy - cube_xy| - {cfg.sim_contact_radius}, 0) "
         "(metres) on the ground-truth poses (sim/cube_pose, sim/base_pose) at t + 1/rate; goal from sim/goal_pose "
         f"(latest at or before the tick) or --goal {cfg.goal}",
+        "sim-progress": f"sim-progress: reward[t] = rate * (phi(t + 1/rate) - phi(t)), rate {cfg.rate:g} Hz, with "
+        f"phi = -|cube_xy - goal_xy| - {cfg.sim_robot_weight} * max(|base_xy - cube_xy| - {cfg.sim_contact_radius}, 0) "
+        "(metres) on the ground-truth poses (sim/cube_pose, sim/base_pose); goal from sim/goal_pose (latest at or "
+        f"before the tick) or --goal {cfg.goal}. An episode's return telescopes to rate * (phi(end) - phi(start))",
         "events": "events: reward[t] = +1 on the last step of an episode ended by 'success', -1 by 'fail', else 0",
         "proprio": "proprio: reward[t] = -|gravity_xy| - 0.01 * mean(joint_vel^2) on the proprio features of "
         "step t+1 (the last step: its own)",
