@@ -55,10 +55,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed of the exploration and of the trainers")
     p.add_argument(
         "--reward-source",
-        default="sim-progress",
+        default="sim",
         choices=("sim", "sim-progress"),
-        help="fog dataset's reward: sim-progress (default) rewards the change of the cube-to-goal potential, whose "
-        "per-episode offset the ego camera cannot see; sim rewards the potential itself",
+        help="fog dataset's reward: sim (default, the bundled policy's) rewards the cube-to-goal potential; "
+        "sim-progress its change per second (the per-episode offset the ego camera cannot see cancels; at CPU "
+        "budgets it did not do better: docs/BENCHMARKS.md, Push-cube)",
     )
     p.add_argument("--force", action="store_true", help="rerun every stage (delete WORK first for a clean run)")
     return p.parse_args(argv)
