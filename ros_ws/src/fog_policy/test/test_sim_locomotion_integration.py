@@ -66,6 +66,7 @@ def drive(probe: RosProbe, vx=0.0, vy=0.0, wz=0.0, seconds=1.0):
             probe.publish(Twist, "cmd_vel", msg, COMMAND_QOS)
             last_pub[0] = time.monotonic()
 
+    assert probe.wait_for_subscriber(Twist, "cmd_vel", COMMAND_QOS), "no cmd_vel subscriber was discovered"
     publish()
     assert probe.spin_sim(seconds, timeout=seconds * 6 + 10, every=publish), "simulated time did not advance"
     return poses[first:]

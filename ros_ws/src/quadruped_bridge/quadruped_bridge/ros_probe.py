@@ -52,9 +52,18 @@ class RosProbe:
         return self.messages[topic]
 
     def publish(self, msg_type, topic: str, msg, qos: QoSProfile | None = None) -> None:
+        self._publisher(msg_type, topic, qos).publish(msg)
+
+    def _publisher(self, msg_type, topic: str, qos: QoSProfile | None = None):
         if topic not in self._publishers:
             self._publishers[topic] = self.node.create_publisher(msg_type, topic, qos or QoSProfile(depth=1))
-        self._publishers[topic].publish(msg)
+        return self._publishers[topic]
+
+    def wait_for_subscriber(self, msg_type, topic: str, qos: QoSProfile | None = None, timeout: float = 10.0) -> bool:
+        """Create the publisher of `topic` and spin until discovery has matched a subscriber to it
+        (what is published before that is lost)."""
+        pub = self._publisher(msg_type, topic, qos)
+        return self.spin_until(lambda: pub.get_subscription_count() > 0, timeout)
 
     def spin(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
