@@ -75,6 +75,9 @@ _EXPECTED_TYPES = {
 }
 
 
+POSE_REWARDS = ("sim", "sim-progress")
+"""Reward sources computed from the ground-truth poses (they need sim/cube_pose and sim/base_pose)."""
+
 @dataclass
 class BagToDatasetConfig:
     """Convert rosbag2 bags into a Zarr episode dataset (see docs/DATASET.md)."""
@@ -236,7 +239,7 @@ def resolve_namespace(topics: dict[str, str], namespace: str, bag: Path) -> str:
 
 def required_topics(cfg: BagToDatasetConfig) -> list[str]:
     req = [IMAGE, JOINTS, IMU, CMD if cfg.action == "cmd_vel" else JCMD]
-    if cfg.reward_source in ("sim", "sim-progress"):
+    if cfg.reward_source in POSE_REWARDS:
         req += [CUBE, BASE]
     if cfg.reward_source == "events":
         req += [EVENT]
@@ -341,7 +344,7 @@ def convert_bag(path: Path, cfg: BagToDatasetConfig, bag_index: int = 0, typesto
             result.streams[CLOCK] = np.sort(np.asarray(clock_val, np.int64))
 
         # ---- episodes and ticks ----
-        sensors = [IMAGE, JOINTS, IMU] + ([CUBE, BASE] if cfg.reward_source in ("sim", "sim-progress") else [])
+        sensors = [IMAGE, JOINTS, IMU] + ([CUBE, BASE] if cfg.reward_source in POSE_REWARDS else [])
         # The bag's usable time: from when every sensor has spoken to when the first one stops.
         bag_start = max(int(streams[r].stamps[0]) for r in sensors)
         bag_end = min(int(streams[r].stamps[-1]) for r in sensors)
@@ -458,7 +461,7 @@ def convert_bag(path: Path, cfg: BagToDatasetConfig, bag_index: int = 0, typesto
             "success": success,
             "bag": np.full(n, bag_index, np.int32),
         }
-        if cfg.reward_source in ("sim", "sim-progress"):
+        if cfg.reward_source in POSE_REWARDS:
             nxt = ticks + period
             base_now, cube_now = (
                 _poses(values[BASE], streams[BASE].stamps, ticks),
