@@ -78,6 +78,7 @@ _EXPECTED_TYPES = {
 POSE_REWARDS = ("sim", "sim-progress")
 """Reward sources computed from the ground-truth poses (they need sim/cube_pose and sim/base_pose)."""
 
+
 @dataclass
 class BagToDatasetConfig:
     """Convert rosbag2 bags into a Zarr episode dataset (see docs/DATASET.md)."""
