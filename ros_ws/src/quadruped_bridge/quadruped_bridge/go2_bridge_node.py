@@ -49,7 +49,7 @@ from quadruped_bridge.go2_lowlevel import check_dds_domain, fill_lowcmd, lowstat
 from quadruped_bridge.loop_timing import RateMeter
 from quadruped_bridge.motor_command import MotorCommand
 from quadruped_bridge.ros_params import declare_config
-from quadruped_bridge.safety import Mode, SafetyConfig, SafetyLayer
+from quadruped_bridge.safety import Mode, SafetyConfig, SafetyLayer, format_events
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 LEVELS = ["OK", "WARN", "ERROR"]
@@ -249,7 +249,7 @@ class Go2BridgeNode(Node):
             "dds_domain_id": str(self.cfg.dds_domain_id),
         })
         if events:
-            values["events"] = " | ".join(f"[{e.t:.3f} {e.level}] {e.message}" for e in events[-10:])
+            values["events"] = format_events(events)
         worst = max((e.level for e in events), key=LEVELS.index, default="OK")
         level = max(DIAG_LEVEL[mode], worst, "OK" if lowlevel else "ERROR", key=LEVELS.index)
         message = reason if lowlevel else sport

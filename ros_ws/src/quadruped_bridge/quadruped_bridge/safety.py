@@ -101,6 +101,31 @@ class SafetyEvent:
     message: str
 
 
+def format_events(events: Sequence[SafetyEvent], limit: int = 10) -> str:
+    """One /diagnostics value for a batch of events, repeats folded so no kind of event is lost.
+
+    A command stream that is refused at 50 Hz repeats one message many times between two
+    diagnostics messages; keeping only the last `limit` raw events would hide a different
+    rejection that came a moment earlier. Identical (level, message) pairs become one entry
+    `[t_first..t_last LEVEL] message (xN)`, ordered by their last occurrence; if more than
+    `limit` distinct entries remain, the newest are kept and the number left out is said.
+    """
+    folded: dict[tuple[str, str], list[float]] = {}
+    for e in events:
+        key = (e.level, e.message)
+        times = folded.pop(key, None)  # re-insert: order by last occurrence
+        folded[key] = [e.t, e.t, 1] if times is None else [times[0], e.t, times[2] + 1]
+    entries = []
+    for (level, message), (t0, t1, n) in folded.items():
+        when = f"{t0:.3f}" if n == 1 else f"{t0:.3f}..{t1:.3f}"
+        entries.append(f"[{when} {level}] {message}" + (f" (x{n})" if n > 1 else ""))
+    dropped = len(entries) - limit
+    entries = entries[-limit:]
+    if dropped > 0:
+        entries.insert(0, f"({dropped} earlier kinds of event not shown)")
+    return " | ".join(entries)
+
+
 def _finite(values: Sequence[float]) -> bool:
     return all(math.isfinite(v) for v in values)
 

@@ -39,7 +39,7 @@ from std_srvs.srv import SetBool, Trigger
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.go2_description import JOINT_NAMES
 from quadruped_bridge.ros_params import declare_config
-from quadruped_bridge.safety import Mode, SafetyConfig, SafetyLayer
+from quadruped_bridge.safety import Mode, SafetyConfig, SafetyLayer, format_events
 from quadruped_bridge.sim import Go2Sim, SimConfig, quat_to_rpy
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
@@ -279,7 +279,7 @@ class SimNode(Node):
         values["achieved_real_time_factor"] = f"{self._achieved_rtf:.2f}"
         values.update({f"published/{k}": str(v) for k, v in self.published.items()})
         if events:
-            values["events"] = " | ".join(f"[{e.t:.3f} {e.level}] {e.message}" for e in events[-10:])
+            values["events"] = format_events(events)
         worst = max((e.level for e in events), key=["OK", "WARN", "ERROR"].index, default="OK")
         level = max(DIAG_LEVEL[self.safety.mode], worst, key=["OK", "WARN", "ERROR"].index)
         message = self.safety.mode_reason

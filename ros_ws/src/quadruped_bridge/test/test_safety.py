@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 from quadruped_bridge.go2_description import JOINT_LOWER, JOINT_NAMES, JOINT_UPPER, LIE_POSE, STAND_POSE, TORQUE_LIMITS
-from quadruped_bridge.safety import Mode, SafetyConfig, SafetyLayer
+from quadruped_bridge.safety import Mode, SafetyConfig, SafetyEvent, SafetyLayer, format_events
 
 CFG = SafetyConfig(soft_start_duration=1.0, command_timeout=0.03, state_timeout=0.1)
 ZERO = np.zeros(12)
@@ -193,3 +193,20 @@ def test_safety_config_taken_by_name_from_a_node_config():
     cfg = SafetyConfig.from_fields(SimNodeConfig(kp=42.0, command_timeout=0.05))
     assert cfg.kp == 42.0 and cfg.command_timeout == 0.05
     assert cfg.state_timeout == SafetyConfig().state_timeout  # not a simulator parameter: the default
+
+
+def test_diagnostics_events_fold_repeats_so_a_rare_rejection_is_not_crowded_out():
+    # a NaN command once, then another rejection repeated at the command rate (a CI run lost the
+    # NaN rejection when only the last 10 raw events were shown)
+    events = [SafetyEvent(1.0, "WARN", "command rejected: non-finite position for ['FL_thigh_joint']")]
+    events += [SafetyEvent(1.0 + 0.02 * i, "WARN", "command rejected: unknown joint names") for i in range(1, 30)]
+    events.append(SafetyEvent(2.0, "OK", "active: accepting joint commands"))
+    text = format_events(events)
+    assert "non-finite position for ['FL_thigh_joint']" in text
+    assert "[1.020..1.580 WARN] command rejected: unknown joint names (x29)" in text
+    assert text.index("non-finite") < text.index("unknown joint") < text.index("active:")
+    # more distinct kinds than the limit: the newest are kept, and the count left out is said
+    many = [SafetyEvent(float(i), "WARN", f"event {i}") for i in range(15)]
+    text = format_events(many, limit=10)
+    assert text.startswith("(5 earlier kinds of event not shown) | [5.000 WARN] event 5")
+    assert "[4.000 WARN]" not in text and text.endswith("[14.000 WARN] event 14")
