@@ -15,6 +15,7 @@ ticks that came more than half a period late by the wall clock (see fog_policy/t
 only the first count is high, the simulator's clock advanced in bursts, not the node.
 
     python benchmarks/deploy_latency.py --minutes 10
+    python benchmarks/deploy_latency.py --minutes 10 --realtime 80   # locomotion at SCHED_FIFO 80
     python benchmarks/deploy_latency.py --minutes 2 --artifact ros_ws/src/fog_policy/artifacts/pushcube
 """
 
@@ -47,6 +48,12 @@ def main() -> int:
         "and this probe get the other cores, as on a robot where the hardware is not on the controller's CPU; "
         "float: only the policy node is pinned to core 0, everything else floats",
     )
+    p.add_argument(
+        "--realtime",
+        type=int,
+        default=0,
+        help="SCHED_FIFO priority for the locomotion node (its realtime_priority parameter; 0 = normal scheduling)",
+    )
     args = p.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
     split = args.layout == "split" and len(cpus) >= 2 and shutil.which("taskset") is not None
@@ -74,7 +81,9 @@ def main() -> int:
 
     probe.node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 50)
     policy_cmd = node_command("fog_policy.policy_node", {"use_sim_time": True, "artifact": artifact})
-    loco_cmd = node_command("fog_policy.locomotion_node", {"use_sim_time": True})
+    loco_cmd = node_command(
+        "fog_policy.locomotion_node", {"use_sim_time": True, "realtime_priority": args.realtime}
+    )
     sim_cmd = node_command("quadruped_bridge.sim_node", {"real_time_factor": 1.0, "lockstep_timeout": 0.0})
     if shutil.which("taskset"):
         policy_cmd = ["taskset", "-c", str(cpus[0]), *policy_cmd]
@@ -92,6 +101,8 @@ def main() -> int:
         if split
         else f"policy on core {cpus[0]}, the rest floating over {len(cpus)} cores"
     )
+    if args.realtime:
+        layout += f", locomotion SCHED_FIFO {args.realtime}"
     print(f"layout: {layout}", file=sys.stderr)
     try:
         with ProcessGroup(tmp / "logs", ros_env(domain)) as group:
@@ -108,6 +119,11 @@ def main() -> int:
     pol, loco, sim = (
         last.get(k, {}) for k in ("fog_policy: policy", "fog_policy: locomotion", "quadruped_bridge: go2_sim")
     )
+    print(f"locomotion scheduling: {loco.get('scheduling', '?')}", file=sys.stderr)
+    if args.realtime and loco.get("scheduling") != f"SCHED_FIFO {args.realtime}":
+        got = loco.get("scheduling")
+        print(f"error: asked for SCHED_FIFO {args.realtime}, the node reported {got!r}", file=sys.stderr)
+        return 1
     print(
         f"| closed loop, {args.minutes:g} min at real time (sim achieved x{sim.get('achieved_real_time_factor', '?')}; "
         f"{layout}) "

@@ -114,6 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         rclpy.try_shutdown()
         raise
+    for node in nodes:
+        if getattr(getattr(node, "cfg", None), "realtime_priority", 0):
+            print(
+                f"[deploy] warning: {node.get_name()} realtime_priority is applied by the standalone node only "
+                "(ros2 launch fog_policy deploy.launch.py), not in this single process",
+                file=sys.stderr,
+            )
     executor = MultiThreadedExecutor(num_threads=3)
     for node in nodes:
         executor.add_node(node)

@@ -30,6 +30,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Imu, JointState
 
+from fog_policy.realtime import scheduling_of, set_realtime_priority
 from fog_policy.timing import LoopTiming
 from fog_policy.trot_gait import GaitConfig, TrotGait
 
@@ -56,6 +57,11 @@ class LocomotionConfig:
     """Trot cycles per second (Hz)."""
     swing_height: float = GaitConfig.swing_height
     """Foot lift in swing (m)."""
+    realtime_priority: int = 0
+    """SCHED_FIFO priority (1-99) for this node's process, 0 = normal scheduling. Set it on the robot's
+    computer so the 50 Hz loop preempts everything else on its core (needs root, CAP_SYS_NICE or an
+    rtprio limit; see fog_policy/realtime.py). Applied by the standalone node (`ros2 run`/launch),
+    not inside `fog deploy`'s single process."""
 
 
 class LocomotionNode(Node):
@@ -176,6 +182,7 @@ class LocomotionNode(Node):
         values = {
             "walking": str(self._walking),
             "cmd_vel": " ".join(f"{v:.2f}" for v in self._cmd_vel),
+            "scheduling": "{} {}".format(*scheduling_of()),
             **self.timing.report(),
         }
         self.pub_diag.publish(rm.diagnostics_msg(self._now(), "fog_policy: locomotion", level, message, values))
@@ -185,6 +192,15 @@ def main(args=None) -> None:
     rclpy.init(args=args)
     signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
     node = LocomotionNode()
+    if node.cfg.realtime_priority:
+        try:
+            n = set_realtime_priority(node.cfg.realtime_priority, "locomotion realtime_priority")
+        except (ValueError, RuntimeError) as e:
+            node.get_logger().fatal(str(e))
+            node.destroy_node()
+            rclpy.try_shutdown()
+            raise SystemExit(2) from e
+        node.get_logger().info(f"SCHED_FIFO priority {node.cfg.realtime_priority} on {n} threads")
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
