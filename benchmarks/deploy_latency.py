@@ -16,7 +16,6 @@ only the first count is high, the simulator's clock advanced in bursts, not the 
 
     python benchmarks/deploy_latency.py --minutes 10
     python benchmarks/deploy_latency.py --minutes 10 --realtime 80   # locomotion at SCHED_FIFO 80
-    python benchmarks/deploy_latency.py --minutes 10 --realtime 80 --sim-realtime 70   # and the simulator
     python benchmarks/deploy_latency.py --minutes 2 --artifact ros_ws/src/fog_policy/artifacts/pushcube
 """
 
@@ -54,13 +53,6 @@ def main() -> int:
         type=int,
         default=0,
         help="SCHED_FIFO priority for the locomotion node (its realtime_priority parameter; 0 = normal scheduling)",
-    )
-    p.add_argument(
-        "--sim-realtime",
-        type=int,
-        default=0,
-        help="SCHED_FIFO priority for the simulator process (chrt -f), the robot's stand-in: real hardware "
-        "keeps its own time; 0 = normal scheduling",
     )
     args = p.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
@@ -111,11 +103,6 @@ def main() -> int:
     )
     if args.realtime:
         layout += f", locomotion SCHED_FIFO {args.realtime}"
-    if args.sim_realtime:
-        if not shutil.which("chrt"):
-            p.error("--sim-realtime needs chrt (util-linux)")
-        sim_cmd = ["chrt", "-f", str(args.sim_realtime), *sim_cmd]
-        layout += f", simulator SCHED_FIFO {args.sim_realtime}"
     print(f"layout: {layout}", file=sys.stderr)
     try:
         with ProcessGroup(tmp / "logs", ros_env(domain)) as group:
