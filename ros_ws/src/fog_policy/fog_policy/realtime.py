@@ -52,6 +52,13 @@ def set_realtime_priority(priority: int, who: str = "realtime_priority") -> int:
     return len(threads)
 
 
+def may_use_fifo() -> bool:
+    """Whether this process may ask for SCHED_FIFO (root, or a nonzero RLIMIT_RTPRIO)."""
+    import resource
+
+    return os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] > 0
+
+
 def scheduling_of(tid: int = 0) -> tuple[str, int]:
     """(policy name, priority) of a thread, e.g. ('SCHED_FIFO', 80)."""
     policy = os.sched_getscheduler(tid)

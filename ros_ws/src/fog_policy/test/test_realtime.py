@@ -7,15 +7,9 @@ import textwrap
 
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from fog_policy.realtime import set_realtime_priority
+from fog_policy.realtime import may_use_fifo, set_realtime_priority
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
 from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, private_domain_id
-
-
-def _may_use_fifo() -> bool:
-    import resource
-
-    return os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] > 0
 
 
 def test_zero_is_normal_scheduling_and_out_of_range_is_refused():
@@ -32,7 +26,7 @@ def test_every_thread_of_the_process_and_later_threads_get_fifo():
     code = textwrap.dedent(
         """
         import os, threading, time
-        from fog_policy.realtime import set_realtime_priority, scheduling_of, process_threads
+        from fog_policy.realtime import may_use_fifo, set_realtime_priority, scheduling_of, process_threads
 
         def sched(tid):
             try:
@@ -56,7 +50,7 @@ def test_every_thread_of_the_process_and_later_threads_get_fifo():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    if _may_use_fifo():
+    if may_use_fifo():
         n, rest = out.stdout.strip().split(" ", 1)
         assert int(n) >= 2, out.stdout  # the main thread and the one started before
         assert rest == "[('SCHED_FIFO', 17)] [('SCHED_FIFO', 17)]", out.stdout
@@ -78,7 +72,7 @@ def test_locomotion_node_reports_its_scheduling_and_refuses_a_bad_priority(tmp_p
             bad.log_path.read_text()
         )
         rt = group.start("rt", node_command("fog_policy.locomotion_node", {"realtime_priority": 20}))
-        if not _may_use_fifo():
+        if not may_use_fifo():
             assert rt.popen.wait(timeout=60) == 2
             assert "the kernel refused SCHED_FIFO" in rt.log_path.read_text()
             return
