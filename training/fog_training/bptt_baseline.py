@@ -216,9 +216,7 @@ def measure(method: str, cfg: GradientCostConfig) -> dict[str, float]:
     import gc
 
     gc.collect()
-    rss = PeakRSS()
-    if rss.resettable:
-        rss.reset()
+    rss = PeakRSS()  # resets the kernel's peak to now, after loading
     base_rss = rss.current()
     step()  # warm-up (allocator, lazy init)
     if cuda:
