@@ -226,7 +226,9 @@ def test_commands_are_clamped_and_bad_ones_rejected(stack):
     nan_target = STAND_POSE.copy()
     nan_target[7] = float("nan")
     stack.target = nan_target
-    stack.probe.spin(0.15)
+    # hold the NaN target until the bridge has taken one (a fixed 0.15 s lost it on a loaded machine)
+    said = lambda: "non-finite position" in diagnostics_text(stack.probe.messages["/diagnostics"])  # noqa: E731
+    stack.probe.spin_until(said, timeout=5.0)
     stack.target = STAND_POSE.copy()
     stack.probe.spin(0.5)
     stack.wait_mode("active")  # (rejected commands may have let the watchdog fire: soft start again)
