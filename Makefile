@@ -36,11 +36,14 @@ apt-deps:
 	fi
 
 # pip warns once per package about absent local index folders; keep the real messages only.
-$(STAMP): requirements.txt training/pyproject.toml
+$(STAMP): requirements.txt training/pyproject.toml $(wildcard $(WS)/src/*/setup.py)
 	test -x $(PY) || $(PY_SYS) -m venv $(VENV)
 	grep -v -E '^($(SDK_PINS))==' requirements.txt > $(VENV)/requirements-main.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r $(VENV)/requirements-main.txt 2>&1 | { grep -v 'is ignored: it is neither' || true; }
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e training 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+	# The workspace's Python packages too (importable without sourcing; colcon still installs launch/ and config/).
+	$(PY) -m pip install -q --no-deps --no-build-isolation $(foreach p,quadruped_bridge fog_policy fog_worldmodel,-e $(WS)/src/$(p)) \
+		2>&1 | { grep -v 'is ignored: it is neither' || true; }
 	$(PY) -m pip check
 	touch $@
 
@@ -64,9 +67,9 @@ $(WS_STAMP): $(STAMP) $(SDK_STAMP) $(WS_SOURCES)
 demo: setup
 	$(ROS_ENV) $(PY) -m fog_policy.demo $(ARGS)
 
-# Retrain the bundled push-cube policy with our own pipeline (~45 min on 2 cores; resumable).
+# Retrain the bundled goal policy with our own pipeline (resumable; see docs/BENCHMARKS.md for its stage times).
 policy: setup
-	$(ROS_ENV) $(VENV)/bin/fog pipeline pushcube $(ARGS)
+	$(ROS_ENV) $(VENV)/bin/fog pipeline goal $(ARGS)
 
 test: setup
 	$(ROS_ENV) $(PY) -m pytest $(PYTEST_ARGS)

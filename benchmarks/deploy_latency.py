@@ -60,7 +60,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="deploy-bench-"))
     artifact = args.artifact
     if artifact is None:
-        from fog_policy.pushcube_demo import bundled_artifact
+        from fog_policy.task_demo import bundled_artifact
 
         try:
             artifact = str(bundled_artifact())

@@ -16,7 +16,11 @@ BENCHES = {
     "bag_to_dataset_throughput": ["benchmarks/bag_to_dataset_throughput.py"],
     "go2_lowcmd_rate": ["benchmarks/go2_lowcmd_rate.py", "--seconds", "10", "--model", "mujoco"],
     "deploy_latency": ["benchmarks/deploy_latency.py", "--minutes", "10"],
-    "pushcube_success": ["benchmarks/pushcube_success.py", "--episodes", "10", "--out", "runs/pushcube_bench"],
+    "goal_success": ["benchmarks/task_success.py", "--task", "goal", "--episodes", "20", "--out", "runs/goal_bench"],
+    "pushcube_success": [
+        "benchmarks/task_success.py", "--task", "pushcube", "--episodes", "10", "--rows", "policy", "random",
+        "--out", "runs/pushcube_bench",
+    ],
 }
 
 

@@ -58,9 +58,9 @@ register(
     "evaluate a policy in gym-pusht: success rate, final coverage, best/worst video",
 )
 register(
-    "pipeline pushcube",
-    "fog_training.pushcube_pipeline",
-    "collect -> dataset -> world models -> FoG -> export: the bundled push-cube policy, one command",
+    "pipeline",
+    "fog_training.task_pipeline",
+    "collect -> dataset -> world models -> FoG -> export for a Go2 task (goal | pushcube), one command",
 )
 register(
     "bench pusht",

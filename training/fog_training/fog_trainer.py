@@ -58,8 +58,9 @@ from fog_worldmodel.config_io import config_from_dict, config_to_dict  # noqa: E
 
 @dataclass
 class FoGConfig:
-    mode: Literal["world_model", "pusht_state"] = "world_model"
-    """world_model: FoG (diffusion global model + RSSM, images); pusht_state: DMO (true simulator + MLP local model)."""
+    mode: Literal["world_model", "pusht_state", "point_mass"] = "world_model"
+    """world_model: FoG (diffusion global model + RSSM, images); pusht_state: DMO (true simulator + MLP local
+    model); point_mass: DMO on the 2-D point mass (the machinery's sanity task, fog_training.point_mass_env)."""
     data: str = ""
     """Episode store the world models were trained on (context windows, real windows for the refresh)."""
     world_model: str = ""
@@ -234,6 +235,27 @@ def preset_dmo_cpu() -> FoGConfig:
     )
 
 
+def preset_point_mass() -> FoGConfig:
+    """The sanity task: DMO on the 2-D point mass, 16 x H 10, seconds on one CPU thread."""
+    return FoGConfig(
+        mode="point_mass",
+        num_envs=16,
+        horizon=10,
+        iterations=150,
+        local_hidden=(64, 64),
+        actor_hidden=(64, 64),
+        critic_hidden=(64, 64),
+        refresh_every=1,
+        refresh_steps=8,
+        refresh_batch=256,
+        actor_warmup_iterations=5,
+        critic_iterations=4,
+        checkpoint_every=1000,
+        threads=1,
+        progress=False,
+    )
+
+
 def preset_dmo_debug() -> FoGConfig:
     return FoGConfig(
         mode="pusht_state",
@@ -258,12 +280,32 @@ def preset_dmo_debug() -> FoGConfig:
     )
 
 
+def preset_goal_cpu() -> FoGConfig:
+    """The goal task on 2 CPU cores: 32 imagined rollouts x H 16 through the one-step 32x32 global
+    model, as many iterations as the time limit allows (set by ``fog pipeline goal``)."""
+    return FoGConfig(
+        num_envs=32,
+        horizon=16,
+        iterations=100_000,
+        actor_lr=1e-3,
+        refresh_every=4,
+        refresh_steps=2,
+        refresh_batch=8,
+        critic_iterations=8,
+        checkpoint_every=25,
+        threads=2,
+        time_limit_min=15.0,
+    )
+
+
 PRESETS = {
+    "goal-cpu": preset_goal_cpu,
     "cpu": preset_cpu,
     "debug": preset_debug,
     "gpu": preset_gpu,
     "dmo-cpu": preset_dmo_cpu,
     "dmo-debug": preset_dmo_debug,
+    "point-mass": preset_point_mass,
 }
 
 
@@ -338,6 +380,8 @@ class FoGTrainer:
         self.meta: dict[str, Any] = {}
         if cfg.mode == "world_model":
             self._setup_world_model()
+        elif cfg.mode == "point_mass":
+            self._setup_point_mass()
         else:
             self._setup_pusht_state()
         A = self.action_dim
@@ -427,6 +471,18 @@ class FoGTrainer:
         self.replay = SequenceReplay(cfg.replay_capacity * 1000)
         self.bf16 = False
         self.meta = {"env": "gym_pusht state features (fog_training.pusht_state_env)", "state_dim": STATE_DIM}
+
+    def _setup_point_mass(self) -> None:
+        from fog_training.point_mass_env import ACTION_DIM, STATE_DIM, PointMassSimulator
+
+        cfg = self.cfg
+        self.global_model = PointMassSimulator(cfg.num_envs, cfg.seed, device=self.device)
+        self.local = MLPLocalModel(STATE_DIM, ACTION_DIM, tuple(cfg.local_hidden), cfg.swap).to(self.device)
+        self.action_dim = ACTION_DIM
+        self.action_low, self.action_high = (-1.0, -1.0), (1.0, 1.0)
+        self.replay = SequenceReplay(cfg.replay_capacity * 1000)
+        self.bf16 = False
+        self.meta = {"env": "2-D point mass (fog_training.point_mass_env)", "state_dim": STATE_DIM}
 
     @property
     def real(self) -> bool:
@@ -604,7 +660,7 @@ class FoGTrainer:
         if self.replay.size == 0:
             return {}
         self._grads_only(self.local)
-        if cfg.mode == "pusht_state" and not self.local_fitted:
+        if cfg.mode != "world_model" and not self.local_fitted:
             d = self.replay.data
             n = self.replay.size
             self.local.fit_scales(
@@ -625,7 +681,7 @@ class FoGTrainer:
 
     def _refresh_batch(self) -> dict[str, torch.Tensor]:
         cfg = self.cfg
-        if cfg.mode == "pusht_state":
+        if cfg.mode != "world_model":
             b = self.replay.sample(self.rng, cfg.refresh_batch)
         else:
             n_real = int(round(cfg.refresh_real_fraction * cfg.refresh_batch))
@@ -695,12 +751,12 @@ class FoGTrainer:
             scheduler=None,
             numpy_rng=self.rng,
         )
-        if self.cfg.mode == "pusht_state" and self.replay.size:
+        if self.cfg.mode != "world_model" and self.replay.size:
             save_safetensors_atomic(self.replay.state_dict(), out / "replay.safetensors")
         self.export_policy(out / "policy")
 
     def export_policy(self, directory: Path) -> None:
-        feature = "rssm" if self.cfg.mode == "world_model" else "pusht_state"
+        feature = {"world_model": "rssm", "pusht_state": "pusht_state", "point_mass": "state"}[self.cfg.mode]
         save_actor(self.actor, directory, feature, {**self.meta, "iteration": self.iteration, "samples": self.samples})
         if feature == "rssm":
             self.local.rssm.save_pretrained(directory / "rssm")

@@ -102,7 +102,27 @@ def preset_gpu() -> RSSMTrainConfig:
     )
 
 
-PRESETS = {"cpu": preset_cpu, "debug": preset_debug, "gpu": preset_gpu}
+def preset_goal_cpu() -> RSSMTrainConfig:
+    """The goal task on 2 CPU cores: 32x32 frames, GRU 128, 16x16 latents (cheap to imagine through)."""
+    return RSSMTrainConfig(
+        model=RSSMConfig(image_size=32, deter=128, stoch=16, classes=16, hidden=128, cnn_depth=16, decoder_depth=16),
+        loop=LoopConfig(
+            steps=20_000,
+            batch_size=16,
+            lr=6e-4,
+            warmup_steps=100,
+            grad_clip=100.0,
+            log_every=20,
+            checkpoint_every=200,
+            precision="auto",
+            time_limit_min=6.0,
+            threads=2,
+        ),
+        seq_len=16,
+    )
+
+
+PRESETS = {"cpu": preset_cpu, "debug": preset_debug, "gpu": preset_gpu, "goal-cpu": preset_goal_cpu}
 
 
 def run(cfg: RSSMTrainConfig) -> dict:

@@ -91,9 +91,11 @@ class BagToDatasetConfig:
     """Policy clock (Hz): one dataset step per tick."""
     image_size: int = 64
     """Stored image side: the camera frame is resized (cv2 INTER_AREA, no crop) to size x size."""
-    reward_source: Literal["sim", "sim-progress", "events", "proprio"] = "sim"
+    reward_source: Literal["sim", "sim-progress", "goal-progress", "events", "proprio"] = "sim"
     """sim: push-cube reward from ground-truth poses; sim-progress: the change of that potential per
-    second (the episode's unobservable offset cancels); events: +1 success / -1 fail on the ending step;
+    second (the episode's unobservable offset cancels); goal-progress: the goal task's reward (progress
+    towards the marker at sim/goal_pose, quadruped_bridge.tasks.GoalTask); events: +1 success / -1 fail
+    on the ending step;
     proprio: stay upright and smooth (formulas in meta.reward_source and docs/DATASET.md)."""
     action: Literal["cmd_vel", "joints"] = "cmd_vel"
     """cmd_vel: (vx, vy, yaw rate) in effect at each tick; joints: the 12 joint position targets of joint_commands."""
@@ -242,6 +244,8 @@ def required_topics(cfg: BagToDatasetConfig) -> list[str]:
     req = [IMAGE, JOINTS, IMU, CMD if cfg.action == "cmd_vel" else JCMD]
     if cfg.reward_source in POSE_REWARDS:
         req += [CUBE, BASE]
+    if cfg.reward_source == "goal-progress":
+        req += [BASE, GOAL]
     if cfg.reward_source == "events":
         req += [EVENT]
     return req
@@ -345,7 +349,8 @@ def convert_bag(path: Path, cfg: BagToDatasetConfig, bag_index: int = 0, typesto
             result.streams[CLOCK] = np.sort(np.asarray(clock_val, np.int64))
 
         # ---- episodes and ticks ----
-        sensors = [IMAGE, JOINTS, IMU] + ([CUBE, BASE] if cfg.reward_source in POSE_REWARDS else [])
+        poses = {"goal-progress": [BASE], **dict.fromkeys(POSE_REWARDS, [CUBE, BASE])}
+        sensors = [IMAGE, JOINTS, IMU] + poses.get(cfg.reward_source, [])
         # The bag's usable time: from when every sensor has spoken to when the first one stops.
         bag_start = max(int(streams[r].stamps[0]) for r in sensors)
         bag_end = min(int(streams[r].stamps[-1]) for r in sensors)
@@ -478,6 +483,14 @@ def convert_bag(path: Path, cfg: BagToDatasetConfig, bag_index: int = 0, typesto
                 before = sim_reward(base_now, cube_now, goal, cfg.sim_robot_weight, cfg.sim_contact_radius)
                 reward = (reward - before) * cfg.rate
             extra["state"] = np.concatenate([base_now, cube_now, goal], axis=1).astype(np.float32)
+        elif cfg.reward_source == "goal-progress":
+            from quadruped_bridge.tasks import GoalTask
+
+            base_now = _poses(values[BASE], streams[BASE].stamps, ticks)
+            base_next = _poses(values[BASE], streams[BASE].stamps, ticks + period)
+            goal = _goal(values.get(GOAL), streams.get(GOAL), ticks, goal_fixed, src.path, full[GOAL])
+            reward = GoalTask().reward(base_now, base_next, goal, cfg.rate)
+            extra["state"] = np.concatenate([base_now, goal], axis=1).astype(np.float32)
         elif cfg.reward_source == "events":
             reward = np.zeros(n)
             if terminal[-1]:
@@ -750,6 +763,9 @@ def build_meta(
             "high": list(JOINT_UPPER),
             "source": "joint_commands position targets (by name, Unitree order): the latest at or before the tick",
         }
+    from quadruped_bridge.tasks import GoalTask
+
+    goal = GoalTask()
     rewards = {
         "sim": f"sim: reward[t] = -|cube_xy - goal_xy| - {cfg.sim_robot_weight} "
         f"* max(|base_xy - cube_xy| - {cfg.sim_contact_radius}, 0) "
@@ -759,6 +775,9 @@ def build_meta(
         f"phi = -|cube_xy - goal_xy| - {cfg.sim_robot_weight} * max(|base_xy - cube_xy| - {cfg.sim_contact_radius}, 0) "
         "(metres) on the ground-truth poses (sim/cube_pose, sim/base_pose); goal from sim/goal_pose (latest at or "
         f"before the tick) or --goal {cfg.goal}. An episode's return telescopes to rate * (phi(end) - phi(start))",
+        "goal-progress": "goal-progress: reward[t] = rate * (d(t) - d(t + 1/rate)) "
+        f"+ {goal.success_bonus:g} if the step ends within {goal.success_radius:g} m of the marker (having started outside), rate {cfg.rate:g} Hz, d = planar "
+        "distance (m) from sim/base_pose to sim/goal_pose (the goal task, quadruped_bridge.tasks.GoalTask)",
         "events": "events: reward[t] = +1 on the last step of an episode ended by 'success', -1 by 'fail', else 0",
         "proprio": "proprio: reward[t] = -|gravity_xy| - 0.01 * mean(joint_vel^2) on the proprio features of "
         "step t+1 (the last step: its own)",
@@ -790,7 +809,8 @@ def build_meta(
             "image_age": "tick time minus the stamp of the frame used (s)",
             "success": "the transition ended the episode with a 'success' event (aligned with reward)",
             "bag": "index into meta.source_bags",
-            "state": "sim only: [base_x, base_y, base_yaw, cube_x, cube_y, cube_yaw, goal_x, goal_y] at the tick",
+            "state": "sim only: [base_x, base_y, base_yaw, cube_x, cube_y, cube_yaw, goal_x, goal_y] at the tick "
+            "(goal-progress: [base_x, base_y, base_yaw, goal_x, goal_y])",
         },
         "created_by": "fog dataset " + shlex.join(argv),
         "config": {

@@ -1,17 +1,19 @@
-"""`make demo`: the main job on the simulator: a trained policy pushes a cube toward a goal.
+"""`make demo`: the main job on the simulator: a policy learned in world models walks the Go2 to a marker.
 
-`--task pushcube` (default) starts the simulated Go2, the locomotion controller and the policy
-node with the bundled push-cube policy (`fog_policy/artifacts/pushcube`, made by `fog pipeline
-pushcube`) as separate ROS 2 processes, runs `--episodes` episodes closed loop and writes
-(fog_policy.pushcube_demo):
+`--task goal` (default) starts the simulated Go2 (a red marker post 1.5-3 m away), the locomotion
+controller and the policy node with the bundled goal policy (`fog_policy/artifacts/goal`, made by
+`fog pipeline goal`) as separate ROS 2 processes, runs `--episodes` episodes closed loop and
+writes (fog_policy.task_demo):
 
   demo.mp4        ego camera (left, upscaled) beside the third-person view (right)
-  pushcube.png    cube-to-goal distance over time per episode, the commands, the command intervals
+  goal.png        base-to-marker distance over time per episode, the commands, the command intervals
   summary.json    per-episode start/final/min distance and success, falls, the command rate
   logs/           each process's log
 
-`--policy random` replaces the policy by uniformly random commands (the reference), `--policy DIR`
-runs another artifact.
+`--task pushcube` runs the push-cube task with its bundled policy (`artifacts/pushcube`: it does
+not solve the task, docs/BENCHMARKS.md). `--policy random|still|scripted` replaces the policy by a
+reference command source (scripted: the ground-truth controller), `--policy DIR` runs another
+artifact.
 
 `--task square` is the locomotion check: the robot walks a square through cmd_vel and you get the
 video, `velocity.png` (commanded vs measured base velocity, the path) and `summary.json`.
@@ -20,6 +22,7 @@ Examples::
 
     python -m fog_policy.demo --out runs/demo
     python -m fog_policy.demo --policy random --episodes 5 --no-video --out runs/demo_random
+    python -m fog_policy.demo --task pushcube --out runs/demo_pushcube
     python -m fog_policy.demo --task square --side 1.0 --speed 0.4
 """
 
@@ -60,12 +63,16 @@ def parse_args(argv):
         prog="fog demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
-    p.add_argument("--task", choices=("pushcube", "square"), default="pushcube", help="what the demo runs")
-    p.add_argument("--policy", default="bundled", help="pushcube: 'bundled', 'random', or an artifact folder")
-    p.add_argument("--episodes", type=int, default=3, help="pushcube: episodes (a new scene each)")
-    p.add_argument("--episode-seconds", type=float, default=30.0, help="pushcube: simulated seconds per episode")
-    p.add_argument("--seed", type=int, default=0, help="pushcube: seed of the first scene (cube and goal layout)")
-    p.add_argument("--no-video", action="store_true", help="pushcube: skip the cameras and the video")
+    p.add_argument("--task", choices=("goal", "pushcube", "square"), default="goal", help="what the demo runs")
+    p.add_argument(
+        "--policy",
+        default="bundled",
+        help="goal/pushcube: 'bundled', 'random', 'still', 'scripted' or an artifact folder",
+    )
+    p.add_argument("--episodes", type=int, default=3, help="goal/pushcube: episodes (a new scene each)")
+    p.add_argument("--episode-seconds", type=float, default=30.0, help="goal/pushcube: simulated seconds per episode")
+    p.add_argument("--seed", type=int, default=0, help="goal/pushcube: seed of the first scene")
+    p.add_argument("--no-video", action="store_true", help="goal/pushcube: skip the cameras and the video")
     p.add_argument("--side", type=float, default=1.0, help="side of the square (m)")
     p.add_argument("--speed", type=float, default=0.3, help="forward speed along the sides (m/s)")
     p.add_argument("--yaw-rate", type=float, default=0.8, help="yaw rate in the turns (rad/s)")
@@ -81,18 +88,19 @@ def parse_args(argv):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.task == "pushcube":
-        return main_pushcube(args)
+    if args.task in ("goal", "pushcube"):
+        return main_task(args)
     return main_square(args)
 
 
-def main_pushcube(args) -> int:
-    from fog_policy.pushcube_demo import run_pushcube
+def main_task(args) -> int:
+    from fog_policy.task_demo import run_task
 
     out = Path(args.out)
     try:
-        result = run_pushcube(
+        result = run_task(
             out,
+            task=args.task,
             policy=args.policy,
             episodes=args.episodes,
             episode_seconds=args.episode_seconds,
@@ -105,13 +113,15 @@ def main_pushcube(args) -> int:
         print(f"[demo] {e}", file=sys.stderr)
         return 2
     print(json.dumps({k: v for k, v in asdict(result).items() if k != "episodes"}, indent=2))
+    what = "base-to-marker" if args.task == "goal" else "cube-to-goal"
     for e in result.episodes:
+        took = f" in {e['time_to_success_s']:.1f} s" if e["success"] else ""
         print(
-            f"[demo] episode {e['episode']} (scene {e['scene_seed']}): cube-to-goal {e['start_distance_m']:.2f} -> "
-            f"{e['final_distance_m']:.2f} m, {'success' if e['success'] else 'no success'}"
+            f"[demo] episode {e['episode']} (scene {e['scene_seed']}): {what} {e['start_distance_m']:.2f} -> "
+            f"{e['final_distance_m']:.2f} m, {'success' + took if e['success'] else 'no success'}"
             + (", FELL" if e["fell"] else "")
         )
-    names = (("video", "demo.mp4"), ("plot", "pushcube.png"), ("summary", "summary.json"))
+    names = (("video", "demo.mp4"), ("plot", f"{args.task}.png"), ("summary", "summary.json"))
     for label, name in names:
         if (out / name).exists():
             print(f"[demo] {label}: {out / name}")

@@ -9,6 +9,7 @@ stops the rest. The bags (one per episode) and a summary land in --out.
 Examples::
 
     fog collect --robot sim --minutes 2 --out data/bags
+    fog collect --robot sim --task goal --minutes 10 --out data/goal_bags     (walk-to-the-marker scenes)
     fog collect --robot sim --minutes 30 --real-time-factor 3 --camera-size 128 --seed 7 --out data/bags
 """
 
@@ -43,6 +44,8 @@ class CollectConfig:
     """Episode time limit (simulated seconds)."""
     domain_id: int = 43
     """ROS_DOMAIN_ID for the collection (never the real robot's)."""
+    task: str = "pushcube"
+    """Scene and exploration of quadruped_bridge.tasks: 'pushcube' or 'goal'."""
 
 
 def parse_args(argv) -> CollectConfig:
@@ -57,13 +60,16 @@ def parse_args(argv) -> CollectConfig:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--episode-seconds", type=float, default=30.0, help="episode time limit (s)")
     p.add_argument("--domain-id", type=int, default=43, help="ROS_DOMAIN_ID (default 43)")
+    p.add_argument(
+        "--task", default="pushcube", choices=["pushcube", "goal"], help="scene and exploration (default pushcube)"
+    )
     a = p.parse_args(argv)
     if a.minutes <= 0:
         p.error(f"--minutes must be positive, got {a.minutes}")
     if not 8 <= a.camera_size <= 128:
         p.error(f"--camera-size must be in [8, 128], got {a.camera_size}")
     return CollectConfig(
-        a.robot, a.minutes, a.out, a.real_time_factor, a.camera_size, a.seed, a.episode_seconds, a.domain_id
+        a.robot, a.minutes, a.out, a.real_time_factor, a.camera_size, a.seed, a.episode_seconds, a.domain_id, a.task
     )
 
 
@@ -91,6 +97,7 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
                     "camera_height": cfg.camera_size,
                     "seed": cfg.seed,
                     "wait_for_subscribers": 1,
+                    "task": cfg.task,
                 },
             ),
         )
@@ -99,7 +106,7 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
             "exploration",
             node_command(
                 "quadruped_bridge.exploration_node",
-                {"use_sim_time": True, "seed": cfg.seed, "max_duration": cfg.episode_seconds},
+                {"use_sim_time": True, "seed": cfg.seed, "max_duration": cfg.episode_seconds, "task": cfg.task},
             ),
         )
         probe = RosProbe(cfg.domain_id, name="collect_progress")

@@ -34,6 +34,7 @@ from quadruped_bridge.exploration import (
     to_body_frame,
 )
 from quadruped_bridge.ros_params import declare_config
+from quadruped_bridge.tasks import TASK_NAMES, GoalTask
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 EVENT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -54,6 +55,9 @@ class ExplorationNodeConfig:
     """Episode time limit (s)."""
     use_ground_truth: bool = True
     """Use the simulator's sim/* topics to steer and to end episodes."""
+    task: str = "pushcube"
+    """Task of the scene (quadruped_bridge.tasks): 'pushcube' steers towards the cube part of the time and
+    ends on cube-at-goal; 'goal' steers towards the marker post and ends when the robot reaches it."""
 
 
 def yaw_of(q) -> tuple[float, float, float]:
@@ -68,7 +72,11 @@ class ExplorationNode(Node):
     def __init__(self, **kwargs):
         super().__init__("exploration", **kwargs)
         self.cfg = declare_config(self, ExplorationNodeConfig)
-        self.commands = SmoothRandomCommands(ExplorationConfig(), seed=self.cfg.seed)
+        if self.cfg.task not in TASK_NAMES:
+            raise ValueError(f"parameter task: expected one of {TASK_NAMES}, got {self.cfg.task!r}")
+        self.goal_task = GoalTask() if self.cfg.task == "goal" else None
+        explore = ExplorationConfig(seek_speed=0.4) if self.goal_task else ExplorationConfig()
+        self.commands = SmoothRandomCommands(explore, seed=self.cfg.seed)
         self.episode_cfg = EpisodeConfig(max_duration=self.cfg.max_duration)
         self.pub_cmd = self.create_publisher(Twist, "cmd_vel", COMMAND_QOS)
         self.pub_event = self.create_publisher(String, "episode/event", EVENT_QOS)
@@ -134,9 +142,16 @@ class ExplorationNode(Node):
             base = (p.x, p.y, p.z)
             cube = (self.cube.pose.position.x, self.cube.pose.position.y) if self.cube is not None else None
             goal = (self.goal.pose.position.x, self.goal.pose.position.y) if self.goal is not None else None
-            if cube is not None:
-                cube_body = to_body_frame(cube, base, yaw)
-            outcome = episode_outcome(self.episode_cfg, now - self.t_state, base, roll, pitch, cube, goal)
+            if self.goal_task is not None:
+                # The marker stands at the goal position; seek it, and end the episode on reaching it.
+                cube_body = to_body_frame(goal, base, yaw) if goal is not None else None
+                outcome = episode_outcome(self.episode_cfg, now - self.t_state, base, roll, pitch)
+                if outcome is None and goal is not None and self.goal_task.success(base, goal):
+                    outcome = "success"
+            else:
+                if cube is not None:
+                    cube_body = to_body_frame(cube, base, yaw)
+                outcome = episode_outcome(self.episode_cfg, now - self.t_state, base, roll, pitch, cube, goal)
         elif now - self.t_state >= self.episode_cfg.max_duration:
             outcome = "reset"
         if outcome is None:

@@ -114,10 +114,13 @@ def go2_mjcf(
     offscreen_height: int = 240,
     foot_condim: int = 3,
     timestep: float = 0.002,
+    marker: tuple[float, float] | None = None,
 ) -> str:
     """The Go2 scene as an MJCF string: robot, checker floor, pushable `cube`, `goal` disc, cameras.
 
     The offscreen buffer must be at least as large as the largest image rendered from this model.
+    `marker` = (radius, height) adds the goal task's post to the `goal` body: a bright red cylinder
+    standing on the floor that nothing collides with (quadruped_bridge.tasks.GoalTask).
     """
     if foot_condim not in (1, 3, 4, 6):
         raise ValueError(f"foot_condim must be 1, 3, 4 or 6, got {foot_condim}")
@@ -129,6 +132,15 @@ def go2_mjcf(
         )
     )
     tilt = EGO_CAMERA_PITCH_DOWN
+    marker_xml = ""
+    if marker is not None:
+        radius, height = marker
+        if radius <= 0 or height <= 0:
+            raise ValueError(f"marker (radius, height) must be positive, got {marker}")
+        marker_xml = (
+            f'\n      <geom name="marker" type="cylinder" size="{_fmt(radius, height / 2)}" '
+            f'pos="{_fmt(0, 0, height / 2)}" rgba="0.95 0.1 0.1 1" contype="0" conaffinity="0" group="0"/>'
+        )
     ego_xyaxes = _fmt(0, -1, 0, math.sin(tilt), 0, math.cos(tilt))
     # Third-person: 1.3 m behind and 0.8 m above the centre of mass, looking at it.
     back, up = 1.3, 0.8
@@ -169,7 +181,7 @@ def go2_mjcf(
             rgba="0.85 0.3 0.15 1" {_WORLD_COLLISION}/>
     </body>
     <body name="goal" mocap="true" pos="1.5 0 0">
-      <site name="goal" type="cylinder" size="{GOAL_RADIUS} 0.001" pos="0 0 0.001" rgba="0.1 0.8 0.2 0.6"/>
+      <site name="goal" type="cylinder" size="{GOAL_RADIUS} 0.001" pos="0 0 0.001" rgba="0.1 0.8 0.2 0.6"/>{marker_xml}
     </body>
   </worldbody>
   <actuator>
@@ -189,9 +201,10 @@ def go2_model(
     offscreen_height: int = 240,
     foot_condim: int = 3,
     timestep: float = 0.002,
+    marker: tuple[float, float] | None = None,
 ) -> mujoco.MjModel:
     """Compile `go2_mjcf(...)` into an `mujoco.MjModel`."""
-    return mujoco.MjModel.from_xml_string(go2_mjcf(offscreen_width, offscreen_height, foot_condim, timestep))
+    return mujoco.MjModel.from_xml_string(go2_mjcf(offscreen_width, offscreen_height, foot_condim, timestep, marker))
 
 
 def joint_addresses(model: mujoco.MjModel, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:

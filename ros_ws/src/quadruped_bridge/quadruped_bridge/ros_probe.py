@@ -82,12 +82,13 @@ class RosProbe:
         """The probe's ROS time (simulated time when use_sim_time)."""
         return self.node.get_clock().now().nanoseconds * 1e-9
 
-    def spin_sim(self, seconds: float, timeout: float, every=None) -> bool:
-        """Spin until `seconds` of simulated time pass (calling `every()` each spin)."""
+    def spin_sim(self, seconds: float, timeout: float, every=None, until=None) -> bool:
+        """Spin until `seconds` of simulated time pass or `until()` is true (calling `every()` each spin);
+        False when `timeout` wall seconds pass first."""
         start = self.now()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.now() - start >= seconds:
+            if self.now() - start >= seconds or (until is not None and until()):
                 return True
             if every is not None:
                 every()

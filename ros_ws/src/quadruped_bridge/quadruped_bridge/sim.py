@@ -34,6 +34,10 @@ from quadruped_bridge.go2_mjcf import (
     joint_addresses,
 )
 from quadruped_bridge.motor_command import MotorCommand, extrapolate, pd_torque
+from quadruped_bridge.tasks import TASK_NAMES, GoalTask
+
+PARKED_CUBE_XY = (-18.0, 18.0)
+"""Where the goal task leaves the cube: far outside the arena, too small to see."""
 
 MAX_CAMERA_SIZE = 128
 """Largest ego image side (pixels) the simulator renders: the policy's input is small."""
@@ -72,7 +76,13 @@ class SimConfig:
     fallen_tilt: float = 1.0
     """|roll| or |pitch| (rad) beyond which the robot counts as fallen."""
 
+    task: str = "pushcube"
+    """Scene: 'pushcube' (cube + goal disc) or 'goal' (a tall red marker post at the goal position, the
+    cube parked out of sight); layouts and rules in quadruped_bridge.tasks."""
+
     def __post_init__(self) -> None:
+        if self.task not in TASK_NAMES:
+            raise ValueError(f"task must be one of {TASK_NAMES}, got {self.task!r}")
         for name in ("camera_width", "camera_height"):
             value = getattr(self, name)
             if not 1 <= value <= MAX_CAMERA_SIZE:
@@ -152,10 +162,17 @@ class Go2Sim:
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
         cfg = self.config
+        self._goal_task = GoalTask()
         offscreen_w = max(cfg.camera_width, cfg.third_person_width)
         offscreen_h = max(cfg.camera_height, cfg.third_person_height)
         self.model = mujoco.MjModel.from_xml_string(
-            go2_mjcf(offscreen_w, offscreen_h, foot_condim=cfg.foot_condim, timestep=cfg.physics_dt)
+            go2_mjcf(
+                offscreen_w,
+                offscreen_h,
+                foot_condim=cfg.foot_condim,
+                timestep=cfg.physics_dt,
+                marker=(self._goal_task.marker_radius, self._goal_task.marker_height) if cfg.task == "goal" else None,
+            )
         )
         self.data = mujoco.MjData(self.model)
         self._qpos_adr, self._qvel_adr = joint_addresses(self.model, JOINT_NAMES)
@@ -211,11 +228,16 @@ class Go2Sim:
         lowest_foot = min(d.site_xpos[s][2] for s in self._foot_sites)
         # Feet just touching the floor (0.5 mm clearance avoids a start-up bounce from penetration).
         d.qpos[self._base_qpos + 2] = -lowest_foot + FOOT_RADIUS + 0.0005
-        cube_x = self._rng.uniform(*cfg.cube_distance)
-        cube_y = self._rng.uniform(-cfg.cube_lateral, cfg.cube_lateral)
+        if cfg.task == "goal":
+            # The cube is parked far behind (under 0.2 px at 64x64); the goal body carries the marker post.
+            cube_x, cube_y = PARKED_CUBE_XY
+            goal_x, goal_y = self._goal_task.place(self._rng)
+        else:
+            cube_x = self._rng.uniform(*cfg.cube_distance)
+            cube_y = self._rng.uniform(-cfg.cube_lateral, cfg.cube_lateral)
+            goal_x = self._rng.uniform(*cfg.goal_distance)
+            goal_y = self._rng.uniform(-cfg.goal_lateral, cfg.goal_lateral)
         d.qpos[self._cube_qpos : self._cube_qpos + 7] = (cube_x, cube_y, CUBE_HALF_SIZE, 1.0, 0.0, 0.0, 0.0)
-        goal_x = self._rng.uniform(*cfg.goal_distance)
-        goal_y = self._rng.uniform(-cfg.goal_lateral, cfg.goal_lateral)
         d.mocap_pos[self._goal_mocap] = (goal_x, goal_y, 0.0)
         d.ctrl[:] = 0.0
         self._tau = np.zeros(NUM_JOINTS)

@@ -108,6 +108,8 @@ class SimNodeConfig:
     (e.g. 1 for a recorder that must not miss the first messages)."""
     duration: float = 0.0
     """Stop after this many simulated seconds (0 = run until shut down)."""
+    task: str = "pushcube"
+    """Scene of quadruped_bridge.tasks: 'pushcube' (cube + goal disc) or 'goal' (marker post at sim/goal_pose)."""
 
 
     def sim(self) -> SimConfig:
@@ -117,6 +119,7 @@ class SimNodeConfig:
             camera_height=self.camera_height,
             seed=self.seed,
             foot_condim=self.foot_condim,
+            task=self.task,
         )
 
 

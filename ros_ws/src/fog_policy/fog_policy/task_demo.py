@@ -1,18 +1,21 @@
-"""The push-cube demo: the simulator, the locomotion controller and a policy, closed loop over ROS 2.
+"""A Go2 task closed loop over ROS 2: the simulator, the locomotion controller and a command source.
 
-Starts, each as its own process on a private DDS domain, the simulated Go2 (``sim_node``), the
-locomotion controller and the policy node with an exported artifact (by default the bundled
-``fog_policy/artifacts/pushcube``, trained by ``fog pipeline pushcube``). With ``--policy random``
-no policy node runs: this process publishes uniformly random cmd_vel inside the artifact's action
-bounds at its policy rate (the reference a trained policy must beat). Each episode starts from
-``sim/reset`` (robot lying, a new cube and goal layout from the seed, so two runs with the same
-``--seed`` see the same layouts) and lasts ``--episode-seconds`` of simulated time, stand-up
-included. An episode succeeds when the cube's centre comes within ``--goal-radius`` of the goal
-(the exploration driver's rule).
+Starts, each as its own process on a private DDS domain, the simulated Go2 (``sim_node`` with the
+task's scene), the locomotion controller and the policy node with an exported artifact (by default
+the task's bundled one, ``fog_policy/artifacts/<task>``, made by ``fog pipeline <task>``). The
+reference rows run without a policy node; this process publishes cmd_vel at the policy rate:
+``random`` (uniform inside the artifact's action bounds), ``still`` (zero), ``scripted`` (the
+task's ground-truth controller, quadruped_bridge.tasks: the ceiling). Each episode starts from
+``sim/reset`` (robot lying, a new scene from the seed, so two runs with the same ``--seed`` see the
+same scenes) and lasts at most ``--episode-seconds`` of simulated time, stand-up included.
+
+Tasks (rules in quadruped_bridge.tasks): ``goal``: success when the base comes within 0.35 m of the
+marker post (the episode then ends); the plotted distance is base-to-marker. ``pushcube``: success
+when the cube's centre comes within 0.15 m of the goal; the distance is cube-to-goal.
 
 Writes to the output folder: ``demo.mp4`` (ego camera beside the third-person view; with
-``--video``), ``pushcube.png`` (cube-to-goal distance over time per episode, the commands, the
-command intervals), ``summary.json`` (per episode and overall) and ``logs/``.
+``video``), ``<task>.png`` (distance over time per episode, the commands, the command intervals),
+``summary.json`` (per episode and overall), ``trace.npz`` and ``logs/``.
 """
 
 from __future__ import annotations
@@ -27,34 +30,38 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped, Twist
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
 from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, roll_pitch_yaw, stamp_seconds
+from quadruped_bridge.tasks import task_by_name
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_srvs.srv import Trigger
 
 from fog_policy.policy_artifact import load_meta
 
+REFERENCE_SOURCES = ("random", "still", "scripted")
+"""Command sources that run in this process instead of a policy node."""
+
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 LISTEN_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
-def bundled_artifact() -> Path:
-    """The push-cube policy shipped with fog_policy (installed share folder, else the source tree)."""
+def bundled_artifact(task: str = "goal") -> Path:
+    """The task's policy shipped with fog_policy (installed share folder, else the source tree)."""
     candidates = []
     try:
         from ament_index_python.packages import get_package_share_directory
 
-        candidates.append(Path(get_package_share_directory("fog_policy")) / "artifacts" / "pushcube")
+        candidates.append(Path(get_package_share_directory("fog_policy")) / "artifacts" / task)
     except (ImportError, LookupError, ValueError):
         pass
-    candidates.append(Path(__file__).resolve().parents[1] / "artifacts" / "pushcube")
+    candidates.append(Path(__file__).resolve().parents[1] / "artifacts" / task)
     for c in candidates:
         if (c / "policy_meta.json").exists():
             return c
     raise FileNotFoundError(
-        "the bundled push-cube policy is missing (looked in: "
+        f"the bundled {task} policy is missing (looked in: "
         + ", ".join(str(c) for c in candidates)
-        + "); make one with `fog pipeline pushcube` or pass --policy ARTIFACT_DIR"
+        + f"); make one with `fog pipeline {task}` or pass --policy ARTIFACT_DIR"
     )
 
 
@@ -85,7 +92,8 @@ class Episode:
 
 
 @dataclass
-class PushCubeResult:
+class TaskResult:
+    task: str
     policy: str
     episodes: list[dict]
     success_rate: float
@@ -98,40 +106,50 @@ class PushCubeResult:
     policy_stops: list[str]
 
 
-def run_pushcube(
+def run_task(
     out: Path,
+    task: str = "goal",
     policy: str = "bundled",
     episodes: int = 1,
     episode_seconds: float = 30.0,
     seed: int = 0,
-    goal_radius: float = 0.15,
     real_time_factor: float = 1.0,
     video: bool = True,
     domain_id: int = 42,
     log=print,
-) -> PushCubeResult:
-    """Run ``episodes`` push-cube episodes closed loop and write the demo's outputs into ``out``."""
+) -> TaskResult:
+    """Run ``episodes`` episodes of ``task`` closed loop and write the demo's outputs into ``out``.
+
+    ``policy``: 'bundled' (the task's bundled artifact), an artifact folder, or one of
+    REFERENCE_SOURCES (published from this process at the policy rate)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    random_policy = policy == "random"
-    artifact = bundled_artifact() if policy == "bundled" else None if random_policy else Path(policy)
-    if artifact is None:  # the random reference uses the bundled policy's action space and rate
+    rules = task_by_name(task)
+    goal_radius = rules.success_radius
+    reference = policy if policy in REFERENCE_SOURCES else None
+    artifact = bundled_artifact(task) if policy == "bundled" else None if reference else Path(policy)
+    if artifact is None:  # the references use the bundled policy's action space and rate
         try:
-            meta = load_meta(bundled_artifact())
+            meta = load_meta(bundled_artifact(task))
         except FileNotFoundError:
-            meta = {"action": {"low": [-0.3, -0.3, -1.0], "high": [0.5, 0.3, 1.0]}, "policy_rate_hz": 5.0}
+            meta = {"action": {"low": [-0.2, -0.25, -0.8], "high": [0.5, 0.25, 0.8]}, "policy_rate_hz": 5.0}
     else:
         meta = load_meta(artifact)
     low, high = np.array(meta["action"]["low"]), np.array(meta["action"]["high"])
     rate = float(meta["policy_rate_hz"])
 
     group = ProcessGroup(out / "logs", ros_env(domain_id))
-    sim_params = {"real_time_factor": real_time_factor, "seed": seed, "third_person_rate_hz": 15.0 if video else 0.0}
+    sim_params = {
+        "real_time_factor": real_time_factor,
+        "seed": seed,
+        "third_person_rate_hz": 15.0 if video else 0.0,
+        "task": task,
+    }
     group.start("sim", node_command("quadruped_bridge.sim_node", sim_params))
     group.start("locomotion", node_command("fog_policy.locomotion_node", {"use_sim_time": True}))
-    if not random_policy:
+    if reference is None:
         group.start("policy", node_command("fog_policy.policy_node", {"use_sim_time": True, "artifact": str(artifact)}))
-    probe = RosProbe(domain_id, name="pushcube_demo")
+    probe = RosProbe(domain_id, name="task_demo")
     ego = probe.watch(Image, "camera/image_raw", sensor=True) if video else []
     third = probe.watch(Image, "sim/third_person/image_raw", sensor=True) if video else []
     cubes = probe.watch(PoseStamped, "sim/cube_pose", sensor=True)
@@ -145,8 +163,8 @@ def run_pushcube(
     rng = np.random.default_rng(seed + 1000)
     eps: list[Episode] = []
     try:
-        who = "random commands" if random_policy else artifact
-        log(f"[pushcube] {who}; {episodes} episode(s) of {episode_seconds:g} s")
+        who = f"{reference} commands" if reference else artifact
+        log(f"[{task}] {who}; {episodes} episode(s) of at most {episode_seconds:g} s")
         up = lambda: any("fog_policy: locomotion:" in diagnostics_text([d]) for d in diags) and goals  # noqa: E731
         if not probe.spin_until(lambda: up() or not all(p.alive() for p in group.processes), timeout=120):
             raise RuntimeError(
@@ -166,26 +184,34 @@ def run_pushcube(
             ep = Episode(i, seed + i, probe.now(), goal_xy=[goals[-1].pose.position.x, goals[-1].pose.position.y])
             next_tick = [ep.start_time]
 
-            def act(next_tick=next_tick):
-                if random_policy and probe.now() >= next_tick[0]:
-                    cmd = rng.uniform(low, high)
+            def act(next_tick=next_tick, ep=ep):
+                if reference and probe.now() >= next_tick[0]:
+                    cmd = reference_command(reference, rules, rng, low, high, poses, cubes, ep.goal_xy)
                     msg = Twist()
                     msg.linear.x, msg.linear.y, msg.angular.z = (float(v) for v in cmd)
                     probe.publish(Twist, "cmd_vel", msg, COMMAND_QOS)
                     next_tick[0] += 1.0 / rate
 
+            def reached(ep=ep) -> bool:  # the goal task ends at success
+                if task != "goal" or not poses:
+                    return False
+                p = poses[-1]
+                return stamp_seconds(p) >= ep.start_time and bool(
+                    rules.success((p.pose.position.x, p.pose.position.y), ep.goal_xy)
+                )
+
             timeout = episode_seconds / max(real_time_factor, 0.05) * 4 + 30
-            if not probe.spin_sim(episode_seconds, timeout=timeout, every=act):
+            if not probe.spin_sim(episode_seconds, timeout=timeout, every=act, until=reached):
                 group.check_alive()
                 raise RuntimeError(f"simulated time stalled in episode {i}")
             ep.end_time = probe.now()
-            record_episode(ep, cubes, poses)
+            record_episode(ep, cubes if task == "pushcube" else poses, poses)
             eps.append(ep)
             s = ep.summary(goal_radius)
-            bar.update(episode_seconds)
+            bar.update(ep.end_time - ep.start_time)
             bar.set_postfix_str(f"ep {i}: {s['start_distance_m']:.2f} -> {s['final_distance_m']:.2f} m")
         bar.close()
-        if random_policy:
+        if reference:
             probe.publish(Twist, "cmd_vel", Twist(), COMMAND_QOS)
             probe.spin(0.2)
     finally:
@@ -193,8 +219,8 @@ def run_pushcube(
         group.stop()
 
     stops = sorted({v for d in diags for v in stop_reasons(d)})
-    result = summarize(policy if random_policy else str(artifact), eps, commands, goal_radius, rate, stops)
-    write_pushcube_outputs(out, result, eps, commands, goal_radius, low, high)
+    result = summarize(task, reference or str(artifact), eps, commands, goal_radius, rate, stops)
+    write_task_outputs(out, result, eps, commands, goal_radius, low, high)
     if video:
         import imageio.v2 as imageio
 
@@ -202,6 +228,24 @@ def run_pushcube(
 
         write_video(out / "demo.mp4", ego, third, imageio)
     return result
+
+
+def reference_command(source: str, rules, rng, low, high, poses, cubes, goal_xy) -> np.ndarray:
+    """The next command of a reference source (see REFERENCE_SOURCES)."""
+    if source == "random":
+        return rng.uniform(low, high)
+    if source == "still" or not poses:
+        return np.zeros(3)
+    p = poses[-1].pose
+    _, _, yaw = roll_pitch_yaw(p.orientation)
+    base = (p.position.x, p.position.y)
+    if rules.name == "goal":
+        cmd = rules.scripted_command(base, yaw, goal_xy, max_speed=float(high[0]), max_yaw_rate=float(high[2]))
+    elif cubes:
+        cmd = rules.scripted_command(base, yaw, (cubes[-1].pose.position.x, cubes[-1].pose.position.y), goal_xy)
+    else:
+        cmd = np.zeros(3)
+    return np.clip(cmd, low, high)
 
 
 def stop_reasons(diag: DiagnosticArray) -> list[str]:
@@ -213,9 +257,10 @@ def stop_reasons(diag: DiagnosticArray) -> list[str]:
     ]
 
 
-def record_episode(ep: Episode, cubes, poses) -> None:
+def record_episode(ep: Episode, tracked, poses) -> None:
+    """Distance over time of the ``tracked`` poses (the cube, or the base for the goal task) to the goal."""
     goal = np.array(ep.goal_xy)
-    for m in cubes:
+    for m in tracked:
         t = stamp_seconds(m)
         if ep.start_time <= t <= ep.end_time:
             ep.times.append(t)
@@ -230,7 +275,7 @@ def record_episode(ep: Episode, cubes, poses) -> None:
                 break
 
 
-def summarize(name, eps, commands, goal_radius, rate, stops) -> PushCubeResult:
+def summarize(task, name, eps, commands, goal_radius, rate, stops) -> TaskResult:
     per = [e.summary(goal_radius) for e in eps]
     finals = [p["final_distance_m"] for p in per if p["final_distance_m"] is not None]
     reductions = [p["start_distance_m"] - p["final_distance_m"] for p in per if p["final_distance_m"] is not None]
@@ -239,7 +284,8 @@ def summarize(name, eps, commands, goal_radius, rate, stops) -> PushCubeResult:
     t = np.concatenate(inside) if inside else np.array([])
     intervals = np.concatenate([np.diff(x) for x in inside if len(x) > 1] or [np.array([])])
     span = sum(e.end_time - e.start_time for e in eps)
-    return PushCubeResult(
+    return TaskResult(
+        task=task,
         policy=name,
         episodes=per,
         success_rate=float(np.mean([p["success"] for p in per])) if per else 0.0,
@@ -253,7 +299,7 @@ def summarize(name, eps, commands, goal_radius, rate, stops) -> PushCubeResult:
     )
 
 
-def write_pushcube_outputs(out: Path, result, eps, commands, goal_radius, low, high) -> None:
+def write_task_outputs(out: Path, result, eps, commands, goal_radius, low, high) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -265,7 +311,7 @@ def write_pushcube_outputs(out: Path, result, eps, commands, goal_radius, low, h
         ax.plot(np.array(e.times) - e.start_time, e.distance, label=f"episode {e.index} (scene {e.seed})")
     ax.axhline(goal_radius, color="k", ls="--", lw=1, label="success radius")
     ax.set_xlabel("time since episode start (s, simulated)")
-    ax.set_ylabel("cube-to-goal distance (m)")
+    ax.set_ylabel("base-to-marker distance (m)" if result.task == "goal" else "cube-to-goal distance (m)")
     ax.set_title(f"success {result.success_rate:.0%}, mean final distance {result.mean_final_distance_m:.2f} m")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -287,9 +333,9 @@ def write_pushcube_outputs(out: Path, result, eps, commands, goal_radius, low, h
     ax.set_yscale("log")
     ax.set_title("command intervals")
     ax.grid(alpha=0.3)
-    fig.suptitle(f"push-cube, closed loop: {Path(result.policy).name}")
+    fig.suptitle(f"{result.task}, closed loop: {Path(result.policy).name}")
     fig.tight_layout()
-    fig.savefig(out / "pushcube.png", dpi=110)
+    fig.savefig(out / f"{result.task}.png", dpi=110)
     plt.close(fig)
     (out / "summary.json").write_text(json.dumps(asdict(result), indent=2))
     np.savez_compressed(

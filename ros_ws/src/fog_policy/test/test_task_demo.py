@@ -1,9 +1,10 @@
-"""The push-cube demo's closed loop (simulator, locomotion, policy node: separate processes) and the
-bundled policy artifact.
+"""The task demo's closed loop (simulator, locomotion, policy node: separate processes) and the
+bundled policy artifacts.
 
-The demo runs here with an untrained exported policy and with random commands (the reference of
-the success benchmark): the test checks the demo's bookkeeping against what the simulator
-published, not task success (measured in benchmarks/pushcube_success.py).
+The demo runs here with an untrained exported policy and with the reference command sources: the
+tests check the demo's bookkeeping against what the simulator published, and that the scripted
+ground-truth controller reaches the marker (the task is solvable over ROS); learned-policy success
+is measured in benchmarks/task_success.py.
 """
 
 import json
@@ -11,7 +12,7 @@ import json
 import numpy as np
 import pytest
 from fog_policy.policy_artifact import check_compatible, load_meta
-from fog_policy.pushcube_demo import bundled_artifact, run_pushcube
+from fog_policy.task_demo import bundled_artifact, run_task
 from fog_training.export import validate_artifact
 from fog_training.untrained_artifact import make_untrained_artifact
 from quadruped_bridge.go2_description import JOINT_NAMES
@@ -26,8 +27,8 @@ def test_pushcube_demo_episodes_and_outputs(tmp_path, policy):
         policy = str(tmp_path / "untrained")
         make_untrained_artifact(policy, seed=2)
     out = tmp_path / "demo"
-    r = run_pushcube(out, policy=policy, episodes=2, episode_seconds=6.0, seed=5, real_time_factor=2.0,
-                     video=policy != "random", domain_id=private_domain_id())  # fmt: skip
+    r = run_task(out, task="pushcube", policy=policy, episodes=2, episode_seconds=6.0, seed=5, real_time_factor=2.0,
+                 video=policy != "random", domain_id=private_domain_id())  # fmt: skip
     assert [e["episode"] for e in r.episodes] == [0, 1]
     assert [e["scene_seed"] for e in r.episodes] == [5, 6]
     # two scenes: different start distances, each a real measurement from sim/cube_pose and sim/goal_pose
@@ -47,15 +48,32 @@ def test_pushcube_demo_episodes_and_outputs(tmp_path, policy):
     assert (out / "demo.mp4").exists() == (policy != "random")
 
 
-def test_bundled_policy_artifact_is_valid_and_made_by_the_pipeline():
-    artifact = bundled_artifact()
+@pytest.mark.parametrize("task", ["goal", "pushcube"])
+def test_bundled_policy_artifact_is_valid_and_made_by_the_pipeline(task):
+    artifact = bundled_artifact(task)
     meta = load_meta(artifact)
     check_compatible(meta, list(JOINT_NAMES))
     assert meta["action"]["kind"] == "cmd_vel"
-    assert meta["created_by"].startswith("fog pipeline pushcube")
+    assert meta["created_by"].startswith(f"fog pipeline {task}") or meta["created_by"].startswith(
+        "fog pipeline pushcube"
+    )
     stages = meta["config"]["pipeline"]["stages"]
     assert list(stages) == ["collect", "dataset", "global", "rssm", "policy", "export"]
     assert all(cmd.startswith("fog ") for cmd in stages.values())
     report = validate_artifact(artifact)  # onnxruntime replays the recorded inputs: parity with torch
     assert max(report["max_abs_diff"].values()) <= report["tolerance"] and report["steps"] >= 8
     assert sum(f.stat().st_size for f in artifact.iterdir()) < 20e6  # small enough for the repository
+
+
+def test_goal_scripted_controller_reaches_the_marker_over_ros(tmp_path):
+    """The goal task is solvable through the deployed topics: the ground-truth controller, publishing
+    cmd_vel at 5 Hz to the locomotion node, reaches the marker and the episode ends there."""
+    out = tmp_path / "goal"
+    r = run_task(out, task="goal", policy="scripted", episodes=2, episode_seconds=30.0, seed=3, real_time_factor=3.0,
+                 video=False, domain_id=private_domain_id())  # fmt: skip
+    assert r.task == "goal" and r.falls == 0
+    for e in r.episodes:
+        assert 1.5 - 0.05 <= e["start_distance_m"] <= 3.0 + 0.05, e
+        assert e["success"], f"scripted controller did not reach the marker: {e}"
+        assert e["final_distance_m"] < 0.35 + 0.05 and e["time_to_success_s"] < 25.0, e
+    assert (out / "goal.png").stat().st_size > 10_000
