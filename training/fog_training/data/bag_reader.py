@@ -124,6 +124,8 @@ class BagSource:
             pass
         if scan.error and not scan.channels:
             raise BagError(self.path, f"not a readable rosbag2 bag ({why}; forward scan: {scan.error})")
+        if not scan.channels:
+            raise BagError(self.path, f"empty bag: {mcap.name} holds no channels and no messages ({scan.size} bytes)")
         self.salvaged = True
         self._mcap = mcap
         self.topics = {ch.topic: ch.msgtype for ch in scan.channels.values()}
