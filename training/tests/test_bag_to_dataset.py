@@ -550,3 +550,48 @@ def test_topic_option_maps_other_names(tmp_path, capsys):
     assert eb["reward"][-1] == 1.0 and len(eb["reward"]) == 8
     for key in ("image", "action", "proprio", "reward", "extra/time"):
         np.testing.assert_array_equal(ea[key], eb[key])
+
+
+def _break_a_chunk(mcap: Path) -> None:
+    """Give the middle record of the MCAP's first chunk an impossible length (what a flipped bit in a
+    record header does): rosbags then fails on the bag, the chunks after it are intact."""
+    import struct
+
+    data = bytearray(mcap.read_bytes())
+    pos = 8
+    while data[pos] != 0x06:  # the first chunk record
+        pos += 9 + struct.unpack_from("<Q", data, pos + 1)[0]
+    (clen,) = struct.unpack_from("<I", data, pos + 9 + 28)
+    assert clen == 0  # uncompressed, as the synthetic writer makes them
+    (rlen,) = struct.unpack_from("<Q", data, pos + 9 + 32)
+    start = rec = pos + 9 + 40
+    bounds = []
+    while rec < start + rlen:
+        bounds.append(rec)
+        rec += 9 + struct.unpack_from("<Q", data, rec + 1)[0]
+    mid = bounds[len(bounds) // 2]
+    data[mid + 1 : mid + 9] = struct.pack("<Q", 1 << 40)
+    mcap.write_bytes(bytes(data))
+
+
+def test_corrupt_chunk_is_salvaged_around(tmp_path, capsys):
+    good = _bag(tmp_path, "good", duration_s=3.0)
+    broken = tmp_path / "broken"
+    shutil.copytree(good.path, broken)
+    _break_a_chunk(next(broken.glob("*.mcap")))
+    out = tmp_path / "d.zarr"
+    assert dataset_main([str(broken), str(good.path), "--out", str(out), "--image-size", "16"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: bag {broken}: corrupt MCAP" in err and "skipped the rest of a corrupt chunk" in err
+    store = EpisodeStore(out)
+    bags = store.array("extra/bag")
+    eps = [store.episode(i) for i in range(store.num_episodes)]
+    salvaged = [e for e in eps if e["extra/bag"][0] == 0]
+    (full,) = [e for e in eps if e["extra/bag"][0] == 1]
+    assert len(salvaged) == 2  # split where the chunk's rest was lost, both sides kept
+    assert sum(len(e["reward"]) for e in salvaged) < len(full["reward"]) and (bags == 0).sum() >= 8
+    for e in salvaged:  # every kept step is the full bag's step at the same tick
+        idx = np.searchsorted(full["extra/time"], e["extra/time"])
+        np.testing.assert_array_equal(full["extra/time"][idx], e["extra/time"])
+        for key in ("image", "proprio"):
+            np.testing.assert_array_equal(e[key], full[key][idx])

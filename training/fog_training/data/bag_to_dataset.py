@@ -40,7 +40,14 @@ import numpy as np
 import tyro
 
 from fog_training.data import alignment as al
-from fog_training.data.bag_reader import BagError, BagSource, bag_files, file_sha256, header_stamp_ns
+from fog_training.data.bag_reader import (
+    BagError,
+    BagSource,
+    CorruptDataError,
+    bag_files,
+    file_sha256,
+    header_stamp_ns,
+)
 
 # Relative topic names of the contract (docs/ARCHITECTURE.md); a namespace may prefix them.
 IMAGE, INFO, JOINTS, IMU, CMD, JCMD, EVENT = (
@@ -332,10 +339,20 @@ def new_typestore():
 
 
 def convert_bag(path: Path, cfg: BagToDatasetConfig, bag_index: int = 0, typestore=None, progress=None) -> BagResult:
-    """Read one bag and return its episodes (arrays in the store's layout) and quality figures."""
+    """Read one bag and return its episodes (arrays in the store's layout) and quality figures.
+
+    A bag whose data turn out corrupt while reading is read again forward record by record (an
+    MCAP), skipping the rest of each corrupt chunk; its problems say what was skipped."""
     typestore = typestore or new_typestore()
+    try:
+        return _convert_bag(path, cfg, bag_index, typestore, progress, None)
+    except CorruptDataError as e:
+        return _convert_bag(path, cfg, bag_index, typestore, progress, str(e).split(": ", 1)[-1])
+
+
+def _convert_bag(path: Path, cfg, bag_index: int, typestore, progress, force_scan: str | None) -> BagResult:
     result = BagResult(Path(path))
-    with BagSource(Path(path)) as src:
+    with BagSource(Path(path), force_scan=force_scan) as src:
         result.problems += src.problems
         ns, full = topic_names(src.topics, cfg, src.path)
         result.namespace = ns
