@@ -432,6 +432,17 @@ def test_out_is_checked_before_any_work(tmp_path, capsys, monkeypatch):
     assert dataset_main([str(bag), "--out", str(tmp_path / "d.zarr"), "--topic", "kamera=/x"]) == 2
     assert "--topic 'kamera=/x': expected ROLE=NAME" in capsys.readouterr().err
     assert not (tmp_path / "d.zarr").exists() and not (tmp_path / "d.zarr.report").exists()
+    # A folder the OS refuses to write into (as a read-only mount does, even for root).
+    import tempfile
+
+    def read_only(*a, **k):
+        raise PermissionError(13, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", read_only)
+    assert dataset_main([str(bag), "--out", str(tmp_path / "new" / "d.zarr")]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write --out {tmp_path / 'new' / 'd.zarr'}: {tmp_path} is not writable (Read-only" in err
+    assert err.count("\n") == 1
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
