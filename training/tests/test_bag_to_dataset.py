@@ -484,13 +484,13 @@ def test_collect_folder_converts_its_episode_bags(tmp_path, capsys):
     summary = {"episode_bags": ["episode_0000", "episode_0001"], "between_episode_bags": ["between_0000"]}
     (folder / "collect_summary.json").write_text(json.dumps(summary))
 
-    assert dataset_main([str(folder), "--out", str(tmp_path / "a.zarr"), "--image-size", "16"]) == 0
+    assert dataset_main([str(folder), "--out", str(tmp_path / "a.zarr"), "--image-size", "16", "--no-report"]) == 0
     err = capsys.readouterr().err
     assert "a `fog collect` folder: its 2 episode bag(s); 1 between-episode bag(s) left out" in err
     meta = EpisodeStore(tmp_path / "a.zarr").meta
     assert [s["path"] for s in meta["source_bags"]] == [str(folder / "episode_0000"), str(folder / "episode_0001")]
     # DIR/* as a shell expands it: the summary and logs/ are skipped, not failed.
-    argv = [str(p) for p in sorted(folder.iterdir())] + ["--out", str(tmp_path / "b.zarr"), "--image-size", "16"]
+    argv = [str(p) for p in sorted(folder.iterdir())] + ["--out", str(tmp_path / "b.zarr"), "--no-report"]
     assert dataset_main(argv) == 0
     err = capsys.readouterr().err
     assert "FAILED" not in err and f"skipped {folder / 'logs'}" in err
@@ -548,7 +548,7 @@ def test_topic_option_maps_other_names(tmp_path, capsys):
     bag = _bag(
         tmp_path, "foreign", duration_s=2.0, events=[(0.3, "start"), (1.7, "success")], image_format="png", rename=names
     )
-    args = ["--image-size", "16", "--reward-source", "events"]
+    args = ["--image-size", "16", "--reward-source", "events", "--no-report"]
     assert dataset_main([str(bag.path), "--out", str(tmp_path / "x.zarr"), *args]) == 2
     err = capsys.readouterr().err
     assert "topic /camera/image_raw: required topic is missing" in err and "--topic ROLE=NAME" in err
