@@ -76,6 +76,19 @@ PROPRIO_NAMES: tuple[str, ...] = (
 )
 CMD_NAMES = ("vx", "vy", "yaw_rate")
 
+TOPIC_ROLES = {
+    "camera": IMAGE,
+    "camera_info": INFO,
+    "joint_states": JOINTS,
+    "imu": IMU,
+    "cmd_vel": CMD,
+    "joint_commands": JCMD,
+    "events": EVENT,
+}
+"""--topic ROLE=NAME: the roles whose topic name a bag may spell differently."""
+
+COLLECT_SUMMARY = "collect_summary.json"  # what `fog collect` writes beside its bags
+
 _EXPECTED_TYPES = {
     IMAGE: ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage"),
     INFO: ("sensor_msgs/msg/CameraInfo",),
@@ -90,19 +103,6 @@ _EXPECTED_TYPES = {
     CLOCK: ("rosgraph_msgs/msg/Clock",),
 }
 
-
-TOPIC_ROLES = {
-    "camera": IMAGE,
-    "camera_info": INFO,
-    "joint_states": JOINTS,
-    "imu": IMU,
-    "cmd_vel": CMD,
-    "joint_commands": JCMD,
-    "events": EVENT,
-}
-"""--topic ROLE=NAME: the roles whose topic name a bag may spell differently."""
-
-COLLECT_SUMMARY = "collect_summary.json"  # what `fog collect` writes beside its bags
 
 POSE_REWARDS = ("sim", "sim-progress")
 """Reward sources computed from the ground-truth poses (they need sim/cube_pose and sim/base_pose)."""
