@@ -50,7 +50,7 @@ from fog_training.actor import ActorConfig, SquashedGaussianActor, save_actor
 from fog_training.critic import CriticEnsemble, critic_loss, make_target, polyak_update, td_lambda_targets
 from fog_training.dmo import MLPLocalModel, RSSMLocalModel, SwapConfig
 from fog_training.sapo import Temperature, WindowReturn, target_entropy
-from fog_training.train_loop import ensure_fog_worldmodel, use_bf16
+from fog_training.train_loop import drop_records_after, ensure_fog_worldmodel, use_bf16
 
 ensure_fog_worldmodel()
 from fog_worldmodel.config_io import config_from_dict, config_to_dict  # noqa: E402
@@ -799,6 +799,9 @@ class FoGTrainer:
             self.load(out)
             print(f"resuming {out} from iteration {self.iteration} ({self.samples} samples)")
         (out / "config.json").write_text(json.dumps(config, indent=2))
+        # Records past the checkpoint came from a run that died before saving them: redone now.
+        drop_records_after(out / "metrics.jsonl", "iteration", self.iteration)
+        drop_records_after(out / "evals.jsonl", "iteration", self.iteration)
         writer = SummaryWriter(str(out / "tb"), purge_step=self.iteration or None)
         stop: dict[str, str | None] = {"signal": None}
         old = {}

@@ -19,6 +19,7 @@ Run directory layout::
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -174,6 +175,8 @@ def train(
         accelerator.print(f"resuming {run_dir} from step {step}")
     if main:
         (run_dir / "config.json").write_text(json.dumps(config, indent=2))
+        # Steps past the checkpoint were logged by a run that died before saving them: redone now.
+        drop_records_after(run_dir / "metrics.jsonl", "step", step)
 
     module, optimizer = accelerator.prepare(_LossModule(part), optimizer)
     writer = None
@@ -278,6 +281,30 @@ def train(
         with open(run_dir / "train_summary.json", "w") as f:
             json.dump(summary, f, indent=2)
     return summary
+
+
+def drop_records_after(path: str | Path, key: str, last: float) -> int:
+    """Keep only the JSON-lines records of ``path`` whose ``key`` is at most ``last``; returns how
+    many were dropped. A resumed run calls it with its checkpoint's step (or iteration) before it
+    appends, so the records of the steps it redoes are not duplicated. Lines a kill cut off are
+    dropped too; records without ``key`` are kept. The file is replaced atomically."""
+    path = Path(path)
+    if not path.exists():
+        return 0
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    keep = []
+    for line in lines:
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(rec, dict) or not isinstance(rec.get(key), (int, float)) or rec[key] <= last:
+            keep.append(line)
+    if len(keep) < len(lines):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(line + "\n" for line in keep))
+        os.replace(tmp, path)
+    return len(lines) - len(keep)
 
 
 def last_metrics(run_dir: str | Path) -> list[dict[str, Any]]:

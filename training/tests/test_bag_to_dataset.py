@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -214,7 +216,12 @@ def test_recorder_clock_offset_and_namespace(tmp_path):
 def test_episode_split_and_stale_camera(tmp_path):
     # Events without "start": episodes between end events; 0.4 s of camera frames lost in the middle.
     bag = _bag(tmp_path, "bag", events=[(1.0, "fail")], camera_drop=range(45, 57), duration_s=3.0)
-    convert(_cfg([bag.path], tmp_path / "d.zarr", report=True), progress=False)
+    summary = convert(_cfg([bag.path], tmp_path / "d.zarr", report=True), progress=False)
+    # The gap and the split are warnings (main prints them on stderr), not silence.
+    warnings = [w for _, w in summary.warnings]
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith("camera/image_raw: 1 gap(s)") and "starting at 1.5 s into the bag" in warnings[0]
+    assert warnings[1].startswith("episode span 1 (1.0 s into the bag): 2 of 10 ticks dropped")
     store = EpisodeStore(tmp_path / "d.zarr")
     # Span 0: bag start .. 1.0 s (fail); span 1: 1.0 s .. end, split where the camera is stale.
     starts = [store.episode(i)["extra/time"][0] - T0 for i in range(store.num_episodes)]
@@ -229,7 +236,8 @@ def test_episode_split_and_stale_camera(tmp_path):
         t = store.episode(i)["extra/time"]
         _check_episode(store.episode(i), bag, np.round(t * 1e9).astype(np.int64))
     report = (tmp_path / "d.zarr.report" / "report.md").read_text()
-    assert "| 0 | 1 | 1001.00 | " in report  # span 1 is listed with its pieces
+    assert "| 0 | 1 | 1.00 | 2.00 | end | 10 | 8 | 2 | " in report  # span 1, from the bag's start, split in 2
+    assert "## Warnings" in report and "2 of 10 ticks dropped" in report
 
 
 def test_joints_action_and_event_reward(tmp_path):
@@ -269,9 +277,9 @@ def test_missing_camera_topic_is_named_and_others_converted(tmp_path, capsys):
     store = EpisodeStore(tmp_path / "d.zarr")
     assert [s["path"] for s in store.meta["source_bags"]] == [str(good.path)]
     assert "nocam" in (tmp_path / "d.zarr.report" / "report.md").read_text()
-    # Only bad bags: nothing written, exit 2.
+    # Only bad bags: nothing written (no store, no report folder), exit 2.
     assert dataset_main([str(bad.path), "--out", str(tmp_path / "e.zarr")]) == 2
-    assert not (tmp_path / "e.zarr").exists()
+    assert not (tmp_path / "e.zarr").exists() and not (tmp_path / "e.zarr.report").exists()
 
 
 def test_missing_goal_is_named(tmp_path):
@@ -302,6 +310,7 @@ def test_corrupt_and_truncated_bags(tmp_path, capsys):
     )
     assert rc == 1
     err = capsys.readouterr().err
+    assert f"warning: bag {killed}: incomplete MCAP" in err  # salvaged: said on stderr, not only in the report
     assert f"bag {junk}: not a readable rosbag2 bag" in err
     assert f"bag {early}: not a readable rosbag2 bag" in err and "cut off" in err
     store = EpisodeStore(tmp_path / "d.zarr")
@@ -341,3 +350,259 @@ def test_refuses_existing_output_and_help(tmp_path, capsys):
         dataset_main(["--help"])
     assert e.value.code == 0
     assert "fog dataset data/bags/*/ --out data/go2.zarr" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- --out safety
+
+
+def _tree(path: Path) -> dict[str, bytes]:
+    """Every file under ``path`` (or the file itself) with its bytes."""
+    if path.is_file():
+        return {path.name: path.read_bytes()}
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_overwrite_never_deletes_an_input_bag_or_what_is_not_a_store(tmp_path, capsys):
+    folder = tmp_path / "bags"
+    folder.mkdir()
+    ep1 = _bag(folder, "ep1", duration_s=1.0).path
+    (folder / "notes.txt").write_text("keep me")
+    mcap = next(ep1.glob("*.mcap"))
+    before = _tree(folder)
+
+    def refused(*args) -> str:
+        assert dataset_main([*map(str, args), "--image-size", "16"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+        assert _tree(folder) == before  # nothing deleted, nothing written
+        return err
+
+    assert "holds the input bag" in refused(ep1, "--out", ep1, "--overwrite")
+    assert "holds the input bag" in refused(ep1, "--out", folder, "--overwrite")
+    assert "holds the input bag" in refused(mcap, "--out", mcap, "--overwrite")
+    assert "lies inside the input bag" in refused(ep1, "--out", ep1 / "d.zarr")
+    # The report folder <out>.report is checked the same way.
+    ep1_report = folder / "ep1.report"
+    assert not ep1_report.exists()
+    assert "the report folder" in refused(ep1_report, "--out", folder / "ep1", "--overwrite")
+    # A folder that is no store of ours is never replaced, even with --overwrite.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "thesis.tex").write_text("x")
+    err = refused(ep1, "--out", other, "--overwrite")
+    assert "is not a dataset store that fog dataset wrote" in err and (other / "thesis.tex").read_text() == "x"
+    from fog_training.data.episode_store import make_synthetic_store
+
+    make_synthetic_store(tmp_path / "synth.zarr", episodes=1, steps=4)  # a store, but another tool's
+    assert "is not a dataset store" in refused(ep1, "--out", tmp_path / "synth.zarr", "--overwrite")
+    assert (tmp_path / "synth.zarr" / "zarr.json").exists()
+
+    # Our own store (and report) is replaced with --overwrite.
+    out = tmp_path / "d.zarr"
+    assert dataset_main([str(ep1), "--out", str(out), "--image-size", "16"]) == 0
+    (out.parent / "d.zarr.report" / "report.md").write_text("# Dataset quality report: edited\n")
+    assert dataset_main([str(ep1), "--out", str(out), "--image-size", "16"]) == 2  # exists, no --overwrite
+    assert dataset_main([str(ep1), "--out", str(out), "--image-size", "16", "--overwrite"]) == 0
+    assert EpisodeStore(out).meta["created_by"].startswith("fog dataset ")
+    assert "edited" not in (out.parent / "d.zarr.report" / "report.md").read_text()
+    capsys.readouterr()
+    # ... but not when its report folder holds something else.
+    (out.parent / "d.zarr.report" / "mine.txt").write_text("x")
+    assert "is not a quality report" in refused(ep1, "--out", out, "--overwrite")
+    assert (out.parent / "d.zarr.report" / "mine.txt").exists() and _tree(out)
+    assert _tree(folder) == before
+
+
+def test_out_is_checked_before_any_work(tmp_path, capsys, monkeypatch):
+    from fog_training.data import bag_to_dataset
+
+    def no_work(*a, **k):
+        raise AssertionError("a bag was read before --out was checked")
+
+    monkeypatch.setattr(bag_to_dataset, "convert_bag", no_work)
+    (tmp_path / "file").write_text("x")
+    bag = tmp_path / "missing_bag"  # never opened: --out is refused first
+    for out, why in (
+        (tmp_path / "file" / "d.zarr", "is a file, not a folder"),
+        (tmp_path / "file", "already exists"),
+    ):
+        assert dataset_main([str(bag), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and why in err and "Traceback" not in err, err
+    assert dataset_main([str(bag), "--out", str(tmp_path / "d.zarr"), "--topic", "kamera=/x"]) == 2
+    assert "--topic 'kamera=/x': expected ROLE=NAME" in capsys.readouterr().err
+    assert not (tmp_path / "d.zarr").exists() and not (tmp_path / "d.zarr.report").exists()
+    # A folder the OS refuses to write into (as a read-only mount does, even for root).
+    import tempfile
+
+    def read_only(*a, **k):
+        raise PermissionError(13, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", read_only)
+    assert dataset_main([str(bag), "--out", str(tmp_path / "new" / "d.zarr")]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write --out {tmp_path / 'new' / 'd.zarr'}: {tmp_path} is not writable (Read-only" in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_out_is_refused(tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        assert dataset_main(["whatever", "--out", str(ro / "d.zarr")]) == 2
+        assert "is not writable" in capsys.readouterr().err
+    finally:
+        ro.chmod(0o755)
+
+
+def test_missing_bag_is_one_line(tmp_path, capsys):
+    assert dataset_main([str(tmp_path / "nope"), "--out", str(tmp_path / "d.zarr")]) == 2
+    err = capsys.readouterr().err
+    assert f"bag {tmp_path / 'nope'}: does not exist" in err and "Traceback" not in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_empty_mcap_is_named(tmp_path):
+    empty = tmp_path / "empty.mcap"
+    empty.write_bytes(b"\x89MCAP0\r\n")
+    s = convert(_cfg([empty], tmp_path / "d.zarr"), progress=False)
+    assert s.failed and "empty bag" in s.failed[0][1] and "missing" not in s.failed[0][1]
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def test_collect_folder_converts_its_episode_bags(tmp_path, capsys):
+    folder = tmp_path / "bags"
+    folder.mkdir()
+    for name in ("episode_0000", "episode_0001", "between_0000"):
+        _bag(folder, name, duration_s=1.0, seed=len(name))
+    (folder / "logs").mkdir()
+    (folder / "logs" / "recorder.log").write_text("recorder started\n")
+    summary = {"episode_bags": ["episode_0000", "episode_0001"], "between_episode_bags": ["between_0000"]}
+    (folder / "collect_summary.json").write_text(json.dumps(summary))
+
+    assert dataset_main([str(folder), "--out", str(tmp_path / "a.zarr"), "--image-size", "16", "--no-report"]) == 0
+    err = capsys.readouterr().err
+    assert "a `fog collect` folder: its 2 episode bag(s); 1 between-episode bag(s) left out" in err
+    meta = EpisodeStore(tmp_path / "a.zarr").meta
+    assert [s["path"] for s in meta["source_bags"]] == [str(folder / "episode_0000"), str(folder / "episode_0001")]
+    # DIR/* as a shell expands it: the summary and logs/ are skipped, not failed.
+    argv = [str(p) for p in sorted(folder.iterdir())] + ["--out", str(tmp_path / "b.zarr"), "--no-report"]
+    assert dataset_main(argv) == 0
+    err = capsys.readouterr().err
+    assert "FAILED" not in err and f"skipped {folder / 'logs'}" in err
+    assert len(EpisodeStore(tmp_path / "b.zarr").meta["source_bags"]) == 3
+
+
+# ---------------------------------------------------------------- camera rate, formats, topic names
+
+
+def test_camera_rate_comes_from_the_data(tmp_path, capsys):
+    clean = _bag(tmp_path, "clean15", camera_hz=15.0, duration_s=3.0)
+    assert dataset_main([str(clean.path), "--out", str(tmp_path / "a.zarr"), "--image-size", "16"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    report = (tmp_path / "a.zarr.report" / "report.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| camera/image_raw |"))
+    assert row.split("|")[5].strip() == "0"  # gaps
+    episodes = [line for line in report.splitlines() if line.startswith("| 0 | 0 |")]
+    assert len(episodes) == 1 and episodes[0].split("|")[10].strip() == "0"  # dropped frames
+    # A real 2 s hole in a 15 Hz camera: a gap of 30 frames, warned about on stderr.
+    holed = _bag(tmp_path, "holed15", camera_hz=15.0, duration_s=4.0, camera_drop=range(15, 45))
+    assert dataset_main([str(holed.path), "--out", str(tmp_path / "b.zarr"), "--image-size", "16"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: bag {holed.path}: camera/image_raw: 1 gap(s) longer than 2x its period of 66." in err
+    assert "(longest 20" in err  # ms: the 2 s hole
+    report = (tmp_path / "b.zarr.report" / "report.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| 0 | 0 |"))
+    assert row.split("|")[10].strip() == "30"  # dropped frames at the measured 15 Hz
+
+
+@pytest.mark.parametrize("fmt", ["bgr8", "png", "jpeg"])
+def test_camera_encodings_give_rgb(tmp_path, fmt):
+    ref = _bag(tmp_path, "rgb", duration_s=1.0)
+    other = _bag(tmp_path, fmt, duration_s=1.0, image_format=fmt)
+    assert not convert(_cfg([ref.path], tmp_path / "a.zarr"), progress=False).failed
+    s = convert(_cfg([other.path], tmp_path / "b.zarr"), progress=False)
+    assert not s.failed, s.failed
+    a = EpisodeStore(tmp_path / "a.zarr").array("image").astype(int)
+    b = EpisodeStore(tmp_path / "b.zarr").array("image").astype(int)
+    assert a.shape == b.shape and np.abs(a[..., 0] - a[..., 2]).mean() > 30  # a swap would show
+    if fmt == "jpeg":  # lossy: close, and the channels not swapped (a swap differs by ~100)
+        assert np.abs(a - b).mean() < 6, np.abs(a - b).mean()
+    else:
+        np.testing.assert_array_equal(a, b)
+
+
+def test_topic_option_maps_other_names(tmp_path, capsys):
+    names = {
+        sb.IMAGE: "/front_cam/image/compressed",
+        sb.JOINTS: "/lowstate/joints",
+        sb.IMU: "/livox/imu",
+        sb.CMD: "/teleop/cmd_vel",
+        sb.EVENT: "/task/event",
+    }
+    ref = _bag(tmp_path, "ref", duration_s=2.0, events=[(0.3, "start"), (1.7, "success")], image_format="png")
+    bag = _bag(
+        tmp_path, "foreign", duration_s=2.0, events=[(0.3, "start"), (1.7, "success")], image_format="png", rename=names
+    )
+    args = ["--image-size", "16", "--reward-source", "events", "--no-report"]
+    assert dataset_main([str(bag.path), "--out", str(tmp_path / "x.zarr"), *args]) == 2
+    err = capsys.readouterr().err
+    assert "topic /camera/image_raw: required topic is missing" in err and "--topic ROLE=NAME" in err
+    topics = ["camera=/front_cam/image/compressed", "joint_states=/lowstate/joints", "imu=livox/imu"]
+    topics += ["cmd_vel=/teleop/cmd_vel", "events=/task/event"]
+    mapped = [x for t in topics for x in ("--topic", t)]
+    assert dataset_main([str(bag.path), "--out", str(tmp_path / "b.zarr"), *args, *mapped]) == 0
+    assert dataset_main([str(ref.path), "--out", str(tmp_path / "a.zarr"), *args]) == 0
+    ea, eb = EpisodeStore(tmp_path / "a.zarr").episode(0), EpisodeStore(tmp_path / "b.zarr").episode(0)
+    assert eb["reward"][-1] == 1.0 and len(eb["reward"]) == 8
+    for key in ("image", "action", "proprio", "reward", "extra/time"):
+        np.testing.assert_array_equal(ea[key], eb[key])
+
+
+def _break_a_chunk(mcap: Path) -> None:
+    """Give the middle record of the MCAP's first chunk an impossible length (what a flipped bit in a
+    record header does): rosbags then fails on the bag, the chunks after it are intact."""
+    import struct
+
+    data = bytearray(mcap.read_bytes())
+    pos = 8
+    while data[pos] != 0x06:  # the first chunk record
+        pos += 9 + struct.unpack_from("<Q", data, pos + 1)[0]
+    (clen,) = struct.unpack_from("<I", data, pos + 9 + 28)
+    assert clen == 0  # uncompressed, as the synthetic writer makes them
+    (rlen,) = struct.unpack_from("<Q", data, pos + 9 + 32)
+    start = rec = pos + 9 + 40
+    bounds = []
+    while rec < start + rlen:
+        bounds.append(rec)
+        rec += 9 + struct.unpack_from("<Q", data, rec + 1)[0]
+    mid = bounds[len(bounds) // 2]
+    data[mid + 1 : mid + 9] = struct.pack("<Q", 1 << 40)
+    mcap.write_bytes(bytes(data))
+
+
+def test_corrupt_chunk_is_salvaged_around(tmp_path, capsys):
+    good = _bag(tmp_path, "good", duration_s=3.0)
+    broken = tmp_path / "broken"
+    shutil.copytree(good.path, broken)
+    _break_a_chunk(next(broken.glob("*.mcap")))
+    out = tmp_path / "d.zarr"
+    assert dataset_main([str(broken), str(good.path), "--out", str(out), "--image-size", "16"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: bag {broken}: corrupt MCAP" in err and "skipped the rest of a corrupt chunk" in err
+    store = EpisodeStore(out)
+    bags = store.array("extra/bag")
+    eps = [store.episode(i) for i in range(store.num_episodes)]
+    salvaged = [e for e in eps if e["extra/bag"][0] == 0]
+    (full,) = [e for e in eps if e["extra/bag"][0] == 1]
+    assert len(salvaged) == 2  # split where the chunk's rest was lost, both sides kept
+    assert sum(len(e["reward"]) for e in salvaged) < len(full["reward"]) and (bags == 0).sum() >= 8
+    for e in salvaged:  # every kept step is the full bag's step at the same tick
+        idx = np.searchsorted(full["extra/time"], e["extra/time"])
+        np.testing.assert_array_equal(full["extra/time"][idx], e["extra/time"])
+        for key in ("image", "proprio"):
+            np.testing.assert_array_equal(e[key], full[key][idx])

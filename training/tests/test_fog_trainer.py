@@ -125,3 +125,15 @@ def test_dmo_mode_on_state_pusht_learns_something(tmp_path):
     assert (out / "replay.safetensors").exists()
     ev = _records(out / "evals.jsonl")[-1]
     assert ev["sample_kind"] == "real" and ev["real_samples"] == 10 * 8 * 8
+
+
+def test_resume_drops_records_past_the_checkpoint(tmp_path):
+    """Records a dead run logged past its last checkpoint are redone on resume, not duplicated."""
+    out = tmp_path / "dmo_resume"
+    base = ["--preset", "dmo-debug", "--out", str(out), "--eval-episodes", "0"]
+    assert fog_trainer.main(base + ["--iterations", "2"]) == 0
+    with open(out / "metrics.jsonl", "a") as f:  # what a run killed after logging iteration 3 leaves
+        f.write(json.dumps({"iteration": 3, "actor/objective": 0.0}) + '\n{"iteration": 4, "act')
+    assert fog_trainer.main(base + ["--iterations", "4"]) == 0
+    assert [m["iteration"] for m in _records(out / "metrics.jsonl")] == [1, 2, 3, 4]
+    assert _records(out / "metrics.jsonl")[2]["actor/objective"] != 0.0  # iteration 3: the resumed run's

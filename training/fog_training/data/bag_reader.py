@@ -4,7 +4,10 @@
 asked for. It opens a bag with ``rosbags`` when it can; when that fails on an MCAP file (no
 footer or summary, no metadata.yaml: what a killed recorder leaves) it falls back to a forward
 scan of the MCAP records that stops at the first incomplete record, and says so in
-``problems``. Anything else unreadable raises :class:`BagError` naming the bag.
+``problems``. Anything else unreadable raises :class:`BagError` naming the bag. A bag that opens
+but holds corrupt data raises :class:`CorruptDataError` while reading; ``BagSource(path,
+force_scan=True)`` then reads its MCAP forward instead, skipping what is left of a chunk past the
+damage (``problems`` says which).
 
 ``header_stamp_ns`` reads a message's ``header.stamp`` straight from the CDR bytes (the Header
 is the first field of every stamped type), so that timing work never deserializes the 500 Hz
@@ -32,6 +35,10 @@ class BagError(RuntimeError):
         self.topic = topic
         where = f"bag {self.bag}" + (f", topic {topic}" if topic else "")
         super().__init__(f"{where}: {message}")
+
+
+class CorruptDataError(BagError):
+    """The bag opened, but reading its messages hit corrupt data (a forward scan may get around it)."""
 
 
 _MCAP_MAGIC = b"\x89MCAP0\r\n"
@@ -80,6 +87,8 @@ class BagSource:
     salvaged: bool = False
     msgdefs: dict[str, tuple[str, str]] = field(default_factory=dict)
     """msgtype -> (definition text, format 'msg'|'idl'), for types not in the type store."""
+    force_scan: str | None = None
+    """Why to read the MCAP forward record by record even though rosbags opens it (corrupt data)."""
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -90,6 +99,10 @@ class BagSource:
     def __enter__(self) -> BagSource:
         if not self.path.exists():
             raise BagError(self.path, "does not exist")
+        mcap = self._mcap_file() if self.force_scan else None
+        if mcap is not None:
+            self._open_salvage(mcap, self.force_scan, corrupt=True)
+            return self
         try:
             reader = Reader(self.path)
             reader.open()
@@ -118,21 +131,23 @@ class BagSource:
         candidates = sorted(self.path.glob("*.mcap"))
         return candidates[0] if len(candidates) == 1 else None
 
-    def _open_salvage(self, mcap: Path, why: str) -> None:
+    def _open_salvage(self, mcap: Path, why: str, corrupt: bool = False) -> None:
         scan = McapScan(mcap)
         for _ in scan.records(want=set()):  # one pass to learn channels and how far it reads
             pass
         if scan.error and not scan.channels:
             raise BagError(self.path, f"not a readable rosbag2 bag ({why}; forward scan: {scan.error})")
+        if not scan.channels:
+            raise BagError(self.path, f"empty bag: {mcap.name} holds no channels and no messages ({scan.size} bytes)")
         self.salvaged = True
         self._mcap = mcap
         self.topics = {ch.topic: ch.msgtype for ch in scan.channels.values()}
         self.msgdefs = dict(scan.msgdefs)
         self.problems.append(
-            f"incomplete MCAP ({why}); read forward up to byte {scan.good_bytes} of {scan.size}"
-            + (f" ({scan.error})" if scan.error else "")
-            + f": {scan.messages} messages recovered"
+            f"{'corrupt' if corrupt else 'incomplete'} MCAP ({why}); read forward up to byte {scan.good_bytes} "
+            f"of {scan.size}" + (f" ({scan.error})" if scan.error else "") + f": {scan.messages} messages recovered"
         )
+        self.problems += [f"skipped the rest of a corrupt chunk: {why}" for why in scan.skipped]
 
     # ---- reading ----
     def messages(self, topics: Collection[str]) -> Iterator[tuple[str, int, bytes | memoryview]]:
@@ -146,7 +161,7 @@ class BagSource:
                 for conn, t, raw in self._reader.messages(connections=conns):
                     yield conn.topic, t, raw
             except Exception as e:
-                raise BagError(self.path, f"corrupt data while reading ({type(e).__name__}: {e})") from e
+                raise CorruptDataError(self.path, f"corrupt data while reading ({type(e).__name__}: {e})") from e
             return
         assert self._mcap is not None
         yield from McapScan(self._mcap).records(want=topics)
@@ -174,6 +189,8 @@ class McapScan:
         self.good_bytes = 0
         self.messages = 0
         self.error: str | None = None
+        self.skipped: list[str] = []
+        """Chunks whose content is corrupt past some record: where, and why (the scan goes on after them)."""
 
     def records(self, want: set[str]) -> Iterator[tuple[str, int, bytes]]:
         if self.size < 8:
@@ -202,7 +219,10 @@ class McapScan:
                 return
             try:
                 if op == 0x06:
-                    yield from self._chunk(body, want)
+                    try:
+                        yield from self._chunk(body, want)
+                    except Exception as e:  # the chunk's own length is intact: go on after it
+                        self.skipped.append(f"chunk at byte {pos}: {type(e).__name__}: {e}")
                 else:
                     yield from self._record(op, body, want)
             except Exception as e:
@@ -227,6 +247,8 @@ class McapScan:
         while pos < len(inner):
             op = inner[pos]
             (length,) = struct.unpack_from("<Q", inner, pos + 1)
+            if pos + 9 + length > len(inner):
+                raise ValueError(f"record at chunk offset {pos} claims {length} bytes, past the chunk's end")
             yield from self._record(op, memoryview(inner)[pos + 9 : pos + 9 + length], want)
             pos += 9 + length
 

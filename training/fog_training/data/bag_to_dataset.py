@@ -5,8 +5,13 @@ clock inside each episode (split on ``episode/event``), takes as action the comm
 each tick, builds proprioceptive features, resizes images, computes rewards from the configured
 source, and writes the store (docs/DATASET.md) plus a quality report in ``<out>.report/``.
 
-Exit status: 0 every bag converted; 1 some bags failed (the store holds the others; the report
-and stderr list the failures); 2 nothing converted or bad arguments (no store written).
+A folder written by ``fog collect`` (it holds ``collect_summary.json``) stands for its episode
+bags; any other folder that is not a bag itself stands for the bags directly inside it.
+
+Exit status: 0 every bag converted (warnings, e.g. a salvaged bag, gaps or split episodes, go to
+stderr and the report); 1 some bags failed (the store holds the others; the report and stderr
+list the failures); 2 nothing converted, or a refused option or --out (nothing written or
+deleted). Every failure a user can cause is one line on stderr, never a traceback.
 
 Examples::
 
@@ -14,24 +19,35 @@ Examples::
     fog dataset run1 run2.mcap --out data/go2.zarr --rate 5 --image-size 64 --reward-source sim --goal 2.0 0.5
     fog dataset robot_bags/*/ --out data/real.zarr --reward-source events --namespace /go2
     fog dataset sim_bag --out data/joints.zarr --action joints --overwrite
+    fog dataset data/bags --out data/go2.zarr          # a `fog collect` folder: its episode bags
+    fog dataset robot.mcap --out data/r.zarr --topic camera=/front/image_raw/compressed --topic imu=/livox/imu
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
 import shlex
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import tyro
 
 from fog_training.data import alignment as al
-from fog_training.data.bag_reader import BagError, BagSource, bag_files, file_sha256, header_stamp_ns
+from fog_training.data.bag_reader import (
+    BagError,
+    BagSource,
+    CorruptDataError,
+    bag_files,
+    file_sha256,
+    header_stamp_ns,
+)
 
 # Relative topic names of the contract (docs/ARCHITECTURE.md); a namespace may prefix them.
 IMAGE, INFO, JOINTS, IMU, CMD, JCMD, EVENT = (
@@ -60,8 +76,21 @@ PROPRIO_NAMES: tuple[str, ...] = (
 )
 CMD_NAMES = ("vx", "vy", "yaw_rate")
 
+TOPIC_ROLES = {
+    "camera": IMAGE,
+    "camera_info": INFO,
+    "joint_states": JOINTS,
+    "imu": IMU,
+    "cmd_vel": CMD,
+    "joint_commands": JCMD,
+    "events": EVENT,
+}
+"""--topic ROLE=NAME: the roles whose topic name a bag may spell differently."""
+
+COLLECT_SUMMARY = "collect_summary.json"  # what `fog collect` writes beside its bags
+
 _EXPECTED_TYPES = {
-    IMAGE: ("sensor_msgs/msg/Image",),
+    IMAGE: ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage"),
     INFO: ("sensor_msgs/msg/CameraInfo",),
     JOINTS: ("sensor_msgs/msg/JointState",),
     IMU: ("sensor_msgs/msg/Imu",),
@@ -111,8 +140,13 @@ class BagToDatasetConfig:
     """Seconds: a velocity command older than this is no longer in effect (the robot's watchdog stops it): action 0."""
     min_episode_steps: int = 2
     """Pieces of episodes shorter than this (after dropping stale ticks) are left out."""
-    camera_rate: float = 30.0
-    """Nominal camera rate (Hz), for counting dropped frames and gaps in the report."""
+    camera_rate: float | None = None
+    """Nominal camera rate (Hz), for counting dropped frames and gaps in the report; default: each
+    bag's own rate (its median camera period)."""
+    topic: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """ROLE=NAME (repeatable): read ROLE from topic NAME exactly as the bag spells it (the namespace
+    does not apply). Roles: camera (sensor_msgs/Image or CompressedImage), camera_info, joint_states,
+    imu, cmd_vel, joint_commands, events."""
     sim_robot_weight: float = 0.5
     """Weight of the robot-to-cube distance term of the sim reward."""
     sim_contact_radius: float = 0.35
@@ -122,7 +156,8 @@ class BagToDatasetConfig:
     cmd_high: tuple[float, float, float] = (1.0, 0.6, 1.5)
     """Upper bounds of (vx, vy, yaw rate) recorded in meta.action."""
     overwrite: bool = False
-    """Replace an existing store (and report) at --out."""
+    """Replace an existing store (and report) at --out: only a store `fog dataset` wrote, and never a
+    path that holds an input bag."""
     report: bool = True
     """Write the quality report (markdown + PNG plots) to <out>.report/."""
 
@@ -171,6 +206,21 @@ def image_to_rgb(msg, bag: Path, topic: str) -> np.ndarray:
     if enc.startswith("bgr"):
         img = img[..., 2::-1]
     return np.ascontiguousarray(img[..., :3])
+
+
+def compressed_to_rgb(msg, bag: Path, topic: str) -> np.ndarray:
+    """sensor_msgs/CompressedImage (jpeg or png, as image_transport's compressed plugin writes it)
+    -> uint8 [H, W, 3] RGB. The decoder gives BGR, the order image_transport compresses colour in;
+    a format that says ``compressed rgb8`` holds RGB already."""
+    import cv2
+
+    fmt = msg.format.lower()
+    if "compresseddepth" in fmt:
+        raise BagError(bag, f"compressedDepth images are not camera frames (format {msg.format!r})", topic)
+    img = cv2.imdecode(np.asarray(msg.data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise BagError(bag, f"cannot decode CompressedImage (format {msg.format!r}; jpeg or png expected)", topic)
+    return np.ascontiguousarray(img if "compressed rgb" in fmt else img[..., ::-1])
 
 
 def resize_image(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -225,6 +275,7 @@ class BagResult:
     camera_info: dict[str, Any] | None = None
     streams: dict[str, np.ndarray] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     namespace: str = ""
 
 
@@ -233,11 +284,44 @@ def resolve_namespace(topics: dict[str, str], namespace: str, bag: Path) -> str:
     if namespace != "auto":
         ns = namespace.strip().strip("/")
         return f"/{ns}" if ns else ""
-    suffix = "/" + IMAGE
-    found = sorted({t[: -len(suffix)] for t in topics if t == suffix or t.endswith(suffix)})
+    found = set()
+    for suffix in ("/" + IMAGE, f"/{IMAGE}/compressed"):
+        found |= {t[: -len(suffix)] for t in topics if t == suffix or t.endswith(suffix)}
+    found = sorted(found)
     if len(found) > 1:
         raise BagError(bag, f"camera/image_raw appears under several namespaces {found}: pass --namespace", IMAGE)
     return found[0] if found else ""
+
+
+def parse_topic_map(entries: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """--topic ROLE=NAME entries -> {relative contract topic: full name}; ValueError names a bad one."""
+    out: dict[str, str] = {}
+    for entry in entries:
+        role, sep, name = (x.strip() for x in entry.partition("="))
+        if not sep or not name or role not in TOPIC_ROLES:
+            raise ValueError(f"--topic {entry!r}: expected ROLE=NAME with ROLE one of {', '.join(TOPIC_ROLES)}")
+        name = name if name.startswith("/") else "/" + name
+        if name in out.values():
+            raise ValueError(f"--topic {entry!r}: {name} is already mapped to another role")
+        out[TOPIC_ROLES[role]] = name
+    return out
+
+
+def topic_names(topics: dict[str, str], cfg: BagToDatasetConfig, bag: Path) -> tuple[str, dict[str, str]]:
+    """The namespace and the full topic name of every relative contract topic in this bag: the
+    namespace prefix, then ``--topic`` mappings; a camera only recorded compressed
+    (``camera/image_raw/compressed``) is read from there."""
+    ns = resolve_namespace(topics, cfg.namespace, bag)
+    full = {rel: (rel if rel.startswith("/") else f"{ns}/{rel}") for rel in _EXPECTED_TYPES}
+    mapped = parse_topic_map(cfg.topic)
+    if IMAGE not in mapped and full[IMAGE] not in topics and f"{full[IMAGE]}/compressed" in topics:
+        full[IMAGE] += "/compressed"
+    full.update(mapped)
+    names = list(full.values())
+    taken = [t for t in names if names.count(t) > 1]
+    if taken:
+        raise BagError(bag, "--topic gives this topic a role that another contract topic already has", taken[0])
+    return ns, full
 
 
 def required_topics(cfg: BagToDatasetConfig) -> list[str]:
@@ -259,14 +343,23 @@ def new_typestore():
 
 
 def convert_bag(path: Path, cfg: BagToDatasetConfig, bag_index: int = 0, typestore=None, progress=None) -> BagResult:
-    """Read one bag and return its episodes (arrays in the store's layout) and quality figures."""
+    """Read one bag and return its episodes (arrays in the store's layout) and quality figures.
+
+    A bag whose data turn out corrupt while reading is read again forward record by record (an
+    MCAP), skipping the rest of each corrupt chunk; its problems say what was skipped."""
     typestore = typestore or new_typestore()
+    try:
+        return _convert_bag(path, cfg, bag_index, typestore, progress, None)
+    except CorruptDataError as e:
+        return _convert_bag(path, cfg, bag_index, typestore, progress, str(e).split(": ", 1)[-1])
+
+
+def _convert_bag(path: Path, cfg, bag_index: int, typestore, progress, force_scan: str | None) -> BagResult:
     result = BagResult(Path(path))
-    with BagSource(Path(path)) as src:
+    with BagSource(Path(path), force_scan=force_scan) as src:
         result.problems += src.problems
-        ns = resolve_namespace(src.topics, cfg.namespace, src.path)
+        ns, full = topic_names(src.topics, cfg, src.path)
         result.namespace = ns
-        full = {rel: (rel if rel.startswith("/") else f"{ns}/{rel}") for rel in _EXPECTED_TYPES}
         rel_of = {f: r for r, f in full.items()}
         present = {rel for rel, f in full.items() if f in src.topics}
         missing = [full[r] for r in required_topics(cfg) if r not in present]
@@ -274,6 +367,7 @@ def convert_bag(path: Path, cfg: BagToDatasetConfig, bag_index: int = 0, typesto
             why = f"required topic is missing (needed for --action {cfg.action} --reward-source {cfg.reward_source})"
             if len(missing) > 1:
                 why += f"; also missing: {', '.join(missing[1:])}"
+            why += "; --topic ROLE=NAME reads a role from another topic"
             raise BagError(src.path, why, missing[0])
         for rel in present:
             if src.topics[full[rel]] not in _EXPECTED_TYPES[rel]:
@@ -339,14 +433,20 @@ def convert_bag(path: Path, cfg: BagToDatasetConfig, bag_index: int = 0, typesto
         for rel, vals in values.items():
             values[rel] = [vals[i] for i in streams[rel].ordinals]  # sorted like the stamps
         result.streams = {rel: s.stamps for rel, s in streams.items()}
-        nominal = {IMAGE: 1e9 / cfg.camera_rate, CMD: 1e9 / cfg.rate}
+        if clock_recv:
+            result.streams[CLOCK] = np.sort(np.asarray(clock_val, np.int64))
+        # Report times count from the bag's start: its earliest stamp on the header clock.
+        t0 = min(int(s[0]) for s in result.streams.values() if len(s))
+        result.quality["t0_ns"] = t0
+        # The camera's period comes from the data (its median interval) unless --camera-rate says.
+        nominal = {CMD: 1e9 / cfg.rate} | ({IMAGE: 1e9 / cfg.camera_rate} if cfg.camera_rate else {})
         result.quality["topics"] = {
-            rel: topic_quality(s.stamps, None if rel in headerless else s.recv, nominal.get(rel))
+            rel: topic_quality(s.stamps, None if rel in headerless else s.recv, nominal.get(rel), t0)
             for rel, s in streams.items()
         }
         if clock_recv:
-            result.quality["topics"][CLOCK] = topic_quality(np.sort(np.asarray(clock_val, np.int64)), None, None)
-            result.streams[CLOCK] = np.sort(np.asarray(clock_val, np.int64))
+            result.quality["topics"][CLOCK] = topic_quality(result.streams[CLOCK], None, None, t0)
+        cam_period = result.quality["topics"][IMAGE].get("nominal_period_ms", math.nan) * 1e6
 
         # ---- episodes and ticks ----
         poses = {"goal-progress": [BASE], **dict.fromkeys(POSE_REWARDS, [CUBE, BASE])}
@@ -381,7 +481,7 @@ def convert_bag(path: Path, cfg: BagToDatasetConfig, bag_index: int = 0, typesto
             runs = al.contiguous_runs(ok, cfg.min_episode_steps)
             span_q = {
                 "span": si,
-                "start_s": span.start_ns / 1e9,
+                "start_s": (span.start_ns - t0) / 1e9,
                 "duration_s": (span.end_ns - span.start_ns) / 1e9,
                 "outcome": span.outcome,
                 "ticks": int(len(ticks)),
@@ -389,7 +489,7 @@ def convert_bag(path: Path, cfg: BagToDatasetConfig, bag_index: int = 0, typesto
                 "pieces": len(runs),
                 "steps": int(sum(b - a for a, b in runs)),
             }
-            span_q.update(_span_timing(streams, span, cfg))
+            span_q.update(_span_timing(streams, span, cam_period))
             result.quality.setdefault("episodes", []).append(span_q)
             for a, b in runs:
                 pieces.append((si, span, ticks[a:b], {r: v[a:b] for r, v in sel.items()}, b == len(ticks)))
@@ -417,7 +517,8 @@ def convert_bag(path: Path, cfg: BagToDatasetConfig, bag_index: int = 0, typesto
                 try:
                     msg = typestore.deserialize_cdr(raw, src.topics[topic])
                     if rel == IMAGE:
-                        decoded[rel][k] = resize_image(image_to_rgb(msg, src.path, topic), cfg.image_size)
+                        to_rgb = compressed_to_rgb if hasattr(msg, "format") else image_to_rgb
+                        decoded[rel][k] = resize_image(to_rgb(msg, src.path, topic), cfg.image_size)
                     elif rel == JOINTS:
                         perm = _jperm(jperm_cache, list(msg.name), len(msg.position), src.path, topic)
                         pos = np.asarray(msg.position, np.float64)[perm]
@@ -601,12 +702,14 @@ def proprio_reward(proprio: np.ndarray) -> np.ndarray:
     return -tilt - 0.01 * np.mean(nxt[:, 12:24] ** 2, axis=1)
 
 
-def _span_timing(streams: dict[str, Stream], span: al.EpisodeSpan, cfg: BagToDatasetConfig) -> dict[str, Any]:
-    """Per-episode camera figures: dropped frames, camera-to-joint-state skew (nearest joint state)."""
+def _span_timing(streams: dict[str, Stream], span: al.EpisodeSpan, cam_period_ns: float) -> dict[str, Any]:
+    """Per-episode camera figures: dropped frames (against the camera's nominal period),
+    camera-to-joint-state skew (nearest joint state)."""
     cam = streams[IMAGE].stamps
     cam = cam[(cam >= span.start_ns) & (cam <= span.end_ns)]
     js = streams[JOINTS].stamps
-    out: dict[str, Any] = {"frames": int(len(cam)), "dropped_frames": al.dropped_frames(cam, 1e9 / cfg.camera_rate)}
+    dropped = al.dropped_frames(cam, cam_period_ns) if math.isfinite(cam_period_ns) else 0
+    out: dict[str, Any] = {"frames": int(len(cam)), "dropped_frames": dropped}
     if len(cam) and len(js):
         i = np.clip(np.searchsorted(js, cam), 1, len(js) - 1)
         nearest = np.where(np.abs(js[i] - cam) < np.abs(js[i - 1] - cam), js[i], js[i - 1])
@@ -615,8 +718,11 @@ def _span_timing(streams: dict[str, Stream], span: al.EpisodeSpan, cfg: BagToDat
     return out
 
 
-def topic_quality(stamps: np.ndarray, recv: np.ndarray | None, nominal_period_ns: float | None) -> dict[str, Any]:
-    """Rate, gaps (> 2x nominal period; the median period when no nominal is known) and latency of one topic."""
+def topic_quality(
+    stamps: np.ndarray, recv: np.ndarray | None, nominal_period_ns: float | None, t0_ns: int = 0
+) -> dict[str, Any]:
+    """Rate, gaps (> 2x nominal period; the median period when no nominal is known) and latency of
+    one topic; gap times in seconds from ``t0_ns`` (the bag's start)."""
     n = len(stamps)
     q: dict[str, Any] = {"count": int(n)}
     if n < 2:
@@ -631,12 +737,172 @@ def topic_quality(stamps: np.ndarray, recv: np.ndarray | None, nominal_period_ns
         nominal_period_ms=period / 1e6,
         gaps=int(len(g)),
         max_gap_ms=float(d.max() / 1e6),
-        gap_times_s=[float(stamps[i] / 1e9) for i in g[:20]],
+        gap_times_s=[float((stamps[i] - t0_ns) / 1e9) for i in g[:20]],
     )
     if recv is not None:
         lat = (recv - stamps) / 1e6
         q.update(latency_ms_median=float(np.median(lat)), latency_ms_p95=float(np.percentile(lat, 95)))
     return q
+
+
+WARN_TOPICS = (IMAGE, JOINTS, IMU)
+"""Topics whose gaps are warnings (stderr and report): the sensors every tick needs."""
+
+
+def bag_warnings(res: BagResult) -> list[str]:
+    """What a converted bag's user should know: problems tolerated (salvaged, corrupt parts skipped,
+    no camera_info, ...), gaps in the sensor streams, ticks dropped and episodes split."""
+    out = list(res.problems)
+    for rel in WARN_TOPICS:
+        q = res.quality.get("topics", {}).get(rel, {})
+        if q.get("gaps"):
+            at = ", ".join(f"{t:.1f}" for t in q["gap_times_s"][:5]) + (", ..." if q["gaps"] > 5 else "")
+            out.append(
+                f"{rel}: {q['gaps']} gap(s) longer than 2x its period of {q['nominal_period_ms']:.1f} ms "
+                f"(longest {q['max_gap_ms']:.0f} ms; starting at {at} s into the bag)"
+            )
+    for e in res.quality.get("episodes", []):
+        dropped = e["ticks"] - e["valid_ticks"]
+        if dropped:
+            out.append(
+                f"episode span {e['span']} ({e['start_s']:.1f} s into the bag): {dropped} of {e['ticks']} ticks "
+                f"dropped (a sensor older than --max-sensor-age); kept as {e['pieces']} piece(s)"
+            )
+    return out
+
+
+# ---------------------------------------------------------------- inputs and --out
+
+
+class OutputError(ValueError):
+    """--out cannot be used: it would replace something this tool did not write, or is unwritable."""
+
+
+STORE_MARKER = "fog dataset"
+"""A store this tool wrote has ``meta.created_by`` starting with this (written when the store is
+created, so an interrupted conversion's store carries it too)."""
+
+_REPORT_FILES = ("report.md",)
+_REPORT_PLOT_PREFIXES = ("rates_bag", "gaps", "skew_and_drops")
+
+
+def is_bag(path: Path) -> bool:
+    """A bag file (.mcap/.db3) or a rosbag2 directory (metadata.yaml or storage files inside)."""
+    if path.is_file():
+        return path.suffix in (".mcap", ".db3")
+    if path.is_dir():
+        return (path / "metadata.yaml").exists() or any(
+            p.suffix in (".mcap", ".db3") for p in path.iterdir() if p.is_file()
+        )
+    return False
+
+
+def expand_inputs(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """The bags the arguments stand for, and notes on what was expanded or skipped.
+
+    A `fog collect` folder (it holds collect_summary.json) stands for its episode bags; another
+    folder that is no bag stands for the bags directly inside it; the summary and ``logs/`` of a
+    collect folder (e.g. from ``DIR/*``) are skipped. Anything else is taken as given (a path that
+    is no bag fails with a named error later)."""
+    bags: list[Path] = []
+    notes: list[str] = []
+    for p in paths:
+        parent_is_collect = (p.parent / COLLECT_SUMMARY).is_file()
+        if p.name == COLLECT_SUMMARY and p.is_file() or (p.name == "logs" and p.is_dir() and parent_is_collect):
+            notes.append(f"skipped {p}: written by `fog collect` beside its bags, not a bag")
+            continue
+        if p.is_dir() and not is_bag(p):
+            summary = p / COLLECT_SUMMARY
+            if summary.is_file():
+                try:
+                    info = json.loads(summary.read_text())
+                    names = list(info["episode_bags"])
+                    between = len(info.get("between_episode_bags", []))
+                except (OSError, ValueError, KeyError, TypeError) as e:
+                    raise ValueError(f"{summary}: not a readable fog collect summary ({type(e).__name__}: {e})") from e
+                found = [p / n for n in names if (p / n).exists()]
+                notes.append(
+                    f"{p}: a `fog collect` folder: its {len(found)} episode bag(s)"
+                    + (f" ({len(names) - len(found)} listed but absent)" if len(found) < len(names) else "")
+                    + (f"; {between} between-episode bag(s) left out" if between else "")
+                )
+                bags += found
+                continue
+            inner = sorted(c for c in p.iterdir() if is_bag(c))
+            if inner:
+                notes.append(f"{p}: not a bag itself: its {len(inner)} bag(s)")
+                bags += inner
+                continue
+        bags.append(p)
+    unique: list[Path] = []
+    seen: set[Path] = set()
+    for b in bags:
+        key = b.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(b)
+    return unique, notes
+
+
+def _written_by_us(store: Path) -> bool:
+    try:
+        attrs = json.loads((store / "zarr.json").read_text()).get("attributes", {})
+        return str(attrs.get("meta", {}).get("created_by", "")).startswith(STORE_MARKER)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _is_our_report(report_dir: Path) -> bool:
+    try:
+        entries = list(report_dir.iterdir())
+        head = (report_dir / "report.md").read_text()[:40]
+    except OSError:
+        return False
+    return head.startswith("# Dataset quality report") and all(
+        e.is_file() and (e.name in _REPORT_FILES or (e.suffix == ".png" and e.name.startswith(_REPORT_PLOT_PREFIXES)))
+        for e in entries
+    )
+
+
+def check_output(cfg: BagToDatasetConfig, bags: list[Path]) -> Path:
+    """Refuse an --out this run must not write or replace, before any work; returns the report folder.
+
+    Never a path that is, holds or lies inside an input bag; with --overwrite only a store this
+    tool wrote (and a report folder holding only its report); the folder it goes in must be
+    writable (probed by making and removing a temporary folder there)."""
+    out = cfg.out
+    report_dir = Path(str(out) + ".report")
+    o, r = out.resolve(), report_dir.resolve()
+    for bag in bags:
+        b = bag.resolve()
+        for target, what in ((o, "--out"), (r, "the report folder")):
+            if b == target or target in b.parents:
+                raise OutputError(f"{what} {target} holds the input bag {bag}: refusing to write or replace it")
+            if b in target.parents:
+                raise OutputError(f"{what} {target} lies inside the input bag {bag}: choose a path outside it")
+    for target, ours in ((out, _written_by_us), (report_dir, _is_our_report)):
+        if not (target.exists() or target.is_symlink()):
+            continue
+        if not cfg.overwrite:
+            raise FileExistsError(f"{target} already exists (pass --overwrite to replace it)")
+        if target.is_symlink() or not ours(target):
+            kind = "dataset store" if target == out else "quality report"
+            raise OutputError(
+                f"--overwrite refused: {target} is not a {kind} that fog dataset wrote; remove it yourself "
+                "or choose another --out"
+            )
+    anc = o.parent
+    while not anc.exists():
+        anc = anc.parent
+    if not anc.is_dir():
+        raise OutputError(f"cannot write --out {out}: {anc} is a file, not a folder")
+    try:
+        import tempfile
+
+        os.rmdir(tempfile.mkdtemp(prefix=".fog-dataset-probe-", dir=anc))
+    except OSError as e:
+        raise OutputError(f"cannot write --out {out}: {anc} is not writable ({e.strerror or e})") from e
+    return report_dir
 
 
 # ---------------------------------------------------------------- many bags -> one store
@@ -646,6 +912,8 @@ def topic_quality(stamps: np.ndarray, recv: np.ndarray | None, nominal_period_ns
 class ConversionSummary:
     converted: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     episodes: int = 0
     steps: int = 0
     seconds: float = 0.0
@@ -653,7 +921,10 @@ class ConversionSummary:
 
 
 def convert(cfg: BagToDatasetConfig, argv: list[str] | None = None, progress: bool = True) -> ConversionSummary:
-    """Convert ``cfg.bags`` into ``cfg.out``: good bags are written, bad ones listed."""
+    """Convert ``cfg.bags`` into ``cfg.out``: good bags are written, bad ones listed.
+
+    Raises (before any work) ValueError for a refused option, FileExistsError / OutputError for an
+    --out it must not write; nothing is written or deleted then."""
     import shutil
 
     from tqdm import tqdm
@@ -664,20 +935,22 @@ def convert(cfg: BagToDatasetConfig, argv: list[str] | None = None, progress: bo
     t0 = time.perf_counter()
     if cfg.rate <= 0 or cfg.image_size < 8 or not cfg.bags:
         raise ValueError("need --rate > 0, --image-size >= 8 and at least one bag")
-    report_dir = Path(str(cfg.out) + ".report")
-    if cfg.out.exists() and not cfg.overwrite:
-        raise FileExistsError(f"{cfg.out} already exists (pass --overwrite to replace it)")
-    if report_dir.exists() and cfg.overwrite:
-        shutil.rmtree(report_dir)
+    if cfg.camera_rate is not None and cfg.camera_rate <= 0:
+        raise ValueError(f"--camera-rate must be positive, got {cfg.camera_rate}")
+    parse_topic_map(cfg.topic)  # a bad --topic is refused before any work
     summary = ConversionSummary()
+    bags, summary.notes = expand_inputs([Path(b) for b in cfg.bags])
+    if not bags:
+        raise ValueError(f"no bag to convert in {', '.join(str(b) for b in cfg.bags)}")
+    report_dir = check_output(cfg, bags)
     typestore = new_typestore()
     writer = None
     results: list[BagResult] = []
     sources: list[dict[str, Any]] = []
     action_dim = 3 if cfg.action == "cmd_vel" else 12
-    bar = tqdm(total=len(cfg.bags), desc="fog dataset", unit="bag", disable=not progress)
+    bar = tqdm(total=len(bags), desc="fog dataset", unit="bag", disable=not progress)
     try:
-        for bag in cfg.bags:
+        for bag in bags:
             bar.set_postfix_str(f"{Path(bag).name}: timing")
             try:
                 res = convert_bag(Path(bag), cfg, bag_index=len(sources), typestore=typestore, progress=bar)
@@ -691,13 +964,14 @@ def convert(cfg: BagToDatasetConfig, argv: list[str] | None = None, progress: bo
                 bar.update(1)
                 continue
             if writer is None:
+                if cfg.out.exists():  # check_output made sure it is a store this tool wrote
+                    shutil.rmtree(cfg.out)
                 writer = EpisodeWriter(
                     cfg.out,
-                    {},
+                    {"created_by": f"{STORE_MARKER} " + shlex.join(argv or [])},
                     image_shape=(cfg.image_size, cfg.image_size),
                     action_dim=action_dim,
                     proprio_dim=len(PROPRIO_NAMES),
-                    overwrite=cfg.overwrite,
                 )
             for ep in res.episodes:
                 writer.add_episode(
@@ -721,6 +995,8 @@ def convert(cfg: BagToDatasetConfig, argv: list[str] | None = None, progress: bo
                 }
             )
             summary.converted.append(str(bag))
+            res.warnings = bag_warnings(res)
+            summary.warnings += [(str(bag), w) for w in res.warnings]
             res.episodes = []  # written: free the images
             results.append(res)
             bar.update(1)
@@ -730,7 +1006,9 @@ def convert(cfg: BagToDatasetConfig, argv: list[str] | None = None, progress: bo
     finally:
         bar.close()
     summary.seconds = time.perf_counter() - t0
-    if cfg.report:
+    if cfg.report and summary.converted:  # nothing written: no report folder either (stderr says why)
+        if report_dir.exists():  # check_output made sure it is a report this tool wrote
+            shutil.rmtree(report_dir)
         summary.report = write_report(report_dir, cfg, results, summary)
     return summary
 
@@ -825,9 +1103,16 @@ def main(argv: list[str] | None = None) -> int:
     cfg = tyro.cli(BagToDatasetConfig, args=argv, prog="fog dataset", description=__doc__)
     try:
         summary = convert(cfg, argv)
-    except (FileExistsError, ValueError) as e:
+    except (FileExistsError, ValueError) as e:  # refused options and --out (OutputError): nothing done
         print(f"fog dataset: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # e.g. the disk filled up while writing
+        print(f"fog dataset: error: writing {cfg.out} failed: {e}", file=sys.stderr)
+        return 2
+    for note in summary.notes:
+        print(f"fog dataset: {note}", file=sys.stderr)
+    for bag, warning in summary.warnings:
+        print(f"fog dataset: warning: bag {bag}: {warning}", file=sys.stderr)
     for _bag, err in summary.failed:
         print(f"fog dataset: FAILED {err}", file=sys.stderr)
     if not summary.converted:
@@ -835,7 +1120,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(
         f"wrote {cfg.out}: {summary.episodes} episodes, {summary.steps} steps from {len(summary.converted)} bag(s) "
-        f"in {summary.seconds:.1f} s; {len(summary.failed)} failed"
+        f"in {summary.seconds:.1f} s; {len(summary.failed)} failed, {len(summary.warnings)} warning(s)"
         + (f"; report {summary.report}/report.md" if summary.report else "")
     )
     return 1 if summary.failed else 0

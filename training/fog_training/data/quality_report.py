@@ -53,6 +53,11 @@ def write_report(report_dir: Path, cfg, results: list, summary) -> Path:
         lines += ["## Failed bags", ""]
         lines += [f"- `{bag}`: {err}" for bag, err in summary.failed]
         lines += [""]
+    warnings = getattr(summary, "warnings", [])
+    if warnings:
+        lines += ["## Warnings", "", "Converted, but worth a look (also printed on stderr).", ""]
+        lines += [f"- `{bag}`: {w}" for bag, w in warnings]
+        lines += [""]
 
     lines += [
         "## Bags",
@@ -73,8 +78,9 @@ def write_report(report_dir: Path, cfg, results: list, summary) -> Path:
     lines += [
         "## Topics",
         "",
-        "Gaps: intervals longer than 2x the nominal period (camera: --camera-rate; cmd_vel: --rate; others: "
-        "their median period). Latency: receive time minus header stamp (stamped topics).",
+        "Gaps: intervals longer than 2x the nominal period (camera: --camera-rate if given; cmd_vel: --rate; "
+        "otherwise the topic's median period in that bag). Latency: receive time minus header stamp "
+        "(stamped topics).",
         "",
     ]
     for r in results:
@@ -115,7 +121,8 @@ def write_report(report_dir: Path, cfg, results: list, summary) -> Path:
         "## Episodes",
         "",
         "Ticks are dropped (and the episode split into pieces) where a sensor sample is older than "
-        "--max-sensor-age. Skew: |camera stamp - nearest joint_states stamp| over the episode's frames.",
+        "--max-sensor-age. Start: seconds from the bag's first stamp. "
+        "Skew: |camera stamp - nearest joint_states stamp| over the episode's frames.",
         "",
         *_header(
             "bag",
@@ -177,7 +184,8 @@ def _rate_plots(report_dir: Path, results: list) -> list[Path]:
             counts, _ = np.histogram(t, edges)
             ax.step(edges[:-1], np.maximum(counts, 0.5), where="post", lw=1, label=topic)
         for e in r.quality.get("episodes", []):
-            ax.axvspan(e["start_s"] - t0 / 1e9, e["start_s"] - t0 / 1e9 + e["duration_s"], color="0.5", alpha=0.12)
+            s0 = e["start_s"] + (r.quality.get("t0_ns", t0) - t0) / 1e9  # start_s counts from the bag's t0_ns
+            ax.axvspan(s0, s0 + e["duration_s"], color="0.5", alpha=0.12)
         ax.set_yscale("log")
         ax.set_xlabel("time in bag (s); grey: episodes", fontsize=8)
         ax.set_ylabel("messages per 1 s bin", fontsize=8)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,6 +134,8 @@ def write_synthetic_bag(
     t0_s: float = 1000.0,
     seed: int = 0,
     kill_at_s: float | None = None,
+    image_format: str = "rgb8",
+    rename: Mapping[str, str] | None = None,
 ) -> SyntheticBag:
     """Write a bag of ``duration_s`` seconds of robot data at the given rates (see the module doc).
 
@@ -142,6 +144,11 @@ def write_synthetic_bag(
     latched ``sim/goal_pose`` at the start. ``kill_at_s``: also leave, in ``<path>_killed``, what a
     recorder killed at that time would leave (chunks flushed so far, as a periodic flush does; no
     summary, footer or metadata.yaml).
+
+    ``image_format``: "rgb8" or "bgr8" (sensor_msgs/Image), or "png" / "jpeg" (a
+    sensor_msgs/CompressedImage of the BGR frame on ``camera/image_raw/compressed``, as
+    image_transport's compressed plugin writes it). ``rename`` maps relative topics to the full
+    names written instead (the namespace then does not apply to them).
     """
     path = Path(path)
     rng = np.random.default_rng(seed)
@@ -182,14 +189,23 @@ def write_synthetic_bag(
 
     def image(i: int, s: int):
         k = int(keep[i])
+        rgb = synthetic_frame(k, image_hw)
+        if image_format in ("png", "jpeg"):
+            import cv2
+
+            ok, buf = cv2.imencode("." + image_format.replace("jpeg", "jpg"), rgb[..., ::-1])
+            assert ok
+            return T["sensor_msgs/msg/CompressedImage"](
+                header=_header(T, s, "camera"), format=f"bgr8; {image_format} compressed bgr8", data=buf.reshape(-1)
+            )
         return T["sensor_msgs/msg/Image"](
             header=_header(T, s, "camera"),
             height=h,
             width=w,
-            encoding="rgb8",
+            encoding=image_format,
             is_bigendian=0,
             step=w * 3,
-            data=synthetic_frame(k, image_hw).reshape(-1),
+            data=(rgb[..., ::-1] if image_format == "bgr8" else rgb).reshape(-1),
         )
 
     def info(i: int, s: int):
@@ -207,7 +223,8 @@ def write_synthetic_bag(
             roi=T["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False),
         )
 
-    add(IMAGE, "sensor_msgs/msg/Image", cam[keep], image)
+    compressed = image_format in ("png", "jpeg")
+    add(IMAGE, "sensor_msgs/msg/CompressedImage" if compressed else "sensor_msgs/msg/Image", cam[keep], image)
     add(INFO, "sensor_msgs/msg/CameraInfo", cam[keep], info)
 
     def joint(i: int, s: int):
@@ -298,6 +315,8 @@ def write_synthetic_bag(
         for _, topic, _, msgtype in records:
             if topic not in conns:
                 full = topic if topic.startswith("/") else f"{ns_prefix}/{topic}"
+                full += "/compressed" if topic == IMAGE and compressed else ""
+                full = (rename or {}).get(topic, full)
                 conns[topic] = writer.add_connection(full, msgtype, typestore=typestore)
         killed = False
         for recv, topic, msg, msgtype in records:
