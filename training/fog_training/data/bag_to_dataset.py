@@ -1054,7 +1054,8 @@ def build_meta(
         "(metres) on the ground-truth poses (sim/cube_pose, sim/base_pose); goal from sim/goal_pose (latest at or "
         f"before the tick) or --goal {cfg.goal}. An episode's return telescopes to rate * (phi(end) - phi(start))",
         "goal-progress": "goal-progress: reward[t] = rate * (d(t) - d(t + 1/rate)) "
-        f"+ {goal.success_bonus:g} if the step ends within {goal.success_radius:g} m of the marker (having started outside), rate {cfg.rate:g} Hz, d = planar "
+        f"+ {goal.success_bonus:g} if the step ends within {goal.success_radius:g} m of the marker (having started "
+        f"outside), rate {cfg.rate:g} Hz, d = planar "
         "distance (m) from sim/base_pose to sim/goal_pose (the goal task, quadruped_bridge.tasks.GoalTask)",
         "events": "events: reward[t] = +1 on the last step of an episode ended by 'success', -1 by 'fail', else 0",
         "proprio": "proprio: reward[t] = -|gravity_xy| - 0.01 * mean(joint_vel^2) on the proprio features of "
