@@ -57,6 +57,7 @@ register(
     "fog_training.eval_policy",
     "evaluate a policy in gym-pusht: success rate, final coverage, best/worst video",
 )
+register("eval go2", "fog_training.eval_go2", "judge a Go2 policy run in the simulator (in-process), action histograms")
 register(
     "pipeline",
     "fog_training.task_pipeline",

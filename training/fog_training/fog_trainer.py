@@ -139,6 +139,8 @@ class FoGConfig:
     """Iterations between metrics records."""
     checkpoint_every: int = 20
     """Iterations between checkpoints (and policy exports); also at the end and on SIGTERM/SIGINT."""
+    snapshots: bool = False
+    """Keep a copy of the policy at every checkpoint in RUN/snapshots/<samples>/ (learning curves)."""
     seed: int = 0
     """Seed of context sampling, simulators and torch."""
     threads: int = 0
@@ -754,6 +756,8 @@ class FoGTrainer:
         if self.cfg.mode != "world_model" and self.replay.size:
             save_safetensors_atomic(self.replay.state_dict(), out / "replay.safetensors")
         self.export_policy(out / "policy")
+        if self.cfg.snapshots:  # the policy at this many samples, for learning curves (fog eval go2 --run SNAPSHOT)
+            self.export_policy(out / "snapshots" / f"{self.samples:09d}" / "policy")
 
     def export_policy(self, directory: Path) -> None:
         feature = {"world_model": "rssm", "pusht_state": "pusht_state", "point_mass": "state"}[self.cfg.mode]

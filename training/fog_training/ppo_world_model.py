@@ -17,6 +17,7 @@ Examples::
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -85,7 +86,9 @@ class PPOWorldModelConfig:
     eval_max_steps: int = 300
     """Step limit of evaluation episodes."""
     checkpoint_every: int = 20
-    """Iterations between checkpoints."""
+    """Iterations between checkpoints (and policy exports)."""
+    snapshots: bool = False
+    """Keep a copy of the policy at every checkpoint in RUN/snapshots/<samples>/ (learning curves)."""
     seed: int = 0
     """Seed."""
     threads: int = 0
@@ -142,7 +145,13 @@ def preset_gpu() -> PPOWorldModelConfig:
     )
 
 
-PRESETS = {"cpu": preset_cpu, "debug": preset_debug, "gpu": preset_gpu}
+def preset_goal_cpu() -> PPOWorldModelConfig:
+    """The goal task's baseline: the same rollouts as ``fog train policy --preset goal-cpu`` (32 x 16 from
+    real contexts through the one-step 32x32 global model); the pipeline gives both the same sample budget."""
+    return PPOWorldModelConfig(num_envs=32, rollout_steps=16, iterations=100_000, checkpoint_every=25, threads=2)
+
+
+PRESETS = {"cpu": preset_cpu, "debug": preset_debug, "gpu": preset_gpu, "goal-cpu": preset_goal_cpu}
 
 
 def gae(
@@ -247,6 +256,9 @@ def train(cfg: PPOWorldModelConfig) -> dict[str, Any]:
             },
         )
         rssm.save_pretrained(out / "policy" / "rssm")
+        if cfg.snapshots:  # the policy at this many samples, for learning curves (fog eval go2 --run SNAPSHOT)
+            snap = out / "snapshots" / f"{samples:09d}"
+            shutil.copytree(out / "policy", snap / "policy", dirs_exist_ok=True)
 
     def record_eval() -> None:
         actor.eval()
