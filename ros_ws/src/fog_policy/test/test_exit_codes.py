@@ -262,7 +262,7 @@ def fog(*args: str) -> list[str]:
 @pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "duration"])
 def test_fog_deploy_sim_and_replay_exit_0(how, bag, tmp_path):
     """`fog deploy --robot sim` and `--robot replay` (in parallel, each on its own domain)."""
-    duration = "3" if how == "duration" else "0"
+    duration = "2" if how == "duration" else "0"
     procs = []
     with (
         ProcessGroup(tmp_path / "sim", ros_env(private_domain_id())) as sim_group,
