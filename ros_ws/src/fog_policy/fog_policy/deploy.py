@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from quadruped_bridge import clean_exit
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter
 
 
@@ -56,8 +57,10 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def build_nodes(args):
-    """The nodes deploy.launch.py would start, constructed in this process."""
+def build_nodes(args, stop: clean_exit.StopFlag | None = None):
+    """The nodes deploy.launch.py would start, constructed in this process; `loops` run in threads
+    until `stop` is set (each backend's stop() is hooked to it)."""
+    stop = stop or clean_exit.StopFlag()
     from fog_policy.locomotion_node import LocomotionNode
     from fog_policy.policy_node import PolicyNode
 
@@ -69,12 +72,12 @@ def build_nodes(args):
         from quadruped_bridge.sim_node import SimNode
 
         backend = SimNode(**common)
-        loops.append(backend.run)
+        loops.append(lambda: backend.run(until=stop.is_set))
     elif args.robot == "go2":
         from quadruped_bridge.go2_bridge_node import Go2BridgeNode
 
         backend = Go2BridgeNode(**common)
-        loops.append(backend.run)
+        loops.append(lambda: backend.run(until=stop.is_set))
     else:
         from quadruped_bridge.replay_node import ReplayNode
 
@@ -87,6 +90,7 @@ def build_nodes(args):
             backend.play_once(0)
 
         loops.append(play)
+    stop.on_set(backend.stop)
     nodes.append(backend)
     if args.robot != "replay":
         nodes.append(LocomotionNode(parameter_overrides=use_sim, **common))
@@ -104,14 +108,15 @@ def build_nodes(args):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """0 at the end of --duration, on SIGINT and on SIGTERM (no traceback); 2 if the policy refused to start."""
     from fog_policy.policy_node import start
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
     params = args.params_file or default_params_file()
-    rclpy.init(args=["--ros-args", "--params-file", params])
+    stop = clean_exit.init(["--ros-args", "--params-file", params])
     try:
-        nodes, loops, policy = build_nodes(args)
-    except Exception:
+        nodes, loops, policy = build_nodes(args, stop)
+    except BaseException:
         rclpy.try_shutdown()
         raise
     for node in nodes:
@@ -124,34 +129,30 @@ def main(argv: list[str] | None = None) -> int:
     executor = MultiThreadedExecutor(num_threads=3)
     for node in nodes:
         executor.add_node(node)
-    spinner = threading.Thread(target=lambda: _spin(executor), daemon=True)
-    spinner.start()
-    for loop in loops:
-        threading.Thread(target=loop, daemon=True).start()
-    time.sleep(0.5)  # camera_info first, for the artifact's aspect-ratio check
+    threads = [clean_exit.spin_in_thread(executor, stop)]
+    for i, loop in enumerate(loops):
+        threads.append(threading.Thread(target=loop, name=f"{nodes[0].get_name()}-loop{i}", daemon=True))
+        threads[-1].start()
     status = 0
-    if not start(policy):
-        status = 2
-    else:
-        print(f"[deploy] robot={args.robot} artifact={policy.cfg.artifact} params={params}; Ctrl-C to stop")
-        t0 = time.monotonic()
-        try:
-            while rclpy.ok() and (args.duration <= 0 or time.monotonic() - t0 < args.duration):
-                time.sleep(0.1)
-        except KeyboardInterrupt:
-            pass
-    rclpy.try_shutdown()
-    spinner.join(timeout=3)
-    for node in nodes:
-        node.destroy_node()
-    return status
-
-
-def _spin(executor) -> None:
     try:
-        executor.spin()
-    except ExternalShutdownException:
-        pass
+        # camera_info first, for the artifact's aspect-ratio check (at most a second)
+        deadline = time.monotonic() + 1.0
+        while policy.camera_size is None and not stop.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if stop.is_set():
+            pass  # stopped before the policy started: a normal stop all the same
+        elif not start(policy):
+            status = 2
+        else:
+            print(f"[deploy] robot={args.robot} artifact={policy.cfg.artifact} params={params}; Ctrl-C to stop")
+            t0 = time.monotonic()
+            while not stop.is_set() and rclpy.ok() and (args.duration <= 0 or time.monotonic() - t0 < args.duration):
+                time.sleep(0.05)
+    finally:
+        # loops and executor, then nodes (publishers; the simulator's renderers), then the context
+        stop.set()
+        clean_exit.teardown(nodes, executor, threads)
+    return status
 
 
 if __name__ == "__main__":

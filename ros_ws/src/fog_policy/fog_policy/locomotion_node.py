@@ -14,18 +14,18 @@ cmd_vel means "stand still", not "keep walking".
 
 from __future__ import annotations
 
-import signal
+import sys
 import time
 from dataclasses import dataclass
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
+from quadruped_bridge import clean_exit
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.go2_description import JOINT_NAMES, STAND_POSE
 from quadruped_bridge.ros_params import declare_config
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Imu, JointState
@@ -188,27 +188,26 @@ class LocomotionNode(Node):
         self.pub_diag.publish(rm.diagnostics_msg(self._now(), "fog_policy: locomotion", level, message, values))
 
 
-def main(args=None) -> None:
-    rclpy.init(args=args)
-    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+def main(args=None) -> int:
+    """Exits 0 on SIGINT or SIGTERM (see quadruped_bridge.clean_exit); 2 if the realtime priority is refused."""
+    stop = clean_exit.init(args)
     node = LocomotionNode()
     if node.cfg.realtime_priority:
         try:
             n = set_realtime_priority(node.cfg.realtime_priority, "locomotion realtime_priority")
         except (ValueError, RuntimeError) as e:
             node.get_logger().fatal(str(e))
-            node.destroy_node()
-            rclpy.try_shutdown()
-            raise SystemExit(2) from e
+            clean_exit.teardown([node])
+            return 2
         node.get_logger().info(f"SCHED_FIFO priority {node.cfg.realtime_priority} on {n} threads")
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
     try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        clean_exit.spin_until(executor, stop)
     finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+        clean_exit.teardown([node], executor)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -22,19 +22,18 @@ episode/event "start" or "reset" resets the recurrent state.
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from dataclasses import dataclass
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
+from quadruped_bridge import clean_exit
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.go2_description import JOINT_NAMES
 from quadruped_bridge.ros_params import declare_config
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
@@ -319,26 +318,24 @@ def start(node: PolicyNode) -> bool:
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+    """Exits 0 on SIGINT or SIGTERM (see quadruped_bridge.clean_exit); 2 if the artifact is refused."""
+    stop = clean_exit.init(args)
     node = PolicyNode()
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    # camera_info first (aspect-ratio check), for at most a second
-    deadline = time.monotonic() + 1.0
-    while node.camera_size is None and time.monotonic() < deadline:
-        executor.spin_once(timeout_sec=0.05)
-    if not start(node):
-        node.destroy_node()
-        rclpy.try_shutdown()
-        return 2
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        # camera_info first (aspect-ratio check), for at most a second
+        deadline = time.monotonic() + 1.0
+        clean_exit.spin_until(
+            executor, stop, done=lambda: node.camera_size is not None or time.monotonic() > deadline, period=0.05
+        )
+        if stop.is_set():
+            return 0
+        if not start(node):
+            return 2
+        clean_exit.spin_until(executor, stop)
     finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+        clean_exit.teardown([node], executor)
     return 0
 
 

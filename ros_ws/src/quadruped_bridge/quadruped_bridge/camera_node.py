@@ -13,18 +13,18 @@ otherwise (`image_converter`). /diagnostics: achieved rate, failed reads, source
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from dataclasses import dataclass
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
+from quadruped_bridge import clean_exit
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.camera_capture import CameraModel, FrameGeometry, ImageConverter, open_source
 from quadruped_bridge.go2_description import CAMERA_FOVY_DEG
@@ -144,23 +144,23 @@ class CameraNode(Node):
         super().destroy_node()
 
 
-def main(args=None) -> None:
-    rclpy.init(args=args)
-    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+def main(args=None) -> int:
+    """Exits 0 on SIGINT or SIGTERM (see quadruped_bridge.clean_exit); 2 if the camera cannot be opened."""
+    stop = clean_exit.init(args)
     try:
         node = CameraNode()
     except (ValueError, RuntimeError, FileNotFoundError) as exc:
         rclpy.logging.get_logger("camera").fatal(str(exc))
         rclpy.try_shutdown()
-        sys.exit(2)
+        return 2
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
     try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        clean_exit.spin_until(executor, stop)
     finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+        clean_exit.teardown([node], executor)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -6,6 +6,10 @@ and the exploration driver (smooth random cmd_vel at 5 Hz, episodes, resets); sh
 bar in simulated minutes; then stops the driver, lets the recorder drain and close its bag, and
 stops the rest. The bags (one per episode) and a summary land in --out.
 
+SIGINT or SIGTERM ends the collection early the same way (the bags so far are complete, the
+summary says it was interrupted) and exits 0; so does the end of --minutes. A node that exits
+with an error on the way out fails the collection.
+
 Examples::
 
     fog collect --robot sim --minutes 2 --out data/bags
@@ -22,6 +26,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from quadruped_bridge.clean_exit import StopFlag
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
 from quadruped_bridge.ros_probe import RosProbe
 
@@ -73,13 +78,16 @@ def parse_args(argv) -> CollectConfig:
     )
 
 
-def collect(cfg: CollectConfig, progress: bool = True) -> dict:
+def collect(cfg: CollectConfig, progress: bool = True, stop: StopFlag | None = None) -> dict:
+    """Record `cfg.minutes` simulated minutes (fewer if `stop` is set first); the summary dict."""
+    stop = stop or StopFlag()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     existing = {p.name for p in out.iterdir()}
     seconds = cfg.minutes * 60.0
     group = ProcessGroup(out / "logs", ros_env(cfg.domain_id))
     probe = None
+    recorded = 0.0
     try:
         group.start(
             "recorder",
@@ -123,20 +131,22 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
                 bar_format="{l_bar}{bar}| {n:.0f}/{total} sim s [{elapsed}<{remaining}]",
             )
         deadline = time.monotonic() + 120 + seconds / max(cfg.real_time_factor, 0.1) * 5
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not stop.is_set():
             probe.spin(0.2)
             group.check_alive()
             now = probe.now()
             if now <= 0:
                 continue
             start = now if start is None else start
+            recorded = now - start
             done = min(round(now - start), round(seconds))
             if bar is not None and done > bar.n:
                 bar.update(done - bar.n)
             if now - start >= seconds:
                 break
         else:
-            raise RuntimeError(f"collection did not reach {seconds:.0f} simulated seconds in time")
+            if not stop.is_set():
+                raise RuntimeError(f"collection did not reach {seconds:.0f} simulated seconds in time")
         if bar is not None:
             bar.close()
         explorer.stop()
@@ -148,6 +158,12 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
         if probe is not None:
             probe.close()
         group.stop()
+    failed = {p.name: p.popen.returncode for p in group.processes if p.popen.returncode != 0}
+    if failed:
+        tails = "\n".join(
+            f"--- {p.name} ({p.log_path}):\n{p.log()[-1500:]}" for p in group.processes if p.name in failed
+        )
+        raise RuntimeError(f"nodes exited with errors {failed}:\n{tails}")
     bags = sorted(p for p in out.iterdir() if p.is_dir() and p.name not in existing and p.name != "logs")
     explorer_log = (out / "logs" / "exploration.log").read_text(errors="replace")
     summary = {
@@ -156,6 +172,8 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
         "between_episode_bags": [b.name for b in bags if b.name.startswith("between_")],
         "episodes_started": explorer_log.count("started"),
         "outcomes": {k: explorer_log.count(f"ended: {k}") for k in ("success", "fail", "reset")},
+        "simulated_seconds": round(recorded, 1),
+        "interrupted": stop.signum is not None,
     }
     (out / "collect_summary.json").write_text(json.dumps(summary, indent=2))
     return summary
@@ -163,8 +181,11 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(sys.argv[1:] if argv is None else argv)
-    summary = collect(cfg)
+    stop = StopFlag().install()  # SIGINT/SIGTERM: stop early, keep the bags so far, exit 0
+    summary = collect(cfg, stop=stop)
     print(json.dumps(summary, indent=2))
+    if summary["interrupted"]:
+        print(f"[collect] stopped early by a signal after {summary['simulated_seconds']:.0f} simulated s")
     print(
         f"[collect] {len(summary['episode_bags'])} episode bag(s) in {cfg.out}; "
         f"next: fog dataset {cfg.out}/episode_* --out data/go2.zarr"

@@ -12,20 +12,19 @@ It starts an episode only when the locomotion controller reports that the robot 
 
 from __future__ import annotations
 
-import signal
 import sys
 from dataclasses import dataclass
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, Twist
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
+from quadruped_bridge import clean_exit
 from quadruped_bridge.exploration import (
     EpisodeConfig,
     ExplorationConfig,
@@ -174,18 +173,16 @@ class ExplorationNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+    """Exits 0 when done, on SIGINT or SIGTERM (see quadruped_bridge.clean_exit)."""
+    stop = clean_exit.init(args)
     node = ExplorationNode()
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
     try:
-        while rclpy.ok() and not node.done:
-            rclpy.spin_once(node, timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        clean_exit.spin_until(executor, stop, done=lambda: node.done)
     finally:
         node.get_logger().info(f"{node.episodes} episodes: {node.outcomes}")
-        node.destroy_node()
-        rclpy.try_shutdown()
+        clean_exit.teardown([node], executor)
     return 0
 
 

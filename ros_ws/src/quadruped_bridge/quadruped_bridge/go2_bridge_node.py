@@ -28,21 +28,21 @@ atomic with respect to a motor tick.
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Imu, JointState
 from std_srvs.srv import Trigger
 
-from quadruped_bridge import go2_dds
+from quadruped_bridge import clean_exit, go2_dds
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.go2_description import JOINT_NAMES
 from quadruped_bridge.go2_lowlevel import check_dds_domain, fill_lowcmd, lowstate_arrays, new_lowcmd, stamp_crc
@@ -109,6 +109,7 @@ class Go2BridgeNode(Node):
 
         self.safety = SafetyLayer(SafetyConfig.from_fields(cfg))
         self._lock = threading.Lock()  # guards safety and the low-level grant between the two threads
+        self._stop_requested = False  # a plain flag: stop() may be called from a signal handler
         self.pub_joints = self.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
         self.pub_imu = self.create_publisher(Imu, "imu/data", qos_profile_sensor_data)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
@@ -285,11 +286,16 @@ class Go2BridgeNode(Node):
         stamp_crc(self._lowcmd)
         self.cmd_writer.write(self._lowcmd)
 
-    def run(self) -> None:
-        """The motor loop: one tick per period on absolute deadlines (no drift), until shut down."""
+    def stop(self) -> None:
+        """Ask run() to return (from any thread or a signal handler; takes no lock)."""
+        self._stop_requested = True
+
+    def run(self, until: Callable[[], bool] | None = None) -> None:
+        """The motor loop: one tick per period on absolute deadlines (no drift), until stop(), `until()`
+        or the context's shutdown."""
         period = 1.0 / self.cfg.motor_rate_hz
         next_t = time.monotonic()
-        while rclpy.ok():
+        while not self._stop_requested and not (until is not None and until()) and rclpy.ok(context=self.context):
             self._tick(time.monotonic())
             next_t += period
             delay = next_t - time.monotonic()
@@ -310,36 +316,26 @@ class Go2BridgeNode(Node):
             time.sleep(1.0 / self.cfg.motor_rate_hz)
 
 
-def spin_quietly(executor) -> None:
-    try:
-        executor.spin()
-    except ExternalShutdownException:
-        pass
-
-
-def main(args=None) -> None:
-    rclpy.init(args=args)
-    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+def main(args=None) -> int:
+    """Exits 0 on SIGINT or SIGTERM after the shutdown damping (see quadruped_bridge.clean_exit)."""
+    stop = clean_exit.init(args)
     try:
         node = Go2BridgeNode()
     except ValueError as exc:
         rclpy.logging.get_logger("go2_bridge").fatal(str(exc))
         rclpy.try_shutdown()
-        sys.exit(2)
+        return 2
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    spinner = threading.Thread(target=spin_quietly, args=(executor,), daemon=True)
-    spinner.start()
+    spinner = clean_exit.spin_in_thread(executor, stop)
     try:
-        node.run()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        node.run(until=stop.is_set)
     finally:
+        stop.set()
         node.send_shutdown_damping()
-        rclpy.try_shutdown()
-        spinner.join(timeout=2.0)
-        node.destroy_node()
+        clean_exit.teardown([node], executor, [spinner])
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -24,17 +24,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import rclpy
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
@@ -43,6 +41,7 @@ from rosbags.typesys import Stores, get_typestore
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import String
 
+from quadruped_bridge import clean_exit
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.bag_recovery import needs_recovery, recover
 from quadruped_bridge.go2_description import JOINT_NAMES
@@ -267,34 +266,23 @@ class RecorderNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
+    """Exits 0 on SIGINT or SIGTERM after draining and closing the bag (see quadruped_bridge.clean_exit);
+    3 if the disk filled up."""
+    stop = clean_exit.init(args)
     node = RecorderNode()
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    stop = {"now": False}
-
-    def on_signal(*_):
-        stop["now"] = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     status = 0
     try:
-        while not stop["now"] and rclpy.ok():
-            executor.spin_once(timeout_sec=0.1)
-        deadline = time.monotonic() + node.cfg.drain_time
-        while time.monotonic() < deadline and rclpy.ok():  # drain what DDS already delivered
-            executor.spin_once(timeout_sec=0.02)
+        clean_exit.spin_until(executor, stop)
+        deadline = time.monotonic() + node.cfg.drain_time  # drain what DDS already delivered
+        clean_exit.spin_until(executor, clean_exit.StopFlag(), done=lambda: time.monotonic() >= deadline, period=0.02)
     except DiskFullError:
         status = 3
-    except ExternalShutdownException:
-        pass
     finally:
         node.finish()
         node.get_logger().info(f"recorded {len(node.bags)} bag(s) into {node.out}/")
-        executor.remove_node(node)
-        node.destroy_node()
-        rclpy.try_shutdown()
+        clean_exit.teardown([node], executor)
     return status
 
 

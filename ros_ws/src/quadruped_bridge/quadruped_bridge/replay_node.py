@@ -15,19 +15,18 @@ has that many subscribers).
 from __future__ import annotations
 
 import importlib
-import signal
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosbags.rosbag2 import Reader
 from rosgraph_msgs.msg import Clock
 
+from quadruped_bridge import clean_exit
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.ros_params import declare_config
 
@@ -108,19 +107,30 @@ class ReplayNode(Node):
             )
         self.pub_clock = self.create_publisher(Clock, "/clock", QoSProfile(depth=1)) if self.cfg.publish_clock else None
         self.published = 0
+        self._stop_requested = False  # a plain flag: stop() may be called from a signal handler
         self.get_logger().info(
             f"replaying {bag} ({self.reader.message_count} messages, "
             f"{len(self.connections)} topics) at rate {self.cfg.rate or 'max'}"
         )
 
+    def stop(self) -> None:
+        """Ask wait_for_subscribers() and play_once() to return (any thread, or a signal handler)."""
+        self._stop_requested = True
+
+    def running(self) -> bool:
+        return not self._stop_requested and rclpy.ok(context=self.context)
+
     def wait_for_subscribers(self) -> None:
         need = self.cfg.wait_for_subscribers
         while (
-            need > 0 and rclpy.ok() and min(p.get_subscription_count() for p in self.topic_publishers.values()) < need
+            need > 0
+            and self.running()
+            and min(p.get_subscription_count() for p in self.topic_publishers.values()) < need
         ):
             time.sleep(0.02)
-        if self.cfg.start_delay > 0:
-            time.sleep(self.cfg.start_delay)
+        deadline = time.monotonic() + self.cfg.start_delay
+        while self.running() and time.monotonic() < deadline:
+            time.sleep(min(0.02, max(deadline - time.monotonic(), 0.0)))
 
     def play_once(self, time_offset_ns: int) -> int:
         """Publish the bag once, recorded times shifted by `time_offset_ns`; returns the last time."""
@@ -131,7 +141,7 @@ class ReplayNode(Node):
         last_clock = None
         t = time_offset_ns
         for conn, t_bag, raw in self.reader.messages(connections=self.connections):
-            if not rclpy.ok():
+            if not self.running():
                 break
             t = t_bag + time_offset_ns
             if t_first is None:
@@ -162,31 +172,32 @@ class ReplayNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+    """Exits 0 at the end of the bag, on SIGINT or SIGTERM (see quadruped_bridge.clean_exit); 2 on a bad bag."""
+    stop = clean_exit.init(args)
     try:
         node = ReplayNode()
     except (ValueError, FileNotFoundError) as e:
         print(f"bag_replay: {e}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2
+    stop.on_set(node.stop)
     try:
         node.wait_for_subscribers()
         offset = 0
         duration = node.reader.end_time - node.reader.start_time
-        while rclpy.ok():
+        while node.running():
             last = node.play_once(offset)
             if not node.cfg.loop:
                 break
             offset = last - node.reader.start_time + max(duration // 1000, 1_000_000)  # clock never goes back
-        node.get_logger().info(f"replay finished: {node.published} messages")
-        time.sleep(0.2)  # let reliable QoS deliver the tail
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        node.get_logger().info(f"replay {'finished' if node.running() else 'stopped'}: {node.published} messages")
+        deadline = time.monotonic() + 0.2  # let reliable QoS deliver the tail
+        while node.running() and time.monotonic() < deadline:
+            time.sleep(0.02)
     finally:
+        node.stop()
         node.reader.close()
-        node.destroy_node()
-        rclpy.try_shutdown()
+        clean_exit.teardown([node])
     return 0
 
 

@@ -24,8 +24,12 @@ _counter = itertools.count()
 
 
 def private_domain_id() -> int:
-    """A ROS_DOMAIN_ID for one test: distinct per process and per call (range 110-209)."""
-    return 110 + (os.getpid() * 7 + next(_counter) * 13) % 100
+    """A ROS_DOMAIN_ID for one test: distinct per process and per call (range 110-209, or the range
+    FOG_TEST_DOMAINS="LO-HI" names, for a machine where other jobs use those domains)."""
+    lo, hi = 110, 209
+    if os.environ.get("FOG_TEST_DOMAINS"):
+        lo, hi = (int(v) for v in os.environ["FOG_TEST_DOMAINS"].split("-"))
+    return lo + (os.getpid() * 7 + next(_counter) * 13) % (hi - lo + 1)
 
 
 class RosProbe:

@@ -12,6 +12,7 @@ Joint state is mapped between MuJoCo's qpos/qvel layout and Unitree order by joi
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Self
 
@@ -135,6 +136,26 @@ class SimState:
     """True when the base is too low or tilted too far (see SimConfig.fallen_*)."""
 
 
+def release_gl_context() -> None:
+    """Make no OpenGL context current on this thread (MuJoCo's Renderer leaves its own current).
+
+    EGL and GLFW bind a context to the thread that made it current; OSMesa does not need this.
+    """
+    import mujoco.gl_context
+
+    backend = getattr(getattr(mujoco.gl_context, "GLContext", None), "__module__", "")
+    if backend == "mujoco.egl":
+        import mujoco.egl as mj_egl
+        from mujoco.egl import egl_ext as EGL
+
+        if mj_egl.EGL_DISPLAY is not None:
+            EGL.eglMakeCurrent(mj_egl.EGL_DISPLAY, EGL.EGL_NO_SURFACE, EGL.EGL_NO_SURFACE, EGL.EGL_NO_CONTEXT)
+    elif backend == "mujoco.glfw":
+        import glfw
+
+        glfw.make_context_current(None)
+
+
 def quat_to_matrix(quat_wxyz: np.ndarray) -> np.ndarray:
     """Rotation matrix of a unit quaternion (w, x, y, z)."""
     w, x, y, z = np.asarray(quat_wxyz, dtype=np.float64) / np.linalg.norm(quat_wxyz)
@@ -199,6 +220,7 @@ class Go2Sim:
         self._rng = np.random.default_rng(cfg.seed)
         self._tau = np.zeros(NUM_JOINTS)
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        self._render_lock = threading.Lock()  # a close() from another thread waits for a render in flight
         self._scene_option = mujoco.MjvOption()
         self.reset()
 
@@ -326,9 +348,13 @@ class Go2Sim:
         return self._renderers[key]
 
     def _render(self, camera: int, width: int, height: int) -> np.ndarray:
-        renderer = self._renderer(width, height)
-        renderer.update_scene(self.data, camera=camera, scene_option=self._scene_option)
-        return np.ascontiguousarray(renderer.render(), dtype=np.uint8)
+        with self._render_lock:
+            try:
+                renderer = self._renderer(width, height)
+                renderer.update_scene(self.data, camera=camera, scene_option=self._scene_option)
+                return np.ascontiguousarray(renderer.render(), dtype=np.uint8)
+            finally:
+                release_gl_context()
 
     def render_ego(self) -> np.ndarray:
         """The egocentric camera image, uint8 (camera_height, camera_width, 3) RGB."""
@@ -349,10 +375,18 @@ class Go2Sim:
         return width, height, fy, fy, (width - 1) / 2.0, (height - 1) / 2.0
 
     def close(self) -> None:
-        """Free the renderers (OpenGL contexts). The simulator must not render afterwards."""
-        for renderer in self._renderers.values():
-            renderer.close()
-        self._renderers.clear()
+        """Free the renderers (OpenGL contexts). The simulator must not render afterwards.
+
+        Any thread may close: a render leaves no context current on its thread (an EGL context
+        still current on the rendering thread, even one that has ended, makes eglMakeCurrent
+        fail with EGL_BAD_ACCESS elsewhere). Stop the rendering thread's loop first; a render in
+        flight is waited for.
+        """
+        with self._render_lock:
+            renderers = list(self._renderers.values())
+            self._renderers.clear()
+            for renderer in renderers:
+                renderer.close()
 
     def __enter__(self) -> Self:
         return self

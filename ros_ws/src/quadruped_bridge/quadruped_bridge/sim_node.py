@@ -20,15 +20,16 @@ physics itself). A lock makes each callback atomic with respect to a physics ste
 
 from __future__ import annotations
 
-import signal
+import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, TwistStamped
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
@@ -36,6 +37,7 @@ from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
+from quadruped_bridge import clean_exit
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.go2_description import JOINT_NAMES
 from quadruped_bridge.ros_params import declare_config
@@ -150,6 +152,9 @@ class SimNode(Node):
         self._lock = threading.Lock()  # guards sim and safety between the physics and executor threads
         self._command_arrived = threading.Condition(self._lock)
         self._gave_up_waiting_for: float | None = None  # lockstep: the command time we stopped waiting after
+        self._stop_requested = False  # a plain flag: stop() may be called from a signal handler
+        self._until: Callable[[], bool] = lambda: False
+        self._run_thread: threading.Thread | None = None
 
         self.pub_joints = self.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
         self.pub_imu = self.create_publisher(Imu, "imu/data", qos_profile_sensor_data)
@@ -264,7 +269,7 @@ class SimNode(Node):
         pubs = [self.pub_joints, self.pub_imu] + ([self.pub_image, self.pub_info] if self.cfg.camera_enabled else [])
         if need > 0:
             self.get_logger().info(f"waiting for {need} subscriber(s) on every sensor topic")
-        while need > 0 and rclpy.ok() and min(p.get_subscription_count() for p in pubs) < need:
+        while need > 0 and self._running() and min(p.get_subscription_count() for p in pubs) < need:
             time.sleep(0.02)
 
     def _publish_diagnostics(self, t: float, heartbeat: bool, final: bool = False) -> None:
@@ -293,8 +298,19 @@ class SimNode(Node):
         self.pub_diag.publish(rm.diagnostics_msg(t, "quadruped_bridge: go2_sim", level, message, values, "go2_sim"))
 
     # ------------------------------------------------------------------ loop
-    def run(self) -> None:
-        """Step physics until shut down (or `duration`), paced every ~4 ms of simulated time."""
+    def stop(self) -> None:
+        """Ask run() to return (from any thread or a signal handler; takes no lock)."""
+        self._stop_requested = True
+
+    def _running(self) -> bool:
+        return not self._stop_requested and not self._until() and rclpy.ok(context=self.context)
+
+    def run(self, until: Callable[[], bool] | None = None) -> None:
+        """Step physics until stop(), `until()`, `duration` or the context's shutdown, paced every ~4 ms
+        of simulated time. Publishes only while it runs: stop it before destroying the node."""
+        self._run_thread = threading.current_thread()
+        if until is not None:
+            self._until = until
         self._wait_for_subscribers()
         rtf = self.cfg.real_time_factor
         pace_every = max(1, round(0.004 / self.cfg.physics_dt))
@@ -303,7 +319,7 @@ class SimNode(Node):
         rtf_wall, rtf_sim = wall0, sim0
         rtf_wall0 = wall0
         steps = 0
-        while rclpy.ok():
+        while self._running():
             t = self.sim.time
             if self.cfg.duration > 0 and t - t_start >= self.cfg.duration:
                 wall = time.monotonic() - rtf_wall0
@@ -312,7 +328,9 @@ class SimNode(Node):
                 )
                 with self._lock:  # a last report with the final counts, then let DDS deliver it
                     self._publish_diagnostics(t, heartbeat=True, final=True)
-                time.sleep(0.3)
+                deadline = time.monotonic() + 0.3
+                while self._running() and time.monotonic() < deadline:
+                    time.sleep(0.02)
                 break
             with self._lock:
                 self._wait_for_controller(t)
@@ -342,8 +360,15 @@ class SimNode(Node):
             return
         if last == self._gave_up_waiting_for:
             return  # already waited for this command once: let time run into the watchdog
-        if not self._command_arrived.wait_for(lambda: safety.last_command_time > last or not rclpy.ok(), timeout):
-            self._gave_up_waiting_for = last
+        deadline = time.monotonic() + timeout
+        while safety.last_command_time <= last:
+            if not self._running():
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._gave_up_waiting_for = last
+                return
+            self._command_arrived.wait(min(remaining, 0.05))  # slices: a stop needs no notify
 
     def _step(self, t: float) -> None:
         """Publish what is due at time t, then one physics step under the safety layer's command."""
@@ -357,36 +382,29 @@ class SimNode(Node):
         self.sim.step(self.safety.motor_command(t))
 
     def destroy_node(self):
-        self.sim.close()
+        """Publishers and services first, then the simulator and its renderers (after the loop ended)."""
+        self.stop()
+        loop = self._run_thread
+        if loop is not None and loop is not threading.current_thread():
+            loop.join(timeout=5.0)  # the loop renders and publishes: it must end first
         super().destroy_node()
+        self.sim.close()
 
 
-def spin_quietly(executor) -> None:
-    """executor.spin() that ends silently when the context shuts down."""
-    try:
-        executor.spin()
-    except ExternalShutdownException:
-        pass
-
-
-def main(args=None) -> None:
-    rclpy.init(args=args)
-    # SIGTERM (from a launcher) ends the loop like Ctrl-C does.
-    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+def main(args=None) -> int:
+    """Exits 0 on SIGINT, SIGTERM or the end of `duration` (see quadruped_bridge.clean_exit)."""
+    stop = clean_exit.init(args)
     node = SimNode()
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    spinner = threading.Thread(target=spin_quietly, args=(executor,), daemon=True)
-    spinner.start()
+    spinner = clean_exit.spin_in_thread(executor, stop)
     try:
-        node.run()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        node.run(until=stop.is_set)
     finally:
-        rclpy.try_shutdown()
-        spinner.join(timeout=2.0)
-        node.destroy_node()
+        stop.set()  # the spinner too
+        clean_exit.teardown([node], executor, [spinner])
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 
 import mujoco
 import numpy as np
@@ -183,3 +184,16 @@ def test_config_rejects_oversized_camera():
         SimConfig(camera_width=256)
     with pytest.raises(ValueError):
         SimConfig(physics_dt=0.01)
+
+
+def test_renderers_made_in_one_thread_close_in_another():
+    """fog deploy renders in the physics thread and closes from the main thread (issue 16: EGL_BAD_ACCESS)."""
+    s = Go2Sim(SimConfig(camera_width=32, camera_height=32))
+    frames = []
+    worker = threading.Thread(target=lambda: frames.append(s.render_ego()))
+    worker.start()
+    worker.join(timeout=30)
+    assert frames and frames[0].shape == (32, 32, 3), "the worker thread did not render"
+    s.close()  # raised EGLError(EGL_BAD_ACCESS) when the worker's context was left current
+    assert s.render_ego().shape == (32, 32, 3)  # renders again after close, on this thread
+    s.close()
