@@ -141,7 +141,7 @@ def stage_commands(a: argparse.Namespace) -> dict[str, list[str]]:
         "policy": [
             "train", "policy", "--preset", a.policy_preset, "--data", data, "--world-model", str(w / "global"),
             "--rssm", str(w / "rssm"), "--out", str(w / "policy"), "--eval-episodes", "0",
-            "--time-limit-min", f"{a.policy_minutes:g}", "--seed", str(a.seed),
+            "--time-limit-min", f"{a.policy_minutes:g}", "--seed", str(a.seed), "--snapshots",
         ],
         "export": [
             "export", str(w / "policy"), "--data", data, "--out", a.artifact, "--provenance", str(w / "pipeline.json"),
