@@ -48,7 +48,7 @@ TASK_DEFAULTS: dict[str, dict] = {
         "preset": "goal-cpu",
         "reward_source": "goal-progress",
         "collect_minutes": 12.0,
-        "wm_minutes": 12.0,
+        "wm_minutes": 20.0,
         "rssm_minutes": 6.0,
         "policy_minutes": 15.0,
         # The exploration's command ranges (quadruped_bridge.exploration.ExplorationConfig).

@@ -5,7 +5,9 @@ package is not installed (pip-based installs). Where it is installed, the launch
 launch/ start the same executables with the same parameters.
 
 Each process gets its own process group (so a node's children die with it), its output goes to a
-log file, and `stop()` sends SIGINT, then SIGTERM, then SIGKILL, waiting between each.
+log file, and `stop()` sends SIGINT, then SIGTERM, then SIGKILL, waiting between each. On Linux a
+node also gets SIGTERM when the process that started it dies (even by SIGKILL), so no simulator or
+controller outlives a killed demo, collection or test.
 """
 
 from __future__ import annotations
@@ -17,6 +19,21 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _parent_death_signal():
+    """A preexec function: SIGTERM this child when its parent dies (Linux prctl), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork: the child only calls it
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
 def ros_env(domain_id: int | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -97,7 +114,14 @@ class ProcessGroup:
     def start(self, name: str, cmd: list[str]) -> ManagedProcess:
         log_path = self.log_dir / f"{name}.log"
         log = open(log_path, "w")
-        popen = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        popen = subprocess.Popen(
+            cmd,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_parent_death_signal(),
+        )
         proc = ManagedProcess(name, popen, log_path, log)
         self.processes.append(proc)
         return proc
