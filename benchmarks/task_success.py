@@ -2,7 +2,7 @@
 
 For each row, `fog_policy.task_demo.run_task` starts the simulator (the task's scene), the
 locomotion controller and, for a policy row, the policy node as separate ROS 2 processes on a
-private DDS domain, and runs the same scene seeds (`--seed`, `--seed + 1`, ...). Rows:
+private DDS domain, and runs the same scenes (seeds `--seed + 1` ... `--seed + episodes`). Rows:
 
   policy      the artifact (default: the task's bundled one)
   ppo-wm      --ppo ARTIFACT: PPO trained in the same world models (when given)
@@ -37,7 +37,7 @@ def main() -> int:
     p.add_argument("--task", default="goal", choices=("goal", "pushcube"))
     p.add_argument("--episodes", type=int, default=20)
     p.add_argument("--episode-seconds", type=float, default=30.0)
-    p.add_argument("--seed", type=int, default=100, help="first scene seed (the demo uses 0..)")
+    p.add_argument("--seed", type=int, default=100, help="scenes --seed + 1 ... --seed + episodes (the demo: 1..)")
     p.add_argument("--policy", default="bundled", help="'bundled' or an artifact folder")
     p.add_argument("--ppo", default=None, help="artifact of PPO trained in the same world models (row ppo-wm)")
     p.add_argument("--rows", nargs="+", default=list(ROWS), choices=ROWS, help="rows to run (default: all)")
@@ -65,7 +65,7 @@ def main() -> int:
         )
         results[row] = asdict(r)
         (out / "results.json").write_text(json.dumps(results, indent=2))
-    seeds = f"{a.seed}..{a.seed + a.episodes - 1}"
+    seeds = f"{a.seed + 1}..{a.seed + a.episodes}"
     print(f"{a.task}, {a.episodes} episodes of at most {a.episode_seconds:g} s (scene seeds {seeds})")
     if "policy" in results:
         print(f"policy: {results['policy']['policy']}")

@@ -141,7 +141,7 @@ def run_task(
     group = ProcessGroup(out / "logs", ros_env(domain_id))
     sim_params = {
         "real_time_factor": real_time_factor,
-        "seed": seed,
+        "seed": seed,  # each sim/reset draws the next scene: episode i plays scene seed + i + 1
         "third_person_rate_hz": 15.0 if video else 0.0,
         "task": task,
     }
@@ -175,13 +175,14 @@ def run_task(
 
         bar = tqdm(total=episodes * episode_seconds, unit="sim s", bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} sim s")
         for i in range(episodes):
-            if i > 0:
-                n_goals = len(goals)
-                if not probe.call(Trigger, "sim/reset", Trigger.Request()).success:
-                    raise RuntimeError("sim/reset failed")
-                if not probe.spin_until(lambda n=n_goals: len(goals) > n, timeout=10):
-                    raise RuntimeError("no new goal after sim/reset")
-            ep = Episode(i, seed + i, probe.now(), goal_xy=[goals[-1].pose.position.x, goals[-1].pose.position.y])
+            # Every episode, the first included, starts from sim/reset (robot lying, scene seed + i + 1,
+            # the policy's state reset by the "reset" event), so no command before the start counts.
+            n_goals = len(goals)
+            if not probe.call(Trigger, "sim/reset", Trigger.Request()).success:
+                raise RuntimeError("sim/reset failed")
+            if not probe.spin_until(lambda n=n_goals: len(goals) > n, timeout=10):
+                raise RuntimeError("no new goal after sim/reset")
+            ep = Episode(i, seed + i + 1, probe.now(), goal_xy=[goals[-1].pose.position.x, goals[-1].pose.position.y])
             next_tick = [ep.start_time]
 
             def act(next_tick=next_tick, ep=ep):

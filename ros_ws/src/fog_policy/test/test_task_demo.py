@@ -30,7 +30,7 @@ def test_pushcube_demo_episodes_and_outputs(tmp_path, policy):
     r = run_task(out, task="pushcube", policy=policy, episodes=2, episode_seconds=6.0, seed=5, real_time_factor=2.0,
                  video=policy != "random", domain_id=private_domain_id())  # fmt: skip
     assert [e["episode"] for e in r.episodes] == [0, 1]
-    assert [e["scene_seed"] for e in r.episodes] == [5, 6]
+    assert [e["scene_seed"] for e in r.episodes] == [6, 7]
     # two scenes: different start distances, each a real measurement from sim/cube_pose and sim/goal_pose
     starts = [e["start_distance_m"] for e in r.episodes]
     assert starts[0] != starts[1] and all(0.3 < s < 2.0 for s in starts)
