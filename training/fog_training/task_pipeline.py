@@ -101,10 +101,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     d = TASK_DEFAULTS[a.task]
     a.work = a.work or f"runs/{a.task}"
     a.artifact = a.artifact or f"ros_ws/src/fog_policy/artifacts/{a.task}"
+    image_given = a.image_size is not None
     for key in ("collect_minutes", "wm_minutes", "rssm_minutes", "policy_minutes", "image_size", "reward_source"):
         if getattr(a, key) is None:
             setattr(a, key, d[key])
     a.preset = a.preset or d["preset"]
+    if a.preset == "gpu" and not image_given:
+        a.image_size = 64  # the gpu presets' models work at 64x64
     for key in ("wm_preset", "rssm_preset", "policy_preset"):
         setattr(a, key, getattr(a, key) or a.preset)
     for key in ("collect_minutes", "wm_minutes", "rssm_minutes", "policy_minutes"):

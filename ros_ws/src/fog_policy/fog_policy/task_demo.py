@@ -182,7 +182,9 @@ def run_task(
                 raise RuntimeError("sim/reset failed")
             if not probe.spin_until(lambda n=n_goals: len(goals) > n, timeout=10):
                 raise RuntimeError("no new goal after sim/reset")
-            ep = Episode(i, seed + i + 1, probe.now(), goal_xy=[goals[-1].pose.position.x, goals[-1].pose.position.y])
+            # The episode starts at the reset's own stamp: poses stamped before it belong to the last scene.
+            start = stamp_seconds(goals[-1])
+            ep = Episode(i, seed + i + 1, start, goal_xy=[goals[-1].pose.position.x, goals[-1].pose.position.y])
             next_tick = [ep.start_time]
 
             def act(next_tick=next_tick, ep=ep):
@@ -202,7 +204,8 @@ def run_task(
                 )
 
             timeout = episode_seconds / max(real_time_factor, 0.05) * 4 + 30
-            if not probe.spin_sim(episode_seconds, timeout=timeout, every=act, until=reached):
+            left = max(0.0, episode_seconds - (probe.now() - start))
+            if not probe.spin_sim(left, timeout=timeout, every=act, until=reached):
                 group.check_alive()
                 raise RuntimeError(f"simulated time stalled in episode {i}")
             ep.end_time = probe.now()

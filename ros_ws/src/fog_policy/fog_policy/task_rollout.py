@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from quadruped_bridge.exploration import EpisodeConfig
 from quadruped_bridge.go2_description import JOINT_NAMES
 from quadruped_bridge.sim import Go2Sim, SimConfig
 from quadruped_bridge.tasks import GoalTask, task_by_name
@@ -146,10 +147,17 @@ def run_episode(
             sim.step(cmd, issued_at=issued)
         state = sim.state()
         tick += 1
-        if state.fallen:
+        if _fell(state):
             res.fell = True
             res.final_distance = float(task.distance_to(state.base_pos, marker))
             return res
+
+
+def _fell(state) -> bool:
+    """The fall rule of the exploration driver and the ROS demo: base below 0.15 m or tilted past 0.8 rad."""
+    rules = EpisodeConfig()
+    roll, pitch = state.roll_pitch_yaw[:2]
+    return bool(state.base_pos[2] < rules.fall_height or max(abs(roll), abs(pitch)) > rules.fall_tilt)
 
 
 def summarize(results: list[EpisodeResult]) -> dict:
