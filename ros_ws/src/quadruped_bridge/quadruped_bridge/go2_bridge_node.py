@@ -19,7 +19,8 @@ motor command, write it into a LowCmd_ (go2_lowlevel.fill_lowcmd), set the SDK's
 zero torque until the first state, soft start to the stand pose, commands clamped, watchdog ->
 damping (kp = 0, kd > 0), latched e-stop, all in the LowCmd_ the motors get.
 
-Safety at start: the node refuses DDS domain 0 (the real robot's) unless `real_robot` is true; it
+Safety at start: the node refuses DDS domain 0 (the real robot's) unless `real_robot` is true, and
+a ROS domain equal to the robot's DDS domain (the ROS graph never shares the robot's domain); it
 asks the motion switcher which mode is active and sends no LowCmd_ at all while a sport mode owns
 the motors (unless `release_sport_mode_on_start`); when it stops it sends damping.
 The executor (commands, services, diagnostics) runs in a second thread; a lock makes each callback
@@ -42,8 +43,9 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Imu, JointState
 from std_srvs.srv import Trigger
 
-from quadruped_bridge import clean_exit, go2_dds
+from quadruped_bridge import clean_exit, go2_dds, network_policy
 from quadruped_bridge import ros_messages as rm
+from quadruped_bridge.command_source import BridgeCommandGuard
 from quadruped_bridge.go2_description import JOINT_NAMES
 from quadruped_bridge.go2_lowlevel import check_dds_domain, fill_lowcmd, lowstate_arrays, new_lowcmd, stamp_crc
 from quadruped_bridge.loop_timing import RateMeter
@@ -95,6 +97,12 @@ class Go2BridgeConfig:
     """Largest target change between two commands (rad)."""
     attitude_limit: float = SafetyConfig.attitude_limit
     """Attitude guard: |roll| or |pitch| beyond this (rad) -> damping (latched)."""
+    command_source: str = ""
+    """Node allowed to publish joint_commands ('locomotion', or '/ns/locomotion'); empty = the publisher
+    whose command armed the bridge (STAND -> ACTIVE). Others are rejected and named on /diagnostics;
+    re-arming goes through quadruped_bridge/reset."""
+    foreign_publisher_action: str = "reject"
+    """A second joint_commands publisher while armed: 'reject' (drop and report) or 'damping' (latched)."""
 
 
 
@@ -103,6 +111,12 @@ class Go2BridgeNode(Node):
         super().__init__("go2_bridge", **kwargs)
         self.cfg = cfg = declare_config(self, Go2BridgeConfig)
         check_dds_domain(cfg.dds_domain_id, cfg.real_robot)
+        ros_domain = self.context.get_domain_id()
+        if ros_domain == cfg.dds_domain_id:
+            raise ValueError(
+                f"refusing to start: the ROS graph runs on DDS domain {ros_domain}, the robot's domain "
+                f"(dds_domain_id {cfg.dds_domain_id}); the ROS graph must never share the robot's DDS domain: "
+                "run ROS on another domain (ROS_DOMAIN_ID, --domain-id, domain_id:=)")
         if cfg.motor_rate_hz <= 0 or cfg.state_decimation < 1:
             raise ValueError("motor_rate_hz must be > 0 and state_decimation >= 1")
         from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_, LowState_
@@ -113,7 +127,10 @@ class Go2BridgeNode(Node):
         self.pub_joints = self.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
         self.pub_imu = self.create_publisher(Imu, "imu/data", qos_profile_sensor_data)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
+        self.guard = BridgeCommandGuard(self, self.safety, self.cfg.command_source, self.cfg.foreign_publisher_action)
         self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS)
+        self.create_timer(0.25, self._check_command_sources)
+        self._net = network_policy.report(self)
         self.create_service(Trigger, "quadruped_bridge/estop", self._on_estop)
         self.create_service(Trigger, "quadruped_bridge/release_estop", self._on_release)
         self.create_service(Trigger, "quadruped_bridge/reset", self._on_reset)
@@ -193,9 +210,9 @@ class Go2BridgeNode(Node):
         return res
 
     # ------------------------------------------------------------- callbacks
-    def _on_command(self, msg: JointState) -> None:
+    def _on_command(self, msg: JointState, info) -> None:
         with self._lock:
-            self.safety.submit_command(time.monotonic(), msg.name, msg.position, msg.velocity, msg.effort)
+            self.guard.submit(time.monotonic(), msg, info)
 
     def _on_estop(self, _req, res):
         with self._lock:
@@ -209,8 +226,15 @@ class Go2BridgeNode(Node):
         res.message = "e-stop released: soft start" if res.success else f"not in e-stop (mode {self.safety.mode.value})"
         return res
 
+    def _check_command_sources(self) -> None:
+        """A second joint_commands publisher while armed is a safety event (graph query outside the lock)."""
+        publishers = self.guard.publishers()
+        with self._lock:
+            self.guard.check_graph(time.monotonic(), publishers)
+
     def _on_reset(self, _req, res):
         with self._lock:
+            self.guard.reset()  # re-arming: the next command that arms the bridge names its source
             self.safety.reset(time.monotonic())
         res.success = self.safety.mode is not Mode.ESTOP
         res.message = f"mode {self.safety.mode.value}: {self.safety.mode_reason}"
@@ -249,6 +273,8 @@ class Go2BridgeNode(Node):
             "network_interface": self.cfg.network_interface,
             "dds_domain_id": str(self.cfg.dds_domain_id),
         })
+        values.update(self._net)
+        values.update(self.guard.status())
         if events:
             values["events"] = format_events(events)
         worst = max((e.level for e in events), key=LEVELS.index, default="OK")
