@@ -36,6 +36,10 @@ from fog_policy.timing import LoopTiming
 from fog_policy.trot_gait import GaitConfig, TrotGait
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+COMMAND_SUB_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+"""Subscription side of the command topic: deeper than the publishers' depth 1, so that a foreign
+publisher's messages (rejected by the source lock) cannot evict the armed publisher's from the
+reader's queue; the callback takes every message in order, the newest wins."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ class LocomotionNode(Node):
         self.cmd_vel_lock = CommandSourceLock("cmd_vel", self.cfg.cmd_vel_source, "reject", self.cmd_vel_names)
         self._last_reject_pub = -1e9
         self._events: list[str] = []
-        self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, COMMAND_QOS)
+        self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, COMMAND_SUB_QOS)
         self.pub_cmd = self.create_publisher(JointState, "joint_commands", COMMAND_QOS)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
         self.create_timer(1.0 / self.cfg.rate_hz, self._tick)

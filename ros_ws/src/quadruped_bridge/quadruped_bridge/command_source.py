@@ -33,7 +33,8 @@ def gid_of(info) -> bytes:
 
 
 def short_gid(gid: bytes) -> str:
-    return gid.hex()[-12:] if gid else "unknown"
+    """The GID in hex: participant prefix (host, process, participant) '.' entity id."""
+    return f"{gid[:12].hex()}.{gid[12:].hex()}" if gid else "unknown"
 
 
 @dataclass

@@ -54,6 +54,10 @@ from quadruped_bridge.ros_params import declare_config
 from quadruped_bridge.safety import Mode, SafetyConfig, SafetyLayer, format_events
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+COMMAND_SUB_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+"""Subscription side of the command topic: deeper than the publishers' depth 1, so that a foreign
+publisher's messages (rejected by the source lock) cannot evict the armed publisher's from the
+reader's queue; the callback takes every message in order, the newest wins."""
 LEVELS = ["OK", "WARN", "ERROR"]
 DIAG_LEVEL = {Mode.ZERO_TORQUE: "WARN", Mode.SOFT_START: "OK", Mode.STAND: "OK", Mode.ACTIVE: "OK",
               Mode.DAMPING: "ERROR", Mode.ESTOP: "ERROR"}
@@ -128,7 +132,7 @@ class Go2BridgeNode(Node):
         self.pub_imu = self.create_publisher(Imu, "imu/data", qos_profile_sensor_data)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
         self.guard = BridgeCommandGuard(self, self.safety, self.cfg.command_source, self.cfg.foreign_publisher_action)
-        self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS)
+        self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_SUB_QOS)
         self.create_timer(0.25, self._check_command_sources)
         self._net = network_policy.report(self)
         self.create_service(Trigger, "quadruped_bridge/estop", self._on_estop)

@@ -128,3 +128,27 @@ def report(node) -> dict[str, str]:
         f"network: ROS domain {vals['ros_domain_id']}, discovery range {vals['discovery_range']}, "
         f"security {vals['security']}")
     return vals
+
+
+def launch_arguments():
+    """The launch arguments of the policy (ros2 launch only: needs ROS 2's launch package)."""
+    from launch.actions import DeclareLaunchArgument
+
+    return [
+        DeclareLaunchArgument("network", default_value="localhost",
+                              description="discovery range: localhost, or lan (the subnet, deliberately)"),
+        DeclareLaunchArgument("domain_id", default_value="",
+                              description=f"ROS domain (default: ROS_DOMAIN_ID, else {DOMAIN_ENV}, else "
+                                          f"{PROJECT_DOMAIN_ID})"),
+    ]
+
+
+def launch_environment(context) -> list:
+    """SetEnvironmentVariable actions for every process the launch starts after them (ros2 launch)."""
+    from launch.actions import LogInfo, SetEnvironmentVariable
+
+    get = context.launch_configurations.get
+    net = resolve(get("network") or None, get("domain_id") or None, dict(os.environ))
+    return [SetEnvironmentVariable("ROS_DOMAIN_ID", str(net.domain_id)),
+            SetEnvironmentVariable("ROS_AUTOMATIC_DISCOVERY_RANGE", net.discovery_range),
+            LogInfo(msg=f"network: {net.describe()}")]

@@ -46,6 +46,10 @@ from quadruped_bridge.safety import Mode, SafetyConfig, SafetyLayer, format_even
 from quadruped_bridge.sim import Go2Sim, SimConfig, quat_to_rpy
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+COMMAND_SUB_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+"""Subscription side of the command topic: deeper than the publishers' depth 1, so that a foreign
+publisher's messages (rejected by the source lock) cannot evict the armed publisher's from the
+reader's queue; the callback takes every message in order, the newest wins."""
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 DIAG_LEVEL = {
     Mode.ZERO_TORQUE: "WARN",
@@ -176,7 +180,7 @@ class SimNode(Node):
         self.pub_goal = self.create_publisher(PoseStamped, "sim/goal_pose", LATCHED_QOS)
         self.pub_third = self.create_publisher(Image, "sim/third_person/image_raw", qos_profile_sensor_data)
         self.guard = BridgeCommandGuard(self, self.safety, self.cfg.command_source, self.cfg.foreign_publisher_action)
-        self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS)
+        self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_SUB_QOS)
         self.create_timer(0.25, self._check_command_sources)
         self._net = network_policy.report(self)
         self.create_service(Trigger, "quadruped_bridge/estop", self._on_estop)
