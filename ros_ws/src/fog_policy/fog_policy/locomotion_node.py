@@ -10,6 +10,9 @@ It only commands a robot that stands: it waits until the measured joints are nea
 (damping, e-stop, a fall), it stops, resets the gait and waits to stand again. Stale joint states
 or IMU -> no commands (the bridge's watchdog then damps) and the reason on /diagnostics. A stale
 cmd_vel means "stand still", not "keep walking".
+
+cmd_vel is taken from one publisher (quadruped_bridge.command_source): `cmd_vel_source` (the policy
+node in deploy.yaml) or the first one; others are rejected and named on /diagnostics.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ class LocomotionConfig:
     cmd_vel_source: str = ""
     """Node allowed to publish cmd_vel ('fog_policy', 'teleop', or a full '/ns/name'); empty = the first
     publisher whose cmd_vel arrives (the lock is released when the gait stops, e.g. after the bridge's
-    reset). Others are rejected and named on /diagnostics."""
+    reset, or when that publisher leaves the graph). Others are rejected and named on /diagnostics."""
     realtime_priority: int = 0
     """SCHED_FIFO priority (1-99) for this node's process, 0 = normal scheduling. Set it on the robot's
     computer so the 50 Hz loop preempts everything else on its core (needs root, CAP_SYS_NICE or an
@@ -194,7 +197,13 @@ class LocomotionNode(Node):
     def _heartbeat(self) -> None:
         """1 Hz: a second cmd_vel publisher while locked is reported; then the status."""
         if self.cmd_vel_lock.armed:
-            self._events += self.cmd_vel_lock.new_publishers(self.cmd_vel_names.publishers())
+            publishers = self.cmd_vel_names.publishers()
+            if self.cmd_vel_lock.owner not in {gid for gid, _ in publishers}:
+                # the teleop or policy it followed is gone: the next cmd_vel publisher may take over
+                self._events.append(f"cmd_vel lock released: {self.cmd_vel_lock.owner_name} left the graph")
+                self.cmd_vel_lock.disarm()
+            else:
+                self._events += self.cmd_vel_lock.new_publishers(publishers)
         self._publish_status(force=True)
 
     def _stop(self) -> None:

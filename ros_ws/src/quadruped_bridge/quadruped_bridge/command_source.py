@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 ACTIONS = ("reject", "damping")
+UNKNOWN = "unknown node"
 GID_SIZE = 16
 """Bytes of a GID that identify the endpoint (rmw_fastrtps: 16; some rmw pad to 24)."""
 
@@ -57,6 +58,7 @@ class CommandSourceLock:
         self.rejected = 0
         self.last_rejected = ""
         self._reported: set[bytes] = set()
+        self._sightings: dict[bytes, int] = {}
 
     @property
     def armed(self) -> bool:
@@ -93,12 +95,14 @@ class CommandSourceLock:
         self.owner = gid
         self.owner_name = self.names(gid)
         self._reported = {gid}
+        self._sightings = {}
         return f"{self.topic} locked to {self.owner_name} ({short_gid(gid)})"
 
     def disarm(self) -> None:
         self.owner = None
         self.owner_name = ""
         self._reported = set()
+        self._sightings = {}
 
     def new_publishers(self, publishers: Iterable[tuple[bytes, str]]) -> list[str]:
         """Publishers on the topic other than the owner, each reported once while armed: the
@@ -109,6 +113,9 @@ class CommandSourceLock:
         for gid, name in publishers:
             if gid in self._reported:
                 continue
+            seen = self._sightings[gid] = self._sightings.get(gid, 0) + 1
+            if name == UNKNOWN and seen < 8:
+                continue  # the graph knows the endpoint before its node's name: report it once named
             self._reported.add(gid)
             out.append(f"second publisher on {self.topic} while armed: {name} ({short_gid(gid)}); "
                        f"action {self.on_foreign} (armed to {self.owner_name})")
@@ -140,9 +147,11 @@ class GraphNames:
             return []
         out = []
         for info in infos:
-            ns = info.node_namespace.rstrip("/")
-            name = f"{ns}/{info.node_name}"
             gid = bytes(info.endpoint_gid)[:GID_SIZE]
+            if "_UNKNOWN_" in info.node_name or "_UNKNOWN_" in info.node_namespace:
+                out.append((gid, UNKNOWN))  # discovered, its node's name not yet: not cached
+                continue
+            name = f"{info.node_namespace.rstrip('/')}/{info.node_name}"
             self._names[gid] = name
             out.append((gid, name))
         return out
@@ -150,7 +159,7 @@ class GraphNames:
     def __call__(self, gid: bytes) -> str:
         if gid not in self._names:
             self.publishers()
-        return self._names.get(gid, "unknown node")
+        return self._names.get(gid, UNKNOWN)
 
 
 class BridgeCommandGuard:

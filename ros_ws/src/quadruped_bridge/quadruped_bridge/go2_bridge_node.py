@@ -8,6 +8,8 @@ motors' estimated torque) and imu/data at the rate LowState_ arrives (500 Hz on 
 rate and age, sport mode). The camera is a separate node (quadruped_bridge.camera_node).
 Subscribes: joint_commands (position targets, optional velocity and feed-forward effort), checked
 by the shared safety layer (quadruped_bridge.safety), exactly as in the simulator.
+  Only from one publisher while armed (quadruped_bridge.command_source): the one that armed the
+  bridge or `command_source`; others are rejected and named on /diagnostics.
 Services: quadruped_bridge/estop, quadruped_bridge/release_estop, quadruped_bridge/reset (as the
 simulator), go2/release_sport_mode (std_srvs/Trigger: release the Go2's sport mode so that
 low-level commands take effect; do it with the robot lying down or hoisted).

@@ -8,6 +8,8 @@ Publishes (names relative, so a namespace can prefix them):
   sim/cube_pose, sim/goal_pose.
 Subscribes: joint_commands (sensor_msgs/JointState: position targets, optional velocity and
   feed-forward effort), checked by the safety layer (quadruped_bridge.safety).
+  Only from one publisher while armed (quadruped_bridge.command_source): the one that armed the
+  bridge or `command_source`; others are rejected and named on /diagnostics.
 Services: quadruped_bridge/estop, quadruped_bridge/release_estop, quadruped_bridge/reset
   (clear latched damping, soft-start), sim/reset (new scene from the next seed, robot lying),
   sim/camera_enable (std_srvs/SetBool: fault injection, the camera stops publishing).
