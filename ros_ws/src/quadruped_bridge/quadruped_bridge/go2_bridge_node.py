@@ -17,7 +17,9 @@ low-level commands take effect; do it with the robot lying down or hoisted).
 Robot side: unitree_sdk2py types over CycloneDDS on `network_interface` and `dds_domain_id`
 (`rt/lowstate` in, `rt/lowcmd` out, see quadruped_bridge.go2_dds). The motor loop runs in the main
 thread at `motor_rate_hz`: take the newest LowState_, update the safety layer, ask it for the
-motor command, write it into a LowCmd_ (go2_lowlevel.fill_lowcmd), set the SDK's CRC, send. So:
+motor command, write it into a LowCmd_ with its CRC (go2_lowlevel.LowCmdPacker: the SDK's CRC from
+precomputed tables), send. Every LowState_'s CRC is checked; bad ones are dropped and counted
+(/diagnostics: lowstate_bad_crc, motor_tick_p50_ms / p99_ms the cost of a tick). So:
 zero torque until the first state, soft start to the stand pose, commands clamped, watchdog ->
 damping (kp = 0, kd > 0), latched e-stop, all in the LowCmd_ the motors get.
 
@@ -37,6 +39,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
@@ -49,7 +52,7 @@ from quadruped_bridge import clean_exit, go2_dds, network_policy
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.command_source import BridgeCommandGuard
 from quadruped_bridge.go2_description import JOINT_NAMES
-from quadruped_bridge.go2_lowlevel import check_dds_domain, fill_lowcmd, lowstate_arrays, new_lowcmd, stamp_crc
+from quadruped_bridge.go2_lowlevel import LowCmdPacker, check_dds_domain, lowstate_arrays, lowstate_crc_valid
 from quadruped_bridge.loop_timing import RateMeter
 from quadruped_bridge.motor_command import MotorCommand
 from quadruped_bridge.ros_params import declare_config
@@ -145,7 +148,10 @@ class Go2BridgeNode(Node):
         self.participant = go2_dds.open_go2_domain(cfg.dds_domain_id, cfg.network_interface)
         self.state_reader = go2_dds.latest_reader(self.participant, go2_dds.LOWSTATE_TOPIC, LowState_)
         self.cmd_writer = go2_dds.writer(self.participant, go2_dds.LOWCMD_TOPIC, LowCmd_)
-        self._lowcmd = new_lowcmd()
+        self._packer = LowCmdPacker()  # LowCmd_ fields + CRC from precomputed tables (go2_crc)
+        self._bad_crc = 0
+        self._tick_ms = np.zeros(1000)
+        self._ticks = 0
         self._lowlevel = not cfg.check_sport_mode
         """True once LowCmd_ may be sent (sport mode released or not checked)."""
         self._sport_status = "not checked (check_sport_mode:=false)" if self._lowlevel else "checking"
@@ -264,6 +270,7 @@ class Go2BridgeNode(Node):
             self._last_heartbeat = now
         period = 1.0 / self.cfg.motor_rate_hz
         cmd = self.lowcmd_meter.stats(period)
+        tick_ms = self._tick_ms[: min(self._ticks, len(self._tick_ms))] if self._ticks else np.zeros(1)
         st = self.lowstate_meter.stats()
         values.update({
             "lowlevel": "granted" if lowlevel else "held",
@@ -273,6 +280,9 @@ class Go2BridgeNode(Node):
             "lowcmd_interval_p50_ms": f"{cmd['p50_ms']:.3f}",
             "lowcmd_interval_p99_ms": f"{cmd['p99_ms']:.3f}",
             "motor_loop_overruns": str(self._overruns),
+            "motor_tick_p50_ms": f"{np.percentile(tick_ms, 50):.3f}",
+            "motor_tick_p99_ms": f"{np.percentile(tick_ms, 99):.3f}",
+            "lowstate_bad_crc": str(self._bad_crc),
             "lowstate_received": str(self._states),
             "lowstate_rate_hz": f"{st['rate_hz']:.1f}",
             "lowstate_age_ms": f"{max(0.0, now - self._last_state_t) * 1e3:.1f}" if self._last_state_t > 0 else "never",
@@ -294,7 +304,9 @@ class Go2BridgeNode(Node):
     # ------------------------------------------------------------ motor loop
     def _tick(self, t: float) -> None:
         samples = go2_dds.take_valid(self.state_reader, 4)
-        state = lowstate_arrays(samples[-1]) if samples else None
+        good = [s for s in samples if lowstate_crc_valid(s)]  # every LowState_'s CRC checked
+        self._bad_crc += len(samples) - len(good)
+        state = lowstate_arrays(good[-1]) if good else None
         with self._lock:
             lowlevel = self._lowlevel
             if state is not None and lowlevel:
@@ -314,9 +326,7 @@ class Go2BridgeNode(Node):
                 self.pub_imu.publish(rm.imu_msg(t_ros, state.imu_quat, state.gyro, state.accel))
 
     def _send(self, motor: MotorCommand) -> None:
-        fill_lowcmd(self._lowcmd, motor)
-        stamp_crc(self._lowcmd)
-        self.cmd_writer.write(self._lowcmd)
+        self.cmd_writer.write(self._packer.pack(motor))
 
     def stop(self) -> None:
         """Ask run() to return (from any thread or a signal handler; takes no lock)."""
@@ -328,7 +338,10 @@ class Go2BridgeNode(Node):
         period = 1.0 / self.cfg.motor_rate_hz
         next_t = time.monotonic()
         while not self._stop_requested and not (until is not None and until()) and rclpy.ok(context=self.context):
-            self._tick(time.monotonic())
+            t = time.monotonic()
+            self._tick(t)
+            self._tick_ms[self._ticks % len(self._tick_ms)] = (time.monotonic() - t) * 1e3
+            self._ticks += 1
             next_t += period
             delay = next_t - time.monotonic()
             if delay > 0:
