@@ -12,6 +12,11 @@ record of every LowCmd_ received:
 
     python benchmarks/go2_lowcmd_rate.py --seconds 10
     python benchmarks/go2_lowcmd_rate.py --seconds 10 --model mujoco --json runs/go2_lowcmd_rate.json
+    python benchmarks/go2_lowcmd_rate.py --micro-only        # per-tick cost of packing + CRC, no DDS
+
+Before the DDS run, a micro-benchmark times one motor tick's message work in this process, before
+(fill_lowcmd + the SDK's CRC, as the bridge did) and after (LowCmdPacker: fields from lists, CRC
+from precomputed tables), and the LowState_ CRC check (SDK vs tables).
 """
 
 import argparse
@@ -30,13 +35,58 @@ from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env,
 from quadruped_bridge.ros_probe import private_domain_id
 
 
+def micro(repeats: int = 2000) -> dict:
+    """Median microseconds per call of the tick's message work, old path vs new."""
+    from quadruped_bridge.go2_lowlevel import (
+        LowCmdPacker,
+        crc_valid,
+        fill_lowcmd,
+        fill_lowstate,
+        lowstate_crc_valid,
+        new_lowcmd,
+        new_lowstate,
+        stamp_crc,
+    )
+    from quadruped_bridge.motor_command import MotorCommand
+
+    rng = np.random.default_rng(0)
+    motors = [MotorCommand(q=rng.uniform(-1, 1, 12), dq=rng.uniform(-1, 1, 12), tau=rng.uniform(-1, 1, 12),
+                           kp=np.full(12, 50.0), kd=np.full(12, 2.0)) for _ in range(16)]
+    cmd, packer = new_lowcmd(), LowCmdPacker()
+    st = stamp_crc(fill_lowstate(new_lowstate(), np.zeros(12), np.zeros(12), np.zeros(12), (1, 0, 0, 0), (0, 0, 0),
+                                 (0, 0, 9.8), tick=1))
+
+    def timed(fn):
+        out = []
+        for i in range(repeats):
+            t = time.perf_counter()
+            fn(i)
+            out.append(time.perf_counter() - t)
+        return float(np.median(out) * 1e6), float(np.percentile(out, 99) * 1e6)
+
+    res = {}
+    res["lowcmd_before_us"] = timed(lambda i: stamp_crc(fill_lowcmd(cmd, motors[i % 16])))
+    res["lowcmd_after_us"] = timed(lambda i: packer.pack(motors[i % 16]))
+    res["lowstate_crc_sdk_us"] = timed(lambda i: crc_valid(st))
+    res["lowstate_crc_tables_us"] = timed(lambda i: lowstate_crc_valid(st))
+    print("| per-call cost (this process, no DDS) | p50 us | p99 us |")
+    print("|---|---|---|")
+    for k, (p50, p99) in res.items():
+        print(f"| {k} | {p50:.1f} | {p99:.1f} |")
+    return {k: {"p50_us": v[0], "p99_us": v[1]} for k, v in res.items()}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=10.0, help="measured window (wall s)")
     p.add_argument("--rate", type=float, default=500.0, help="bridge motor_rate_hz")
     p.add_argument("--model", choices=("joints", "mujoco"), default="joints", help="the fake Go2's model")
     p.add_argument("--json", default="", help="also write the figures here")
+    p.add_argument("--micro-only", action="store_true", help="only the in-process per-tick cost")
     args = p.parse_args()
+    micro_result = micro()
+    if args.micro_only:
+        return 0
 
     ros_domain = private_domain_id()
     dds_domain = 1 + ros_domain % 100
@@ -74,6 +124,7 @@ def main() -> int:
         "receive_rate_hz": received["rate_hz"], "receive_interval_p99_ms": received["p99_ms"],
         "bad_crc_total": fake_stats["bad_crc"], "lowcmd_total": fake_stats["lowcmd_received"],
         "all_crc_valid_in_record": bool(np.all(rows[:, RECORD_HEADER.index("crc_ok")] == 1.0)),
+        "micro": micro_result,
     }
     print(f"| LowCmd_ vs fake Go2 ({args.seconds:.0f} s, {args.model}, load {result['load_average_1min']:.1f} "
           f"on {result['cpu_count']} cores) | value |")

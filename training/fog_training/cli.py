@@ -27,6 +27,7 @@ def register(verb: str, module: str, help_text: str) -> None:
 
 # `collect` drives ROS 2 nodes: it lives with them in quadruped_bridge (needs the built workspace).
 register("collect", "quadruped_bridge.collect", "record exploration episodes from the simulator into bags")
+register("security", "quadruped_bridge.sros2_keystore", "SROS2: `security init --out DIR` writes the robot's keystore")
 register("dataset", "fog_training.data.bag_to_dataset", "convert rosbag2 bags into a Zarr episode dataset")
 register(
     "deploy", "fog_policy.deploy", "run a policy on the simulator, the Go2 or a bag (deploy.launch.py in one process)"

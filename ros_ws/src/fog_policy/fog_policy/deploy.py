@@ -8,7 +8,15 @@ Examples::
 
     fog deploy --robot sim --artifact artifacts/pushcube --duration 60
     fog deploy --robot replay --bag data/bags/episode_0001 --artifact artifacts/pushcube
-    fog deploy --robot go2 --artifact artifacts/pushcube --dry-run
+    fog deploy --robot go2 --network-interface eth0 --robot-domain 0 --real-robot --artifact artifacts/pushcube
+    fog deploy --robot sim --network lan --domain-id 7     (open the graph to the subnet, deliberately)
+
+Network: the ROS graph runs on the project's domain (42, or FOG_ROS_DOMAIN_ID, or ROS_DOMAIN_ID
+when set; --domain-id overrides) with localhost discovery unless --network lan (see
+quadruped_bridge.network_policy). --robot go2 talks to the robot on --network-interface and
+--robot-domain (its CycloneDDS domain); domain 0, the real Go2's, needs --real-robot, and the ROS
+domain must differ from the robot's. If the backend refuses to start or its loop fails, nothing
+else runs: the exit code is 2 (refused) or 3 (failed while running).
 """
 
 from __future__ import annotations
@@ -54,7 +62,26 @@ def parse_args(argv):
     p.add_argument("--bag", default="", help="bag to replay (--robot replay)")
     p.add_argument("--duration", type=float, default=0.0, help="stop after this many wall seconds (0 = until Ctrl-C)")
     p.add_argument("--namespace", default="", help="namespace for every node")
+    p.add_argument("--network", choices=["localhost", "lan"], default=None,
+                   help="discovery range: localhost (default) or lan (the subnet; a deliberate choice)")
+    p.add_argument("--domain-id", type=int, default=None,
+                   help="ROS domain (default: ROS_DOMAIN_ID if set, else FOG_ROS_DOMAIN_ID, else 42)")
+    p.add_argument("--network-interface", default=None, help="--robot go2: interface wired to the robot (e.g. eth0)")
+    p.add_argument("--robot-domain", type=int, default=None,
+                   help="--robot go2: the robot's CycloneDDS domain (the Go2 uses 0, which needs --real-robot)")
+    p.add_argument("--real-robot", action="store_true",
+                   help="--robot go2: this is the real robot (allows its DDS domain 0)")
     return p.parse_args(argv)
+
+
+def go2_overrides(args) -> list[Parameter]:
+    """The bridge parameters given on the command line (the params file supplies the rest)."""
+    out = [Parameter("real_robot", value=bool(args.real_robot))]
+    if args.network_interface:
+        out.append(Parameter("network_interface", value=args.network_interface))
+    if args.robot_domain is not None:
+        out.append(Parameter("dds_domain_id", value=int(args.robot_domain)))
+    return out
 
 
 def build_nodes(args, stop: clean_exit.StopFlag | None = None):
@@ -76,7 +103,7 @@ def build_nodes(args, stop: clean_exit.StopFlag | None = None):
     elif args.robot == "go2":
         from quadruped_bridge.go2_bridge_node import Go2BridgeNode
 
-        backend = Go2BridgeNode(**common)
+        backend = Go2BridgeNode(parameter_overrides=go2_overrides(args), **common)
         loops.append(lambda: backend.run(until=stop.is_set))
     else:
         from quadruped_bridge.replay_node import ReplayNode
@@ -109,13 +136,25 @@ def build_nodes(args, stop: clean_exit.StopFlag | None = None):
 
 def main(argv: list[str] | None = None) -> int:
     """0 at the end of --duration, on SIGINT and on SIGTERM (no traceback); 2 if the policy refused to start."""
+    from quadruped_bridge import network_policy
+
     from fog_policy.policy_node import start
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
     params = args.params_file or default_params_file()
+    try:
+        net = network_policy.apply(network_policy.resolve(args.network, args.domain_id))
+    except ValueError as exc:
+        print(f"[deploy] {exc}", file=sys.stderr)
+        return 2
+    print(f"[deploy] network: {net.describe()}", flush=True)
     stop = clean_exit.init(["--ros-args", "--params-file", params])
     try:
         nodes, loops, policy = build_nodes(args, stop)
+    except (ValueError, FileNotFoundError) as exc:  # a backend (or the policy) refused its configuration
+        print(f"[deploy] {args.robot} backend refused to start, nothing else runs: {exc}", file=sys.stderr, flush=True)
+        rclpy.try_shutdown()
+        return 2
     except BaseException:
         rclpy.try_shutdown()
         raise
@@ -130,8 +169,21 @@ def main(argv: list[str] | None = None) -> int:
     for node in nodes:
         executor.add_node(node)
     threads = [clean_exit.spin_in_thread(executor, stop)]
+    failed: list[str] = []
+
+    def guarded(loop):
+        """A backend loop that fails stops everything: the policy must not run without its robot."""
+        try:
+            loop()
+        except BaseException as exc:  # noqa: BLE001 - reported, then the whole deploy stops
+            failed.append(f"{type(exc).__name__}: {exc}")
+            print(f"[deploy] {args.robot} backend failed, stopping everything: {exc}", file=sys.stderr, flush=True)
+            stop.set()
+
     for i, loop in enumerate(loops):
-        threads.append(threading.Thread(target=loop, name=f"{nodes[0].get_name()}-loop{i}", daemon=True))
+        threads.append(
+            threading.Thread(target=guarded, args=(loop,), name=f"{nodes[0].get_name()}-loop{i}", daemon=True)
+        )
         threads[-1].start()
     status = 0
     try:
@@ -152,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         # loops and executor, then nodes (publishers; the simulator's renderers), then the context
         stop.set()
         clean_exit.teardown(nodes, executor, threads)
-    return status
+    return 3 if failed else status
 
 
 if __name__ == "__main__":

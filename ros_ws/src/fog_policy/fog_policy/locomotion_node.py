@@ -10,6 +10,9 @@ It only commands a robot that stands: it waits until the measured joints are nea
 (damping, e-stop, a fall), it stops, resets the gait and waits to stand again. Stale joint states
 or IMU -> no commands (the bridge's watchdog then damps) and the reason on /diagnostics. A stale
 cmd_vel means "stand still", not "keep walking".
+
+cmd_vel is taken from one publisher (quadruped_bridge.command_source): `cmd_vel_source` (the policy
+node in deploy.yaml) or the first one; others are rejected and named on /diagnostics.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
-from quadruped_bridge import clean_exit
+from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
+from quadruped_bridge.command_source import CommandSourceLock, GraphNames, gid_of
 from quadruped_bridge.go2_description import JOINT_NAMES, STAND_POSE
 from quadruped_bridge.ros_params import declare_config
 from rclpy.executors import SingleThreadedExecutor
@@ -35,6 +39,10 @@ from fog_policy.timing import LoopTiming
 from fog_policy.trot_gait import GaitConfig, TrotGait
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+COMMAND_SUB_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+"""Subscription side of the command topic: deeper than the publishers' depth 1, so that a foreign
+publisher's messages (rejected by the source lock) cannot evict the armed publisher's from the
+reader's queue; the callback takes every message in order, the newest wins."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,10 @@ class LocomotionConfig:
     """Trot cycles per second (Hz)."""
     swing_height: float = GaitConfig.swing_height
     """Foot lift in swing (m)."""
+    cmd_vel_source: str = ""
+    """Node allowed to publish cmd_vel ('fog_policy', 'teleop', or a full '/ns/name'); empty = the first
+    publisher whose cmd_vel arrives (the lock is released when the gait stops, e.g. after the bridge's
+    reset, or when that publisher leaves the graph). Others are rejected and named on /diagnostics."""
     realtime_priority: int = 0
     """SCHED_FIFO priority (1-99) for this node's process, 0 = normal scheduling. Set it on the robot's
     computer so the 50 Hz loop preempts everything else on its core (needs root, CAP_SYS_NICE or an
@@ -88,11 +100,16 @@ class LocomotionNode(Node):
 
         self.create_subscription(JointState, "joint_states", self._on_joints, qos_profile_sensor_data)
         self.create_subscription(Imu, "imu/data", self._on_imu, qos_profile_sensor_data)
-        self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, COMMAND_QOS)
+        self.cmd_vel_names = GraphNames(self, "cmd_vel")
+        self.cmd_vel_lock = CommandSourceLock("cmd_vel", self.cfg.cmd_vel_source, "reject", self.cmd_vel_names)
+        self._last_reject_pub = -1e9
+        self._events: list[str] = []
+        self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, COMMAND_SUB_QOS)
         self.pub_cmd = self.create_publisher(JointState, "joint_commands", COMMAND_QOS)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
         self.create_timer(1.0 / self.cfg.rate_hz, self._tick)
-        self.create_timer(1.0, lambda: self._publish_status(force=True))
+        self.create_timer(1.0, self._heartbeat)
+        self._net = network_policy.report(self)
         self.ticks = 0
         self.timing = LoopTiming(1.0 / self.cfg.rate_hz)  # latency: cmd_vel arrival -> joint command with it
         self._cmd_vel_arrival: float | None = None
@@ -118,7 +135,18 @@ class LocomotionNode(Node):
         quat, gyro, _ = rm.imu_arrays(msg)
         self._imu = (rm.from_stamp(msg.header.stamp), quat, gyro)
 
-    def _on_cmd_vel(self, msg: Twist) -> None:
+    def _on_cmd_vel(self, msg: Twist, info) -> None:
+        gid = gid_of(info)
+        verdict = self.cmd_vel_lock.admit(gid)
+        if not verdict.accepted:
+            wall = time.monotonic()
+            if wall - self._last_reject_pub >= 0.5:  # named on /diagnostics at most twice a second
+                self._last_reject_pub = wall
+                self._events.append(verdict.reason)
+                self._publish_status(level_message=("WARN", verdict.reason))
+            return
+        if not self.cmd_vel_lock.armed:
+            self._events.append(self.cmd_vel_lock.arm(gid))
         self._cmd_vel = np.array([msg.linear.x, msg.linear.y, msg.angular.z])
         self._t_cmd_vel = self._now()
         self._cmd_vel_arrival = time.monotonic()
@@ -166,7 +194,22 @@ class LocomotionNode(Node):
             self._cmd_vel_arrival = None
         self._set_status("OK", "walking" if np.any(cmd) else "standing (zero cmd_vel)")
 
+    def _heartbeat(self) -> None:
+        """1 Hz: a second cmd_vel publisher while locked is reported; then the status."""
+        if self.cmd_vel_lock.armed:
+            publishers = self.cmd_vel_names.publishers()
+            if self.cmd_vel_lock.owner not in {gid for gid, _ in publishers}:
+                # the teleop or policy it followed is gone: the next cmd_vel publisher may take over
+                self._events.append(f"cmd_vel lock released: {self.cmd_vel_lock.owner_name} left the graph")
+                self.cmd_vel_lock.disarm()
+            else:
+                self._events += self.cmd_vel_lock.new_publishers(publishers)
+        self._publish_status(force=True)
+
     def _stop(self) -> None:
+        if self.cmd_vel_lock.armed:
+            self._events.append(f"cmd_vel lock released ({self.cmd_vel_lock.owner_name}): gait stopped")
+        self.cmd_vel_lock.disarm()
         self._walking = False
         self._last_target = None
         self.timing.pause()
@@ -176,15 +219,21 @@ class LocomotionNode(Node):
         if self._status != self._status_sent:
             self._publish_status()
 
-    def _publish_status(self, force: bool = False) -> None:
-        self._status_sent = self._status
-        level, message = self._status
+    def _publish_status(self, force: bool = False, level_message: tuple[str, str] | None = None) -> None:
+        if level_message is None:
+            self._status_sent = self._status
+        level, message = level_message or self._status
         values = {
             "walking": str(self._walking),
             "cmd_vel": " ".join(f"{v:.2f}" for v in self._cmd_vel),
             "scheduling": "{} {}".format(*scheduling_of()),
             **self.timing.report(),
+            **self._net,
+            **self.cmd_vel_lock.status(),
         }
+        if self._events:
+            values["events"] = " | ".join(self._events[-10:])
+            self._events = []
         self.pub_diag.publish(rm.diagnostics_msg(self._now(), "fog_policy: locomotion", level, message, values))
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
-from quadruped_bridge import clean_exit
+from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.go2_description import JOINT_NAMES
 from quadruped_bridge.ros_params import declare_config
@@ -106,6 +106,7 @@ class PolicyNode(LifecycleNode):
         self.create_subscription(String, "episode/event", self._on_event, QoSProfile(depth=10))
         self.create_service(SetBool, "fog_policy/enable", self._on_enable)
         self.create_timer(1.0, lambda: self._publish_status(force=True))
+        self._net = network_policy.report(self)
 
     # ------------------------------------------------------------- lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -299,6 +300,7 @@ class PolicyNode(LifecycleNode):
             "enabled": str(self.enabled),
             "artifact": self.cfg.artifact,
             "dry_run": str(self.cfg.dry_run),
+            **getattr(self, "_net", {}),
         }
         if self.timing is not None:
             values.update(self.timing.report())

@@ -1,13 +1,22 @@
 """Run a FoG policy on the robot, the simulator or a bag: bridge backend + locomotion + policy.
 
     ros2 launch fog_policy deploy.launch.py robot:=sim artifact:=/path/to/artifact
-    ros2 launch fog_policy deploy.launch.py robot:=go2 artifact:=... dry_run:=true
+    ros2 launch fog_policy deploy.launch.py robot:=go2 network_interface:=eth0 robot_domain:=0 real_robot:=true \
+        artifact:=... dry_run:=true
     ros2 launch fog_policy deploy.launch.py robot:=replay bag:=bags/episode_0001 artifact:=...
 
 Arguments: robot (sim | go2 | replay), artifact (exported policy folder; default: the bundled
 small policy), params_file (default: this package's config/deploy.yaml), use_sim_time (default:
 true for sim and replay, false for go2), dry_run (policy publishes on fog_policy/dry_run/* only;
 always on for replay), namespace, bag (replay only).
+Network (quadruped_bridge.network_policy): network (localhost | lan; default localhost), domain_id
+(the ROS domain; default ROS_DOMAIN_ID if set, else FOG_ROS_DOMAIN_ID, else 42).
+Robot (robot:=go2): network_interface (wired to the robot), robot_domain (the robot's CycloneDDS
+domain, 0 on a Go2), real_robot (default false: domain 0 is refused without it). The ROS domain
+must differ from robot_domain. If the backend exits (refused, failed), the launch stops: the policy
+never runs without its robot.
+Security: security:=true keystore:=PATH (from `fog security init`) runs every node in its enclave
+with ROS_SECURITY_STRATEGY=Enforce (see docs/BRINGUP.md, "Securing the robot").
 Where `ros2 launch` is not installed (pip-based machines), `fog deploy` starts the same node
 classes with the same parameter file in one process.
 """
@@ -16,12 +25,32 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, GroupAction, OpaqueFunction
+from launch.actions import (
+    DeclareLaunchArgument,
+    EmitEvent,
+    GroupAction,
+    LogInfo,
+    OpaqueFunction,
+    RegisterEventHandler,
+    SetEnvironmentVariable,
+)
+from launch.event_handlers import OnProcessExit
+from launch.events import Shutdown
 from launch_ros.actions import Node, PushRosNamespace
+from quadruped_bridge import network_policy
+from quadruped_bridge.sros2_keystore import ENCLAVES
 
 BACKENDS = {"sim": ("quadruped_bridge", "sim_node", "go2_sim"),
             "go2": ("quadruped_bridge", "go2_bridge_node", "go2_bridge"),
             "replay": ("quadruped_bridge", "replay_node", "bag_replay")}
+
+
+def _backend_exited(event, _context):
+    """The backend is gone: stop everything; a refusal or failure fails the launch (non-zero exit)."""
+    if event.returncode not in (0, None):
+        raise RuntimeError(f"{event.action.name} exited with code {event.returncode}: "
+                           "stopping the launch (the policy must not run without its robot)")
+    return [EmitEvent(event=Shutdown(reason=f"{event.action.name} exited"))]
 
 
 def _nodes(context):
@@ -29,6 +58,18 @@ def _nodes(context):
     robot = get("robot")
     if robot not in BACKENDS:
         raise RuntimeError(f"robot:={robot!r}: expected one of {sorted(BACKENDS)}")
+    net = network_policy.resolve(get("network") or None, get("domain_id") or None, dict(os.environ))
+    env = [SetEnvironmentVariable("ROS_DOMAIN_ID", str(net.domain_id)),
+           SetEnvironmentVariable("ROS_AUTOMATIC_DISCOVERY_RANGE", net.discovery_range),
+           LogInfo(msg=f"deploy: network {net.describe()}")]
+    secure = get("security").lower() == "true"
+    if secure:
+        if not get("keystore"):
+            raise RuntimeError("security:=true needs keystore:=PATH (create one with `fog security init --out PATH`)")
+        env += [SetEnvironmentVariable("ROS_SECURITY_ENABLE", "true"),
+                SetEnvironmentVariable("ROS_SECURITY_STRATEGY", "Enforce"),
+                SetEnvironmentVariable("ROS_SECURITY_KEYSTORE", os.path.abspath(get("keystore")))]
+    enclave = lambda name: ["--enclave", ENCLAVES[name]] if secure else []  # noqa: E731
     share = get_package_share_directory("fog_policy")
     params = get("params_file") or os.path.join(share, "config", "deploy.yaml")
     artifact = get("artifact") or os.path.join(share, "artifacts", "pushcube")
@@ -36,15 +77,29 @@ def _nodes(context):
     sim_time = sim_time.lower() == "true"
     dry_run = robot == "replay" or get("dry_run").lower() == "true"
     package, executable, name = BACKENDS[robot]
-    backend_params = [params, {"use_sim_time": sim_time}] if robot != "replay" else [params, {"bag": get("bag")}]
-    nodes = [Node(package=package, executable=executable, name=name, output="screen", parameters=backend_params)]
+    if robot == "replay":
+        backend_params = [params, {"bag": get("bag")}]
+    elif robot == "go2":
+        if net.domain_id == int(get("robot_domain")):
+            raise RuntimeError(f"the ROS domain ({net.domain_id}) must differ from robot_domain:={get('robot_domain')}")
+        backend_params = [params, {"use_sim_time": sim_time, "network_interface": get("network_interface"),
+                                   "dds_domain_id": int(get("robot_domain")),
+                                   "real_robot": get("real_robot").lower() == "true"}]
+    else:
+        backend_params = [params, {"use_sim_time": sim_time}]
+    backend = Node(package=package, executable=executable, name=name, output="screen", parameters=backend_params,
+                   ros_arguments=enclave(name))
+    nodes = [backend]
     if robot != "replay":
         nodes.append(Node(package="fog_policy", executable="locomotion_node", name="locomotion", output="screen",
-                          parameters=[params, {"use_sim_time": sim_time}]))
+                          parameters=[params, {"use_sim_time": sim_time}], ros_arguments=enclave("locomotion")))
     nodes.append(Node(package="fog_policy", executable="policy_node", name="fog_policy", output="screen",
                       parameters=[params, {"use_sim_time": sim_time, "artifact": artifact, "dry_run": dry_run,
-                                           "trigger": "image" if robot == "replay" else "timer"}]))
-    return [GroupAction([PushRosNamespace(get("namespace")), *nodes])]
+                                           "trigger": "image" if robot == "replay" else "timer"}],
+                      ros_arguments=enclave("fog_policy")))
+    stop_with_backend = [] if robot == "replay" else [
+        RegisterEventHandler(OnProcessExit(target_action=backend, on_exit=_backend_exited))]
+    return [*env, GroupAction([PushRosNamespace(get("namespace")), *nodes]), *stop_with_backend]
 
 
 def generate_launch_description():
@@ -56,5 +111,17 @@ def generate_launch_description():
         DeclareLaunchArgument("dry_run", default_value="false", description="publish on fog_policy/dry_run/* only"),
         DeclareLaunchArgument("namespace", default_value="", description="namespace for every node"),
         DeclareLaunchArgument("bag", default_value="", description="bag to replay (robot:=replay)"),
+        DeclareLaunchArgument("network", default_value="localhost",
+                              description="discovery range: localhost, or lan (the subnet, deliberately)"),
+        DeclareLaunchArgument("domain_id", default_value="",
+                              description="ROS domain (default: ROS_DOMAIN_ID, else FOG_ROS_DOMAIN_ID, else 42)"),
+        DeclareLaunchArgument("network_interface", default_value="eth0",
+                              description="robot:=go2: interface wired to the robot"),
+        DeclareLaunchArgument("robot_domain", default_value="0",
+                              description="robot:=go2: the robot's CycloneDDS domain (0 needs real_robot:=true)"),
+        DeclareLaunchArgument("real_robot", default_value="false",
+                              description="robot:=go2: this is the real robot (allows its DDS domain 0)"),
+        DeclareLaunchArgument("security", default_value="false", description="SROS2: run every node in its enclave"),
+        DeclareLaunchArgument("keystore", default_value="", description="SROS2 keystore (fog security init)"),
         OpaqueFunction(function=_nodes),
     ])

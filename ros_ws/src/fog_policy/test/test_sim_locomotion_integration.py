@@ -101,33 +101,110 @@ def test_turns_with_right_sign_and_magnitude(stack):
     drive(probe, seconds=1.0)  # settle
 
 
-def test_bad_commands_rejected_or_clamped_and_reported(stack):
+def wait_armed_to_locomotion(probe):
+    """The start state of the source-lock tests: the bridge is ACTIVE and locked to the locomotion node."""
+    def armed():
+        bridge = [d for d in probe.messages["/diagnostics"] if d.status[0].name.startswith("quadruped_bridge")]
+        text = diagnostics_text(bridge[-1:])
+        return "mode=active" in text and "joint_commands/source=/locomotion" in text
+
+    assert probe.spin_until(armed, timeout=30), diagnostics_text(probe.messages["/diagnostics"][-4:])
+
+
+def test_commands_from_another_publisher_are_rejected_and_named(stack):
+    """The bridge armed to the locomotion node: joint_commands from this test's probe (bad ones and a
+    valid one that would be clamped) are all rejected as a foreign source, named, and the robot stays up."""
     _, probe = stack
+    wait_armed_to_locomotion(probe)
     probe.messages["/diagnostics"].clear()
     nan_q = STAND_POSE.copy()
     nan_q[4] = math.nan
     bad = [
-        (joint_state_msg(probe.now(), JOINT_NAMES, nan_q), "non-finite position for ['FL_thigh_joint']"),
-        (joint_state_msg(probe.now(), ("bogus_joint",) + JOINT_NAMES[1:], STAND_POSE), "unknown joint names"),
-        (joint_state_msg(probe.now(), JOINT_NAMES[:6], STAND_POSE[:6]), "expected 12 joint names, got 6"),
-        (joint_state_msg(probe.now(), JOINT_NAMES, STAND_POSE + 50.0), "command clamped"),
+        joint_state_msg(probe.now(), JOINT_NAMES, nan_q),
+        joint_state_msg(probe.now(), ("bogus_joint",) + JOINT_NAMES[1:], STAND_POSE),
+        joint_state_msg(probe.now(), JOINT_NAMES, STAND_POSE + 50.0),
     ]
     poses = probe.messages["sim/base_pose"]
     first = len(poses)
-    for msg, _ in bad:
-        # joint_commands keeps only the latest message (depth 1, as the contract says): the
-        # controller's next command may supersede ours before the bridge takes it, so repeat.
+    for msg in bad:
         for _ in range(5):
             probe.publish(JointState, "joint_commands", msg, COMMAND_QOS)
             probe.spin(0.05)
     probe.spin_sim(1.0, timeout=10)
     text = diagnostics_text(probe.messages["/diagnostics"])
-    for _, reason in bad:
-        assert reason in text, f"/diagnostics does not say {reason!r}:\n{text}"
-    # the robot is still up, level, and the bridge still accepts the controller's commands
+    assert "joint_commands from foreign publisher /test_probe" in text, text
+    assert "command clamped" not in text and "non-finite position" not in text, "a foreign command was inspected"
     after = poses[first:]
     assert min(m.pose.position.z for m in after) > 0.18
     assert max(max(abs(a) for a in roll_pitch_yaw(m.pose.orientation)[:2]) for m in after) < 0.5
+    bridge = [d for d in probe.messages["/diagnostics"] if d.status[0].name.startswith("quadruped_bridge")]
+    assert "mode=active" in diagnostics_text(bridge[-1:])
+    assert "joint_commands/source=/locomotion" in diagnostics_text(bridge[-1:])
+
+
+INTRUDER = """
+import time, rclpy
+from geometry_msgs.msg import Twist
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import JointState
+from quadruped_bridge.go2_description import JOINT_NAMES, STAND_POSE
+from quadruped_bridge.ros_messages import joint_state_msg
+rclpy.init()
+node = rclpy.create_node("intruder")
+qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+pj, pv = node.create_publisher(JointState, "joint_commands", qos), node.create_publisher(Twist, "cmd_vel", qos)
+pose = STAND_POSE.copy()
+pose[1::3] = 0.2
+pose[2::3] = -1.0
+spin = Twist()
+spin.angular.z = 1.0
+while rclpy.ok():
+    pj.publish(joint_state_msg(0.0, JOINT_NAMES, pose))
+    pv.publish(spin)
+    time.sleep(0.02)
+"""
+
+
+def test_foreign_process_cannot_command_the_armed_stack(stack):
+    """Another process publishes joint_commands (legs stretched out) and cmd_vel (turn at 1 rad/s, so
+    1 s of it would turn the robot by about 1 rad)
+    while the stack is armed: both are rejected and named on /diagnostics (and the second
+    joint_commands publisher is a safety event), the joints keep following the locomotion node."""
+    import sys
+
+    group, probe = stack
+    wait_armed_to_locomotion(probe)
+    drive(probe, seconds=0.5)  # this test is the teleop the locomotion node follows (zero cmd_vel)
+    joints = probe.watch(JointState, "joint_states", sensor=True)
+    commands = probe.messages["joint_commands"]
+    probe.messages["/diagnostics"].clear()
+    intruder = group.start("intruder", [sys.executable, "-c", INTRUDER])
+    try:
+        def named():
+            text = diagnostics_text(probe.messages["/diagnostics"])
+            return ("joint_commands from foreign publisher /intruder" in text
+                    and "cmd_vel from foreign publisher /intruder" in text)
+
+        assert probe.spin_until(named, timeout=40), diagnostics_text(probe.messages["/diagnostics"])
+        yaw0 = roll_pitch_yaw(probe.messages["sim/base_pose"][-1].pose.orientation)[2]
+        first_joint, first_cmd = len(joints), len(commands)
+        # wide wall timeout: the intruder competes for the test machine's 2 busy cores
+        assert probe.spin_sim(1.0, timeout=60), "simulated time did not advance"
+        assert intruder.alive(), intruder.log()
+    finally:
+        intruder.stop()
+    text = diagnostics_text(probe.messages["/diagnostics"])
+    assert "second publisher on joint_commands while armed: /intruder" in text, text
+    # the joints never moved towards the intruder's stretched pose (thighs 0.2, calves -1.0 rad; the
+    # trot keeps thighs near 0.9 and calves near -1.9, and one accepted command would move them 0.5 rad)
+    assert len(commands) - first_cmd > 20, "the locomotion node stopped commanding"
+    measured = np.array([m.position for m in joints[first_joint:]])
+    report = diagnostics_text(probe.messages["/diagnostics"][-6:])
+    assert measured[:, 1::3].min() > 0.55 and measured[:, 2::3].max() < -1.45, (
+        f"joints moved towards the intruder's pose: thighs min {measured[:, 1::3].min():.2f}, "
+        f"calves max {measured[:, 2::3].max():.2f}\n{report}")
+    yaw1 = roll_pitch_yaw(probe.messages["sim/base_pose"][-1].pose.orientation)[2]
+    assert abs(math.remainder(yaw1 - yaw0, 2 * math.pi)) < 0.3, "the robot turned on the intruder's cmd_vel"
     bridge = [d for d in probe.messages["/diagnostics"] if d.status[0].name.startswith("quadruped_bridge")]
     assert "mode=active" in diagnostics_text(bridge[-1:])
 

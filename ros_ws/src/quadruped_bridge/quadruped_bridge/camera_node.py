@@ -24,7 +24,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
-from quadruped_bridge import clean_exit
+from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.camera_capture import CameraModel, FrameGeometry, ImageConverter, open_source
 from quadruped_bridge.go2_description import CAMERA_FOVY_DEG
@@ -79,6 +79,7 @@ class CameraNodeConfig:
 class CameraNode(Node):
     def __init__(self, **kwargs):
         super().__init__("camera", **kwargs)
+        self._net = network_policy.report(self)  # domain and discovery range: log and /diagnostics
         self.cfg = cfg = declare_config(self, CameraNodeConfig)
         if cfg.rate_hz <= 0:
             raise ValueError(f"rate_hz must be > 0, got {cfg.rate_hz}")
@@ -137,6 +138,7 @@ class CameraNode(Node):
         level = "OK" if ok else "WARN"
         message = "capturing" if ok else f"rate {st['rate_hz']:.1f} Hz below {self.cfg.rate_hz:g} Hz"
         t = self.get_clock().now().nanoseconds * 1e-9
+        values.update(self._net)
         self.pub_diag.publish(rm.diagnostics_msg(t, "quadruped_bridge: camera", level, message, values, "camera"))
 
     def destroy_node(self):

@@ -71,7 +71,15 @@ class StopFlag:
 
 
 def init(args: list[str] | None = None) -> StopFlag:
-    """rclpy.init without rclpy's signal handlers; SIGINT and SIGTERM set the returned flag instead."""
+    """rclpy.init without rclpy's signal handlers; SIGINT and SIGTERM set the returned flag instead.
+
+    The project's network policy (quadruped_bridge.network_policy) fills in the ROS domain and the
+    discovery range the user has not chosen before rcl reads them: a node started by hand with no
+    ROS variables runs on the project's domain with localhost discovery, not on domain 0 over the subnet.
+    """
+    from quadruped_bridge import network_policy
+
+    network_policy.apply_defaults()
     stop = StopFlag().install()  # before init: a signal during a slow rcl_init is a stop too
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     return stop

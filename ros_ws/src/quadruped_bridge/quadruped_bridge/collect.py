@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -51,6 +52,8 @@ class CollectConfig:
     """ROS_DOMAIN_ID for the collection (never the real robot's)."""
     task: str = "pushcube"
     """Scene and exploration of quadruped_bridge.tasks: 'pushcube' or 'goal'."""
+    network: str = "localhost"
+    """Discovery range of the collection's graph: 'localhost' (default) or 'lan' (quadruped_bridge.network_policy)."""
 
 
 def parse_args(argv) -> CollectConfig:
@@ -68,13 +71,16 @@ def parse_args(argv) -> CollectConfig:
     p.add_argument(
         "--task", default="pushcube", choices=["pushcube", "goal"], help="scene and exploration (default pushcube)"
     )
+    p.add_argument("--network", default="localhost", choices=["localhost", "lan"],
+                   help="discovery range: localhost (default) or lan (the subnet, deliberately)")
     a = p.parse_args(argv)
     if a.minutes <= 0:
         p.error(f"--minutes must be positive, got {a.minutes}")
     if not 8 <= a.camera_size <= 128:
         p.error(f"--camera-size must be in [8, 128], got {a.camera_size}")
     return CollectConfig(
-        a.robot, a.minutes, a.out, a.real_time_factor, a.camera_size, a.seed, a.episode_seconds, a.domain_id, a.task
+        a.robot, a.minutes, a.out, a.real_time_factor, a.camera_size, a.seed, a.episode_seconds, a.domain_id, a.task,
+        a.network,
     )
 
 
@@ -85,7 +91,8 @@ def collect(cfg: CollectConfig, progress: bool = True, stop: StopFlag | None = N
     out.mkdir(parents=True, exist_ok=True)
     existing = {p.name for p in out.iterdir()}
     seconds = cfg.minutes * 60.0
-    group = ProcessGroup(out / "logs", ros_env(cfg.domain_id))
+    group = ProcessGroup(out / "logs", ros_env(cfg.domain_id, network=cfg.network))
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = group.env["ROS_AUTOMATIC_DISCOVERY_RANGE"]  # the progress probe
     probe = None
     recorded = 0.0
     try:

@@ -8,6 +8,8 @@ motors' estimated torque) and imu/data at the rate LowState_ arrives (500 Hz on 
 rate and age, sport mode). The camera is a separate node (quadruped_bridge.camera_node).
 Subscribes: joint_commands (position targets, optional velocity and feed-forward effort), checked
 by the shared safety layer (quadruped_bridge.safety), exactly as in the simulator.
+  Only from one publisher while armed (quadruped_bridge.command_source): the one that armed the
+  bridge or `command_source`; others are rejected and named on /diagnostics.
 Services: quadruped_bridge/estop, quadruped_bridge/release_estop, quadruped_bridge/reset (as the
 simulator), go2/release_sport_mode (std_srvs/Trigger: release the Go2's sport mode so that
 low-level commands take effect; do it with the robot lying down or hoisted).
@@ -15,11 +17,14 @@ low-level commands take effect; do it with the robot lying down or hoisted).
 Robot side: unitree_sdk2py types over CycloneDDS on `network_interface` and `dds_domain_id`
 (`rt/lowstate` in, `rt/lowcmd` out, see quadruped_bridge.go2_dds). The motor loop runs in the main
 thread at `motor_rate_hz`: take the newest LowState_, update the safety layer, ask it for the
-motor command, write it into a LowCmd_ (go2_lowlevel.fill_lowcmd), set the SDK's CRC, send. So:
+motor command, write it into a LowCmd_ with its CRC (go2_lowlevel.LowCmdPacker: the SDK's CRC from
+precomputed tables), send. Every LowState_'s CRC is checked; bad ones are dropped and counted
+(/diagnostics: lowstate_bad_crc, motor_tick_p50_ms / p99_ms the cost of a tick). So:
 zero torque until the first state, soft start to the stand pose, commands clamped, watchdog ->
 damping (kp = 0, kd > 0), latched e-stop, all in the LowCmd_ the motors get.
 
-Safety at start: the node refuses DDS domain 0 (the real robot's) unless `real_robot` is true; it
+Safety at start: the node refuses DDS domain 0 (the real robot's) unless `real_robot` is true, and
+a ROS domain equal to the robot's DDS domain (the ROS graph never shares the robot's domain); it
 asks the motion switcher which mode is active and sends no LowCmd_ at all while a sport mode owns
 the motors (unless `release_sport_mode_on_start`); when it stops it sends damping.
 The executor (commands, services, diagnostics) runs in a second thread; a lock makes each callback
@@ -34,6 +39,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
@@ -42,16 +48,21 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Imu, JointState
 from std_srvs.srv import Trigger
 
-from quadruped_bridge import clean_exit, go2_dds
+from quadruped_bridge import clean_exit, go2_dds, network_policy
 from quadruped_bridge import ros_messages as rm
+from quadruped_bridge.command_source import BridgeCommandGuard
 from quadruped_bridge.go2_description import JOINT_NAMES
-from quadruped_bridge.go2_lowlevel import check_dds_domain, fill_lowcmd, lowstate_arrays, new_lowcmd, stamp_crc
+from quadruped_bridge.go2_lowlevel import LowCmdPacker, check_dds_domain, lowstate_arrays, lowstate_crc_valid
 from quadruped_bridge.loop_timing import RateMeter
 from quadruped_bridge.motor_command import MotorCommand
 from quadruped_bridge.ros_params import declare_config
 from quadruped_bridge.safety import Mode, SafetyConfig, SafetyLayer, format_events
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+COMMAND_SUB_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+"""Subscription side of the command topic: deeper than the publishers' depth 1, so that a foreign
+publisher's messages (rejected by the source lock) cannot evict the armed publisher's from the
+reader's queue; the callback takes every message in order, the newest wins."""
 LEVELS = ["OK", "WARN", "ERROR"]
 DIAG_LEVEL = {Mode.ZERO_TORQUE: "WARN", Mode.SOFT_START: "OK", Mode.STAND: "OK", Mode.ACTIVE: "OK",
               Mode.DAMPING: "ERROR", Mode.ESTOP: "ERROR"}
@@ -95,6 +106,12 @@ class Go2BridgeConfig:
     """Largest target change between two commands (rad)."""
     attitude_limit: float = SafetyConfig.attitude_limit
     """Attitude guard: |roll| or |pitch| beyond this (rad) -> damping (latched)."""
+    command_source: str = ""
+    """Node allowed to publish joint_commands ('locomotion', or '/ns/locomotion'); empty = the publisher
+    whose command armed the bridge (STAND -> ACTIVE). Others are rejected and named on /diagnostics;
+    re-arming goes through quadruped_bridge/reset."""
+    foreign_publisher_action: str = "reject"
+    """A second joint_commands publisher while armed: 'reject' (drop and report) or 'damping' (latched)."""
 
 
 
@@ -103,6 +120,12 @@ class Go2BridgeNode(Node):
         super().__init__("go2_bridge", **kwargs)
         self.cfg = cfg = declare_config(self, Go2BridgeConfig)
         check_dds_domain(cfg.dds_domain_id, cfg.real_robot)
+        ros_domain = self.context.get_domain_id()
+        if ros_domain == cfg.dds_domain_id:
+            raise ValueError(
+                f"refusing to start: the ROS graph runs on DDS domain {ros_domain}, the robot's domain "
+                f"(dds_domain_id {cfg.dds_domain_id}); the ROS graph must never share the robot's DDS domain: "
+                "run ROS on another domain (ROS_DOMAIN_ID, --domain-id, domain_id:=)")
         if cfg.motor_rate_hz <= 0 or cfg.state_decimation < 1:
             raise ValueError("motor_rate_hz must be > 0 and state_decimation >= 1")
         from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_, LowState_
@@ -113,7 +136,10 @@ class Go2BridgeNode(Node):
         self.pub_joints = self.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
         self.pub_imu = self.create_publisher(Imu, "imu/data", qos_profile_sensor_data)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
-        self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS)
+        self.guard = BridgeCommandGuard(self, self.safety, self.cfg.command_source, self.cfg.foreign_publisher_action)
+        self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_SUB_QOS)
+        self.create_timer(0.25, self._check_command_sources)
+        self._net = network_policy.report(self)
         self.create_service(Trigger, "quadruped_bridge/estop", self._on_estop)
         self.create_service(Trigger, "quadruped_bridge/release_estop", self._on_release)
         self.create_service(Trigger, "quadruped_bridge/reset", self._on_reset)
@@ -122,7 +148,10 @@ class Go2BridgeNode(Node):
         self.participant = go2_dds.open_go2_domain(cfg.dds_domain_id, cfg.network_interface)
         self.state_reader = go2_dds.latest_reader(self.participant, go2_dds.LOWSTATE_TOPIC, LowState_)
         self.cmd_writer = go2_dds.writer(self.participant, go2_dds.LOWCMD_TOPIC, LowCmd_)
-        self._lowcmd = new_lowcmd()
+        self._packer = LowCmdPacker()  # LowCmd_ fields + CRC from precomputed tables (go2_crc)
+        self._bad_crc = 0
+        self._tick_ms = np.zeros(1000)
+        self._ticks = 0
         self._lowlevel = not cfg.check_sport_mode
         """True once LowCmd_ may be sent (sport mode released or not checked)."""
         self._sport_status = "not checked (check_sport_mode:=false)" if self._lowlevel else "checking"
@@ -193,9 +222,9 @@ class Go2BridgeNode(Node):
         return res
 
     # ------------------------------------------------------------- callbacks
-    def _on_command(self, msg: JointState) -> None:
+    def _on_command(self, msg: JointState, info) -> None:
         with self._lock:
-            self.safety.submit_command(time.monotonic(), msg.name, msg.position, msg.velocity, msg.effort)
+            self.guard.submit(time.monotonic(), msg, info)
 
     def _on_estop(self, _req, res):
         with self._lock:
@@ -209,8 +238,15 @@ class Go2BridgeNode(Node):
         res.message = "e-stop released: soft start" if res.success else f"not in e-stop (mode {self.safety.mode.value})"
         return res
 
+    def _check_command_sources(self) -> None:
+        """A second joint_commands publisher while armed is a safety event (graph query outside the lock)."""
+        publishers = self.guard.publishers()
+        with self._lock:
+            self.guard.check_graph(time.monotonic(), publishers)
+
     def _on_reset(self, _req, res):
         with self._lock:
+            self.guard.reset()  # re-arming: the next command that arms the bridge names its source
             self.safety.reset(time.monotonic())
         res.success = self.safety.mode is not Mode.ESTOP
         res.message = f"mode {self.safety.mode.value}: {self.safety.mode_reason}"
@@ -234,6 +270,7 @@ class Go2BridgeNode(Node):
             self._last_heartbeat = now
         period = 1.0 / self.cfg.motor_rate_hz
         cmd = self.lowcmd_meter.stats(period)
+        tick_ms = self._tick_ms[: min(self._ticks, len(self._tick_ms))] if self._ticks else np.zeros(1)
         st = self.lowstate_meter.stats()
         values.update({
             "lowlevel": "granted" if lowlevel else "held",
@@ -243,12 +280,17 @@ class Go2BridgeNode(Node):
             "lowcmd_interval_p50_ms": f"{cmd['p50_ms']:.3f}",
             "lowcmd_interval_p99_ms": f"{cmd['p99_ms']:.3f}",
             "motor_loop_overruns": str(self._overruns),
+            "motor_tick_p50_ms": f"{np.percentile(tick_ms, 50):.3f}",
+            "motor_tick_p99_ms": f"{np.percentile(tick_ms, 99):.3f}",
+            "lowstate_bad_crc": str(self._bad_crc),
             "lowstate_received": str(self._states),
             "lowstate_rate_hz": f"{st['rate_hz']:.1f}",
             "lowstate_age_ms": f"{max(0.0, now - self._last_state_t) * 1e3:.1f}" if self._last_state_t > 0 else "never",
             "network_interface": self.cfg.network_interface,
             "dds_domain_id": str(self.cfg.dds_domain_id),
         })
+        values.update(self._net)
+        values.update(self.guard.status())
         if events:
             values["events"] = format_events(events)
         worst = max((e.level for e in events), key=LEVELS.index, default="OK")
@@ -262,7 +304,9 @@ class Go2BridgeNode(Node):
     # ------------------------------------------------------------ motor loop
     def _tick(self, t: float) -> None:
         samples = go2_dds.take_valid(self.state_reader, 4)
-        state = lowstate_arrays(samples[-1]) if samples else None
+        good = [s for s in samples if lowstate_crc_valid(s)]  # every LowState_'s CRC checked
+        self._bad_crc += len(samples) - len(good)
+        state = lowstate_arrays(good[-1]) if good else None
         with self._lock:
             lowlevel = self._lowlevel
             if state is not None and lowlevel:
@@ -282,9 +326,7 @@ class Go2BridgeNode(Node):
                 self.pub_imu.publish(rm.imu_msg(t_ros, state.imu_quat, state.gyro, state.accel))
 
     def _send(self, motor: MotorCommand) -> None:
-        fill_lowcmd(self._lowcmd, motor)
-        stamp_crc(self._lowcmd)
-        self.cmd_writer.write(self._lowcmd)
+        self.cmd_writer.write(self._packer.pack(motor))
 
     def stop(self) -> None:
         """Ask run() to return (from any thread or a signal handler; takes no lock)."""
@@ -296,7 +338,10 @@ class Go2BridgeNode(Node):
         period = 1.0 / self.cfg.motor_rate_hz
         next_t = time.monotonic()
         while not self._stop_requested and not (until is not None and until()) and rclpy.ok(context=self.context):
-            self._tick(time.monotonic())
+            t = time.monotonic()
+            self._tick(t)
+            self._tick_ms[self._ticks % len(self._tick_ms)] = (time.monotonic() - t) * 1e3
+            self._ticks += 1
             next_t += period
             delay = next_t - time.monotonic()
             if delay > 0:

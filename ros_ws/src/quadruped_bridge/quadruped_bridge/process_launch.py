@@ -36,12 +36,15 @@ def _parent_death_signal():
     return lambda: prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
-def ros_env(domain_id: int | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for a node: this interpreter's, on a private domain, localhost only."""
+def ros_env(
+    domain_id: int | None = None, extra: dict[str, str] | None = None, network: str = "localhost"
+) -> dict[str, str]:
+    """The environment for a node: this interpreter's, on `domain_id` (else the project's network
+    policy: ROS_DOMAIN_ID if set, else the project default), discovery localhost unless `network` is 'lan'."""
+    from quadruped_bridge import network_policy
+
     env = dict(os.environ)
-    if domain_id is not None:
-        env["ROS_DOMAIN_ID"] = str(domain_id)
-    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    network_policy.apply(network_policy.resolve(network, domain_id, env), env)
     env.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
     env.setdefault("MUJOCO_GL", "egl")
     env["PYTHONUNBUFFERED"] = "1"

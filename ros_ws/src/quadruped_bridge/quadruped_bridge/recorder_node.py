@@ -41,7 +41,7 @@ from rosbags.typesys import Stores, get_typestore
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import String
 
-from quadruped_bridge import clean_exit
+from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.bag_recovery import needs_recovery, recover
 from quadruped_bridge.go2_description import JOINT_NAMES
@@ -134,6 +134,7 @@ class BagSink:
 class RecorderNode(Node):
     def __init__(self, **kwargs):
         super().__init__("recorder", **kwargs)
+        self._net = network_policy.report(self)  # domain and discovery range: log and /diagnostics
         self.cfg = declare_config(self, RecorderConfig)
         self.out = Path(self.cfg.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -253,7 +254,7 @@ class RecorderNode(Node):
                 f"recording {self.sink.path.name}: {self.sink.count} messages" if self.sink else "waiting for data",
             )
         )
-        values = {"bags": str(len(self.bags)), "messages": str(self.sink.count if self.sink else 0)}
+        values = {"bags": str(len(self.bags)), "messages": str(self.sink.count if self.sink else 0), **self._net}
         self.pub_diag.publish(
             rm.diagnostics_msg(self.get_clock().now().nanoseconds * 1e-9, DIAG_NAME, level, message, values)
         )

@@ -5,9 +5,14 @@ deterministic: messages go out one at a time in the bag's order (receive time, t
 as the CDR bytes that were recorded, paced by `rate` x their recorded timing. `/clock` follows
 the recorded time, so nodes with use_sim_time see the recording's clock.
 
+Replay commands nothing: recorded command topics (`command_topics`: joint_commands, cmd_vel, in
+any namespace) are never published on their own names; they go to `command_namespace`
+(replay/joint_commands, replay/cmd_vel) for comparison, or nowhere when it is empty, and a remap
+onto a command topic is refused. Only sensor topics (and /clock) reach the live graph.
+
 Parameters (see ReplayConfig): bag, rate (0 = as fast as subscribers allow), loop, topics
 (subset), remap ("from:=to" pairs), wait_for_subscribers (start only when every replayed topic
-has that many subscribers).
+has that many subscribers), command_topics, command_namespace.
 
     python -m quadruped_bridge.replay_node --ros-args -p bag:=bags/episode_0001 -p rate:=1.0
 """
@@ -21,12 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosbags.rosbag2 import Reader
 from rosgraph_msgs.msg import Clock
 
-from quadruped_bridge import clean_exit
+from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.ros_params import declare_config
 
@@ -53,6 +59,29 @@ class ReplayConfig:
     """Start only when every replayed topic has at least this many subscribers."""
     start_delay: float = 0.0
     """Wall seconds to wait after subscribers are matched before the first message."""
+    command_topics: tuple[str, ...] = ("joint_commands", "cmd_vel")
+    """Names of command topics (last path element, or a full name): never replayed onto the live graph."""
+    command_namespace: str = "replay"
+    """Recorded commands are published under this namespace (replay/joint_commands) for comparison;
+    empty = not published at all."""
+
+
+def is_command_topic(topic: str, command_topics) -> bool:
+    name = topic.strip("/")
+    wanted = {t.strip("/") for t in command_topics if t.strip("/")}
+    return name in wanted or name.rsplit("/", 1)[-1] in wanted
+
+
+def output_topic(topic: str, remaps: dict[str, str], cfg: ReplayConfig) -> str | None:
+    """Where a recorded topic is published: its name (or remap); a command topic only under the
+    command namespace (None: not at all)."""
+    if is_command_topic(topic, cfg.command_topics):
+        ns = cfg.command_namespace.strip("/")
+        return f"{ns}/{topic.strip('/')}" if ns else None
+    out = remaps.get(topic, topic)
+    if is_command_topic(out, cfg.command_topics):
+        raise ValueError(f"remap {topic}:={out}: a replay never publishes on a command topic")
+    return out
 
 
 def message_class(msgtype: str):
@@ -95,23 +124,41 @@ class ReplayNode(Node):
         self.remaps = parse_remaps(self.cfg.remap)
         self.connections = [c for c in self.reader.connections if not wanted or c.topic in wanted]
         self.topic_publishers = {}
+        self.outputs: dict[str, str] = {}
         for c in self.connections:
+            out = output_topic(c.topic, self.remaps, self.cfg)
+            self.outputs[c.topic] = out or "(not replayed: command topic)"
+            if out is None:
+                continue
             latched = c.topic in self.cfg.latched_topics
             qos = QoSProfile(
                 depth=100,
                 reliability=ReliabilityPolicy.RELIABLE,
                 durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE,
             )
-            self.topic_publishers[c.id] = self.create_publisher(
-                message_class(c.msgtype), self.remaps.get(c.topic, c.topic), qos
-            )
+            self.topic_publishers[c.id] = self.create_publisher(message_class(c.msgtype), out, qos)
+        self.connections = [c for c in self.connections if c.id in self.topic_publishers]
         self.pub_clock = self.create_publisher(Clock, "/clock", QoSProfile(depth=1)) if self.cfg.publish_clock else None
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
+        self._net = network_policy.report(self)
+        self._last_diag = -1.0
         self.published = 0
         self._stop_requested = False  # a plain flag: stop() may be called from a signal handler
         self.get_logger().info(
             f"replaying {bag} ({self.reader.message_count} messages, "
-            f"{len(self.connections)} topics) at rate {self.cfg.rate or 'max'}"
+            f"{len(self.connections)} topics) at rate {self.cfg.rate or 'max'}; commands: "
+            + ", ".join(f"{k} -> {v}" for k, v in self.outputs.items() if is_command_topic(k, self.cfg.command_topics))
         )
+
+    def publish_diagnostics(self, t: float, force: bool = False) -> None:
+        """Once a second (wall): what is replayed, and the network the node runs on."""
+        wall = time.monotonic()
+        if not force and wall - self._last_diag < 1.0:
+            return
+        self._last_diag = wall
+        values = {"bag": str(self.cfg.bag), "published": str(self.published), **self._net}
+        values.update({f"topic {k}": v for k, v in self.outputs.items()})
+        self.pub_diag.publish(rm.diagnostics_msg(t, "quadruped_bridge: bag_replay", "OK", "replaying", values))
 
     def stop(self) -> None:
         """Ask wait_for_subscribers() and play_once() to return (any thread, or a signal handler)."""
@@ -120,12 +167,17 @@ class ReplayNode(Node):
     def running(self) -> bool:
         return not self._stop_requested and rclpy.ok(context=self.context)
 
+    def _awaited(self):
+        """The publishers whose subscribers are awaited: not the replay/ command copies (for comparison)."""
+        return [p for c in self.connections if not is_command_topic(c.topic, self.cfg.command_topics)
+                for p in [self.topic_publishers[c.id]]]
+
     def wait_for_subscribers(self) -> None:
         need = self.cfg.wait_for_subscribers
         while (
             need > 0
             and self.running()
-            and min(p.get_subscription_count() for p in self.topic_publishers.values()) < need
+            and min((p.get_subscription_count() for p in self._awaited()), default=need) < need
         ):
             time.sleep(0.02)
         deadline = time.monotonic() + self.cfg.start_delay
@@ -168,6 +220,7 @@ class ReplayNode(Node):
                 last_clock = t
             self.topic_publishers[conn.id].publish(bytes(raw))
             self.published += 1
+            self.publish_diagnostics(t / 1e9)
         return t
 
 

@@ -36,6 +36,8 @@ class RosProbe:
     """An observer node: `watch` topics (messages kept in order), publish, call services."""
 
     def __init__(self, domain_id: int, use_sim_time: bool = True, name: str = "test_probe"):
+        # localhost discovery unless the user chose a range (rcl reads it at init)
+        os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
         self.context = Context()
         rclpy.init(context=self.context, domain_id=domain_id)
         overrides = [Parameter("use_sim_time", value=use_sim_time)]

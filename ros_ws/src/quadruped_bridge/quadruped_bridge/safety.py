@@ -157,7 +157,7 @@ class SafetyLayer:
         self._cmd: MotorCommand | None = None
         self._t_cmd = -math.inf
         self._last_target: np.ndarray | None = None
-        self.counters = {"accepted": 0, "rejected": 0, "clamped": 0}
+        self.counters = {"accepted": 0, "rejected": 0, "clamped": 0, "foreign": 0}
         self._latched = False
         """True while the current damping needs reset() (attitude, stale or bad state)."""
 
@@ -280,6 +280,17 @@ class SafetyLayer:
             self._enter(t, Mode.ZERO_TORQUE, "reset: waiting for the first robot state", "OK")
         else:
             self._start_soft(t, "reset")
+
+    def report(self, t: float, level: str, message: str) -> None:
+        """An event from outside the layer (e.g. a rejected command source) for /diagnostics."""
+        self._event(t, level, message)
+
+    def fault(self, t: float, reason: str) -> None:
+        """A safety event outside the layer's own checks: damping, latched until reset()."""
+        if self.mode is Mode.ESTOP or (self.mode is Mode.DAMPING and self._latched):
+            self._event(t, "ERROR", reason)
+            return
+        self._enter(t, Mode.DAMPING, f"{reason} (latched until reset)", "ERROR", latched=True)
 
     # ---------------------------------------------------------------- output
     def motor_command(self, t: float) -> MotorCommand:

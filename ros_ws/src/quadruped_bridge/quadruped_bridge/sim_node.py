@@ -8,6 +8,8 @@ Publishes (names relative, so a namespace can prefix them):
   sim/cube_pose, sim/goal_pose.
 Subscribes: joint_commands (sensor_msgs/JointState: position targets, optional velocity and
   feed-forward effort), checked by the safety layer (quadruped_bridge.safety).
+  Only from one publisher while armed (quadruped_bridge.command_source): the one that armed the
+  bridge or `command_source`; others are rejected and named on /diagnostics.
 Services: quadruped_bridge/estop, quadruped_bridge/release_estop, quadruped_bridge/reset
   (clear latched damping, soft-start), sim/reset (new scene from the next seed, robot lying),
   sim/camera_enable (std_srvs/SetBool: fault injection, the camera stops publishing).
@@ -37,14 +39,19 @@ from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
-from quadruped_bridge import clean_exit
+from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
+from quadruped_bridge.command_source import BridgeCommandGuard
 from quadruped_bridge.go2_description import JOINT_NAMES
 from quadruped_bridge.ros_params import declare_config
 from quadruped_bridge.safety import Mode, SafetyConfig, SafetyLayer, format_events
 from quadruped_bridge.sim import Go2Sim, SimConfig, quat_to_rpy
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+COMMAND_SUB_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+"""Subscription side of the command topic: deeper than the publishers' depth 1, so that a foreign
+publisher's messages (rejected by the source lock) cannot evict the armed publisher's from the
+reader's queue; the callback takes every message in order, the newest wins."""
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 DIAG_LEVEL = {
     Mode.ZERO_TORQUE: "WARN",
@@ -98,6 +105,12 @@ class SimNodeConfig:
     """Largest target change between two commands (rad)."""
     attitude_limit: float = SafetyConfig.attitude_limit
     """Attitude guard: |roll| or |pitch| beyond this (rad) -> damping (latched)."""
+    command_source: str = ""
+    """Node allowed to publish joint_commands ('locomotion', or '/ns/locomotion'); empty = the publisher
+    whose command armed the bridge (STAND -> ACTIVE). Others are rejected and named on /diagnostics;
+    re-arming goes through quadruped_bridge/reset."""
+    foreign_publisher_action: str = "reject"
+    """A second joint_commands publisher while armed: 'reject' (drop and report) or 'damping' (latched)."""
     lockstep_timeout: float = 2.0
     """Wall seconds the simulator waits for a late joint command before letting simulated time run
     into the watchdog (0 = free-running, as the real robot). Keeps simulated behaviour independent
@@ -168,7 +181,10 @@ class SimNode(Node):
         self.pub_cube = self.create_publisher(PoseStamped, "sim/cube_pose", qos_profile_sensor_data)
         self.pub_goal = self.create_publisher(PoseStamped, "sim/goal_pose", LATCHED_QOS)
         self.pub_third = self.create_publisher(Image, "sim/third_person/image_raw", qos_profile_sensor_data)
-        self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS)
+        self.guard = BridgeCommandGuard(self, self.safety, self.cfg.command_source, self.cfg.foreign_publisher_action)
+        self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_SUB_QOS)
+        self.create_timer(0.25, self._check_command_sources)
+        self._net = network_policy.report(self)
         self.create_service(Trigger, "quadruped_bridge/estop", self._on_estop)
         self.create_service(Trigger, "quadruped_bridge/release_estop", self._on_release)
         self.create_service(Trigger, "quadruped_bridge/reset", self._on_reset)
@@ -195,9 +211,9 @@ class SimNode(Node):
         )
 
     # ------------------------------------------------------------- callbacks
-    def _on_command(self, msg: JointState) -> None:
+    def _on_command(self, msg: JointState, info) -> None:
         with self._lock:
-            self.safety.submit_command(self.sim.time, msg.name, msg.position, msg.velocity, msg.effort)
+            self.guard.submit(self.sim.time, msg, info)
             self._command_arrived.notify_all()
 
     def _on_estop(self, _req, res):
@@ -212,8 +228,15 @@ class SimNode(Node):
         res.message = "e-stop released: soft start" if res.success else f"not in e-stop (mode {self.safety.mode.value})"
         return res
 
+    def _check_command_sources(self) -> None:
+        """A second joint_commands publisher while armed is a safety event (graph query outside the lock)."""
+        publishers = self.guard.publishers()
+        with self._lock:
+            self.guard.check_graph(self.sim.time, publishers)
+
     def _on_reset(self, _req, res):
         with self._lock:
+            self.guard.reset()  # re-arming: the next command that arms the bridge names its source
             self.safety.reset(self.sim.time)
         res.success = self.safety.mode is not Mode.ESTOP
         res.message = f"mode {self.safety.mode.value}: {self.safety.mode_reason}"
@@ -285,6 +308,8 @@ class SimNode(Node):
         self._last_event_pub = t
         values = self.safety.status()
         values["achieved_real_time_factor"] = f"{self._achieved_rtf:.2f}"
+        values.update(self._net)
+        values.update(self.guard.status())
         values.update({f"published/{k}": str(v) for k, v in self.published.items()})
         if events:
             values["events"] = format_events(events)

@@ -53,6 +53,9 @@ def main(args=None) -> int:
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from std_msgs.msg import String
 
+    from quadruped_bridge import network_policy
+
+    network_policy.apply_defaults()  # the project's domain, localhost discovery (unless chosen otherwise)
     rclpy.init(args=args)
     node = rclpy.create_node("teleop")
     reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)

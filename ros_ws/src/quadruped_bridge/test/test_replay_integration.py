@@ -93,3 +93,65 @@ def test_remap_and_missing_topic_error(tmp_path):
         )
         assert proc.popen.wait(timeout=30) == 2
         assert "topics ['camera/image_raw'] are not in the bag" in proc.log()
+
+
+def write_bag_with_commands(path, n=100, period_ns=10_000_000, t0=5_000_000_000):
+    """joint_states, and the commands a robot run records: /joint_commands and /cmd_vel."""
+    import numpy as np
+
+    JS, Twist = TS.types["sensor_msgs/msg/JointState"], TS.types["geometry_msgs/msg/Twist"]
+    Vec, Header, Time = TS.types["geometry_msgs/msg/Vector3"], TS.types["std_msgs/msg/Header"], TS.types[
+        "builtin_interfaces/msg/Time"]
+    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as w:
+        cj = w.add_connection("/joint_states", "sensor_msgs/msg/JointState", typestore=TS)
+        cc = w.add_connection("/joint_commands", "sensor_msgs/msg/JointState", typestore=TS)
+        cv = w.add_connection("/cmd_vel", "geometry_msgs/msg/Twist", typestore=TS)
+        for i in range(n):
+            t = t0 + i * period_ns
+            js = JS(header=Header(stamp=Time(sec=t // 10**9, nanosec=t % 10**9), frame_id=""), name=list(JOINT_NAMES),
+                    position=np.full(12, float(i)), velocity=np.zeros(12), effort=np.zeros(0))
+            w.write(cj, t, TS.serialize_cdr(js, "sensor_msgs/msg/JointState"))
+            w.write(cc, t, TS.serialize_cdr(js, "sensor_msgs/msg/JointState"))
+            tw = Twist(linear=Vec(x=float(i), y=0.0, z=0.0), angular=Vec(x=0.0, y=0.0, z=0.0))
+            w.write(cv, t, TS.serialize_cdr(tw, "geometry_msgs/msg/Twist"))
+
+
+def test_replay_commands_nothing(tmp_path):
+    """A bag with recorded commands: sensors replayed live, commands only under replay/, and no
+    publisher (so no message) on /joint_commands or /cmd_vel; a remap onto a command topic is refused."""
+    from geometry_msgs.msg import Twist
+
+    bag = tmp_path / "bag"
+    write_bag_with_commands(bag)
+    domain = private_domain_id()
+    probe = RosProbe(domain, use_sim_time=False)
+    for topic, kind in (("/joint_states", JointState), ("/joint_commands", JointState), ("/cmd_vel", Twist),
+                        ("replay/joint_commands", JointState), ("replay/cmd_vel", Twist)):
+        probe.watch(kind, topic, qos=DEEP)
+    live_publishers = []
+    try:
+        with ProcessGroup(tmp_path / "logs", ros_env(domain)) as group:
+            proc = group.start("replay", node_command("quadruped_bridge.replay_node", {
+                "bag": str(bag), "rate": 0.0, "wait_for_subscribers": 1, "start_delay": 0.3}))
+
+            def finished():
+                live_publishers.append(probe.node.count_publishers("/joint_commands")
+                                       + probe.node.count_publishers("/cmd_vel"))
+                return proc.popen.poll() is not None
+
+            assert probe.spin_until(finished, timeout=60), "replay did not finish"
+            probe.spin_until(lambda: len(probe.messages["replay/cmd_vel"]) >= 100, timeout=2)
+            assert proc.popen.returncode == 0, proc.log()
+            # the sensors and the recorded commands (for comparison) arrived ...
+            assert len(probe.messages["/joint_states"]) == 100
+            assert [m.linear.x for m in probe.messages["replay/cmd_vel"]] == [float(i) for i in range(100)]
+            assert len(probe.messages["replay/joint_commands"]) == 100
+            # ... and nothing reached the live command topics, nor was anything ever there to send it
+            assert probe.messages["/joint_commands"] == [] and probe.messages["/cmd_vel"] == []
+            assert max(live_publishers) == 0
+            refused = group.start("refused", node_command("quadruped_bridge.replay_node", {
+                "bag": str(bag), "remap": ["/joint_states:=/joint_commands"]}))
+            assert refused.popen.wait(timeout=30) == 2
+            assert "a replay never publishes on a command topic" in refused.log()
+    finally:
+        probe.close()
