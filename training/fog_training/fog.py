@@ -14,8 +14,10 @@ gradient), features f(s) read by the actor pi and the critics V_i.
 2. **The local step** (:class:`LocalModel`; the models are in :mod:`fog_training.local_models`)::
 
        s_{t+1}, r_t = local.step(s_t, a_t, o^G_{t+1}, r^G_t)
-       s_{t+1} = swap(f_hat(s_t, a_t), enc(o^G_{t+1})),   r_t = swap(r_phi(s_{t+1}), r^G_t)
+       s_{t+1} = swap(f_hat(s_t, a_t), s^G_{t+1}),   r_t = swap(r_phi(s_{t+1}), r^G_t)
 
+   where s^G_{t+1} is the global observation in the local model's terms (the simulator's state
+   for the MLP; for the RSSM the posterior latent of the global frame, z^G = q(h_{t+1}, e(o^G))),
    so the chain of Jacobians is the local model's, evaluated along the *global* trajectory.
    :class:`SwapConfig` holds the switches (what is swapped, which gradient path).
 
@@ -33,7 +35,7 @@ gradient), features f(s) read by the actor pi and the critics V_i.
 4. **Actor and temperature** (:func:`actor_and_temperature_update`)::
 
        L_pi    = -mean_n J_n / H                          (gradient clipped to ``grad_clip``)
-       L_alpha = log_alpha (mean Hn - H_target),  H_target = -0.5 |A|       (SAC's rule)
+       L_alpha = log_alpha (mean_{t,n} -log pi(a_t|s_t) - H_target),   H_target = -0.5 |A|   (SAC's rule)
 
 5. **Critic** (:func:`critic_update`): TD(lambda) targets from the *minimum* over the target
    ensemble V' on the visited states (features detached), ``critic_iterations`` passes of
