@@ -5,7 +5,8 @@ BPTT differentiates the global model itself: every imagined frame is sampled wit
 the reward comes from the reward head, and the actor acts on the RSSM state filtered from the
 generated frames (the encoder is in the graph), so the actor's gradient flows back through every
 sampler step of every frame. FoG runs the same rollout with the sampler under ``no_grad`` and
-backpropagates only through the RSSM (:meth:`FoGTrainer.actor_update`, the real code path).
+backpropagates only through the RSSM (:meth:`FoGTrainer.actor_update`, the real code path:
+:func:`fog_training.fog.rollout_window`).
 
 Both are measured at the same N (rollouts) and H (horizon), each in a fresh subprocess:
 seconds per update (median of ``repeats`` after one warm-up), the bytes autograd keeps for the
@@ -34,6 +35,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from fog_training.fog import requires_grad_only
 from fog_training.train_loop import ensure_fog_worldmodel
 
 ensure_fog_worldmodel()
@@ -89,7 +91,7 @@ def bptt_actor_update(trainer) -> dict[str, float]:
     """One actor update that backpropagates through the diffusion sampler and the reward head."""
     cfg, gm, local = trainer.cfg, trainer.global_model, trainer.local
     model, rssm, actor, critic = gm.env.model, local.rssm, trainer.actor, trainer.critic
-    trainer._grads_only(actor)
+    requires_grad_only(trainer.modules, actor)
     N, H, A = cfg.num_envs, cfg.horizon, trainer.action_dim
     state = local.start(gm.reset(trainer.rng)).model
     env = gm.env

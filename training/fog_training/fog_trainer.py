@@ -1,20 +1,15 @@
 """``fog train policy``: train the actor with decoupled first-order gradients (FoG) and SAPO.
 
-One iteration (METHOD.md sections 2-3):
+The algorithm (the swap, the rollout window, the actor, critic and temperature updates, the
+local-model refresh, with the settings they read) is :mod:`fog_training.fog`, one file read top to
+bottom; the local models are in :mod:`fog_training.local_models`. This module is the plumbing
+around it: the global and local models of each mode, the replay the refresh samples from,
+checkpoints and the policy export, true-environment evaluation, and the loop.
 
-1. **Rollout window.** N environments of the *global model* run H steps without gradients (the
-   diffusion WorldModelEnv started from N real context windows; or, in DMO mode, N true Push-T
-   simulators that keep their episodes running across windows). Along them the *local model*
-   (RSSM, or an MLP on state features) recomputes each step differentiably and the swap gives
-   every next state and reward the global value and the local gradient (:mod:`fog_training.dmo`).
-2. **Actor + temperature.** Backpropagate the SAPO objective (discounted rewards + alpha times the
-   normalized entropy + gamma^H V(s_H), :mod:`fog_training.sapo`) into the actor; move alpha so
-   that the entropy tracks -0.5 |A|.
-3. **Critic.** TD(lambda) targets from the target ensemble's minimum over the visited states
-   (detached features), several minibatch passes, Polyak update (:mod:`fog_training.critic`).
-4. **Local-model refresh** (every ``refresh_every`` iterations): a few gradient steps of the local
-   model on the policy's rollouts (global frames/states, actions, global rewards), mixed for the
-   RSSM with real dataset windows so it does not forget the data.
+Modes: ``world_model`` (FoG: N imagined rollouts of the diffusion world model from real context
+windows, the RSSM as local model, images), ``pusht_state`` (DMO: N true Push-T simulators whose
+episodes run across windows, an MLP local model on state features) and ``point_mass`` (DMO on the
+2-D point mass, the sanity task).
 
 Run directory::
 
@@ -38,7 +33,7 @@ import json
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,10 +41,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from fog_training import fog
 from fog_training.actor import ActorConfig, SquashedGaussianActor, save_actor
-from fog_training.critic import CriticEnsemble, critic_loss, make_target, polyak_update, td_lambda_targets
-from fog_training.dmo import MLPLocalModel, RSSMLocalModel, SwapConfig
-from fog_training.sapo import Temperature, WindowReturn, target_entropy
+from fog_training.critic import CriticEnsemble, make_target
+from fog_training.fog import FoGStepConfig
+from fog_training.local_models import MLPLocalModel, RSSMLocalModel
+from fog_training.sapo import Temperature, target_entropy
 from fog_training.train_loop import drop_records_after, ensure_fog_worldmodel, use_bf16
 
 ensure_fog_worldmodel()
@@ -57,7 +54,10 @@ from fog_worldmodel.config_io import config_from_dict, config_to_dict  # noqa: E
 
 
 @dataclass
-class FoGConfig:
+class FoGConfig(FoGStepConfig):
+    """The run: the step's settings (:class:`fog_training.fog.FoGStepConfig`) plus data, models,
+    output, evaluation and checkpoints."""
+
     mode: Literal["world_model", "pusht_state", "point_mass"] = "world_model"
     """world_model: FoG (diffusion global model + RSSM, images); pusht_state: DMO (true simulator + MLP local
     model); point_mass: DMO on the 2-D point mass (the machinery's sanity task, fog_training.point_mass_env)."""
@@ -69,60 +69,12 @@ class FoGConfig:
     """Run directory of ``fog train rssm`` (reads RUN/model); refreshed during training, exported with the policy."""
     out: str = ""
     """Run directory of this training."""
-    num_envs: int = 64
-    """N: parallel rollouts per window."""
-    horizon: int = 16
-    """H: steps per window (actor gradient horizon)."""
     iterations: int = 1000
     """Windows (actor updates) of the run."""
     sample_budget: int = 0
     """Stop once the global model has produced this many samples (0: iterations only)."""
-    gamma: float = 0.99
-    """Discount."""
-    lam: float = 0.95
-    """TD(lambda) of the critic targets."""
-    actor_lr: float = 2e-3
-    """Actor AdamW learning rate."""
-    critic_lr: float = 5e-4
-    """Critic AdamW learning rate."""
-    alpha_lr: float = 5e-3
-    """Temperature learning rate."""
-    local_lr: float = 3e-4
-    """Local-model (RSSM / MLP) refresh learning rate."""
-    betas: tuple[float, float] = (0.7, 0.95)
-    """AdamW betas (SAPO's)."""
-    grad_clip: float = 1.0
-    """Max gradient norm of the actor and of the critic."""
-    init_alpha: float = 0.05
-    """Initial temperature."""
-    target_entropy_scale: float = -0.5
-    """Target entropy = this * |A|."""
-    actor_hidden: tuple[int, ...] = (256, 128, 64)
-    """Actor MLP widths."""
-    critic_hidden: tuple[int, ...] = (256, 128, 64)
-    """Critic MLP widths."""
-    critic_ensemble: int = 2
-    """Critics in the ensemble (min for targets, mean for the actor's bootstrap)."""
-    critic_iterations: int = 4
-    """Passes over the window's states per critic update."""
-    critic_minibatches: int = 4
-    """Minibatches per pass."""
-    critic_tau: float = 0.2
-    """Polyak rate of the target critic per iteration."""
-    swap: SwapConfig = field(default_factory=SwapConfig)
-    """The DMO swap switches (METHOD.md section 2)."""
-    refresh_every: int = 4
-    """Iterations between local-model refreshes (0: never)."""
-    refresh_steps: int = 2
-    """Gradient steps per refresh."""
-    refresh_batch: int = 16
-    """Sequences (RSSM) or transitions (MLP) per refresh step."""
-    refresh_real_fraction: float = 0.5
-    """RSSM: fraction of each refresh batch taken from real dataset windows (the rest: policy rollouts)."""
     replay_capacity: int = 256
     """Policy-rollout sequences kept for the RSSM refresh (transitions x 1000 for the MLP)."""
-    actor_warmup_iterations: int = 0
-    """Iterations without actor updates at the start (DMO: let the fresh local model learn first)."""
     sim_max_steps: int = 100
     """DMO: episode length of the training simulators (the dataset's episodes are 100 steps)."""
     local_hidden: tuple[int, ...] = (256, 256)
@@ -410,15 +362,9 @@ class FoGTrainer:
                 "counters": self.counters,
             }
         )
-        kw = {"betas": tuple(cfg.betas)}
-        self.optimizer = torch.optim.AdamW(
-            [
-                {"params": list(self.actor.parameters()), "lr": cfg.actor_lr, **kw},
-                {"params": list(self.critic.parameters()), "lr": cfg.critic_lr, **kw},
-                {"params": list(self.temperature.parameters()), "lr": cfg.alpha_lr, "weight_decay": 0.0, **kw},
-                {"params": list(self.local.parameters()), "lr": cfg.local_lr, "betas": (0.9, 0.999)},
-            ]
-        )
+        self.modules = (self.actor, self.critic, self.temperature, self.local)
+        """The learners, in the optimizer's order (fog.requires_grad_only picks the trained ones)."""
+        self.optimizer = fog.make_optimizer(self.actor, self.critic, self.temperature, self.local, cfg)
         self.carry = None
         self.iteration = self.samples = self.updates = 0
         self.local_fitted = False
@@ -490,91 +436,62 @@ class FoGTrainer:
     def real(self) -> bool:
         return self.global_model.real
 
-    # ---- one window ----
-    def rollout(self) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, float]]:
-        """Differentiable window: returns (per-rollout objective [N], critic data, metrics)."""
-        cfg, gm, local = self.cfg, self.global_model, self.local
-        N, H, A = cfg.num_envs, cfg.horizon, self.action_dim
-        if self.carry is None or not gm.autoreset:
-            state = local.start(gm.reset(self.rng))
-        else:
-            state = local.detach(self.carry)
-        first_frames = gm.last_frames.clone() if cfg.mode == "world_model" else None
-        alpha = self.temperature.alpha
-        ret = WindowReturn(N, cfg.gamma, self.device)
-        rec: dict[str, list[torch.Tensor]] = {
-            k: []
-            for k in (
-                "feat",
-                "next_feat",
-                "reward",
-                "entropy",
-                "terminated",
-                "ended",
-                "weight",
-                "r_global",
-                "action",
-                "frames",
-                "state",
-                "next_state",
-            )
-        }
-        for _ in range(H):
-            f = local.feat(state)
-            action, logp, _ = self.actor.sample(f)
-            entropy = -logp
-            with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
-                res = gm.step(action)
-            nxt, reward = local.step(state, action, res.obs, res.reward.to(self.device))
-            ended = (res.terminated | res.truncated).to(self.device)
-            terminated = res.terminated.to(self.device)
-            bonus = alpha * entropy / A
-            rec["weight"].append(ret.alive.clone())
-            ret.add(reward + bonus)
-            nf = local.feat(nxt)
-            if bool(ended.any()):
-                ret.end(ended, terminated, self.critic.mean(nf), restart=gm.autoreset)
-            for k, v in (
-                ("feat", f),
-                ("next_feat", nf),
-                ("reward", reward + bonus),
-                ("entropy", entropy),
-                ("terminated", terminated),
-                ("ended", ended),
-                ("r_global", res.reward),
-                ("action", action),
-            ):
-                rec[k].append(v.detach())
-            if cfg.mode == "world_model":
-                rec["frames"].append(res.obs)
-            else:
-                rec["state"].append(f.detach())
-                rec["next_state"].append(res.obs)
-            if gm.autoreset and bool(ended.any()):
-                nxt = local.restart(nxt, ended, local.start(res.next_start))
-            state = nxt
-        objective = ret.finish(self.critic.mean(local.feat(state)))
-        self.carry = state
-        data = {k: torch.stack(v) for k, v in rec.items() if v and k not in ("frames", "state", "next_state")}
-        self._store_replay(rec, first_frames)
-        metrics = {
-            "rollout/reward_global": data["r_global"].float().mean().item(),
-            "rollout/terminated": data["terminated"].float().mean().item(),
-            "rollout/action_abs": data["action"].abs().mean().item(),
-        }
+    # ---- one iteration's updates (the algorithm: fog_training.fog) ----
+    def actor_update(self) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+        """One rollout window and the actor/temperature step on it -> (critic data, metrics)."""
+        gm = self.global_model
+        state = fog.start_window(self.local, gm, self.carry, self.rng)
+        first_frames = gm.last_frames.clone() if self.cfg.mode == "world_model" else None
+        window = fog.rollout_window(
+            state,
+            self.actor,
+            self.critic,
+            self.temperature,
+            self.local,
+            gm,
+            self.cfg,
+            device=self.device,
+            bf16=self.bf16,
+        )
+        self.carry = window.state
+        self._store_replay(window, first_frames)
+        metrics = dict(window.metrics)
         if self.real and gm.final_coverages:
             metrics["rollout/final_coverage"] = float(np.mean(gm.final_coverages[-100:]))
             metrics["rollout/episode_return"] = float(np.mean(gm.episode_returns[-100:]))
-        return objective, data, metrics
+        metrics.update(
+            fog.actor_and_temperature_update(
+                window, self.actor, self.temperature, self.optimizer, self.cfg, self.iteration
+            )
+        )
+        return window.data, metrics
 
-    def _store_replay(self, rec: dict[str, list[torch.Tensor]], first_frames: torch.Tensor | None) -> None:
+    def critic_update(self, data: dict[str, torch.Tensor]) -> dict[str, float]:
+        fog.requires_grad_only(self.modules, self.critic)
+        return fog.critic_update(data, self.critic, self.critic_target, self.optimizer, self.cfg)
+
+    def refresh_local(self) -> dict[str, float]:
+        """A few gradient steps of the local model on the policy's rollouts (+ real windows for the RSSM)."""
+        if self.replay.size == 0:
+            return {}
+        fog.requires_grad_only(self.modules, self.local)
+        if self.cfg.mode != "world_model" and not self.local_fitted:
+            d, n = self.replay.data, self.replay.size
+            self.local.fit_scales(
+                *(torch.from_numpy(d[k][:n]).to(self.device) for k in ("state", "next_state", "reward"))
+            )
+            self.local_fitted = True
+        return fog.refresh_local_model(self.local, self.optimizer, self._refresh_batch, self.cfg.refresh_steps)
+
+    # ---- replay for the local-model refresh ----
+    def _store_replay(self, window: fog.Window, first_frames: torch.Tensor | None) -> None:
+        data = window.data
         if self.cfg.mode == "world_model":
-            done = torch.stack(rec["ended"]).any(0).cpu().numpy()  # drop rollouts the model terminated
-            keep = ~done
-            frames = torch.cat([first_frames[:, None], torch.stack(rec["frames"], 1)], 1).cpu().numpy()[keep]
+            keep = ~data["ended"].any(0).cpu().numpy()  # drop rollouts the model terminated
+            frames = torch.cat([first_frames[:, None], torch.stack(window.next_obs, 1)], 1).cpu().numpy()[keep]
             n, T = frames.shape[:2]
-            act = torch.stack(rec["action"], 1).cpu().numpy()[keep]
-            rew = torch.stack(rec["r_global"], 1).float().cpu().numpy()[keep]
+            act = data["action"].transpose(0, 1).cpu().numpy()[keep]
+            rew = data["r_global"].transpose(0, 1).float().cpu().numpy()[keep]
             is_first = np.zeros((n, T), bool)
             is_first[:, 0] = True
             self.replay.add(
@@ -587,99 +504,15 @@ class FoGTrainer:
                 }
             )
         else:
-            cat = lambda k: torch.cat(rec[k]).cpu().numpy().astype(np.float32)  # noqa: E731
+            flat = lambda x: x.reshape(-1, *x.shape[2:]).cpu().numpy().astype(np.float32)  # noqa: E731
             self.replay.add(
                 {
-                    "state": cat("state"),
-                    "action": cat("action"),
-                    "next_state": cat("next_state"),
-                    "reward": cat("r_global"),
+                    "state": flat(data["feat"]),
+                    "action": flat(data["action"]),
+                    "next_state": flat(torch.stack(window.next_obs)),
+                    "reward": flat(data["r_global"]),
                 }
             )
-
-    # ---- updates ----
-    def _grads_only(self, *modules: nn.Module) -> None:
-        for m in (self.actor, self.critic, self.temperature, self.local):
-            m.requires_grad_(any(m is x for x in modules))
-
-    def actor_update(self) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
-        cfg = self.cfg
-        self._grads_only(self.actor, self.temperature)
-        objective, data, metrics = self.rollout()
-        warm = self.iteration < cfg.actor_warmup_iterations
-        actor_loss = -objective.mean() / cfg.horizon
-        alpha_loss, alpha_m = self.temperature.loss(data["entropy"])
-        self.optimizer.zero_grad(set_to_none=True)
-        if warm:
-            alpha_loss.backward()
-            grad_norm = torch.zeros(())
-        else:
-            (actor_loss + alpha_loss).backward()
-            grad_norm = nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.grad_clip)
-        self.optimizer.step()
-        metrics.update(alpha_m)
-        metrics.update(
-            {
-                "actor/loss": actor_loss.item(),
-                "actor/objective": objective.mean().item(),
-                "actor/grad_norm": float(grad_norm),
-                "actor/warmup": float(warm),
-            }
-        )
-        return data, metrics
-
-    def critic_update(self, data: dict[str, torch.Tensor]) -> dict[str, float]:
-        cfg = self.cfg
-        self._grads_only(self.critic)
-        H, N = data["reward"].shape
-        with torch.no_grad():
-            next_values = self.critic_target.min(data["next_feat"])
-        targets = td_lambda_targets(data["reward"], next_values, data["terminated"], data["ended"], cfg.gamma, cfg.lam)
-        feat, targets, weight = data["feat"].reshape(H * N, -1), targets.reshape(-1), data["weight"].reshape(-1)
-        mb = max(1, (H * N) // cfg.critic_minibatches)
-        sums: dict[str, float] = {}
-        count = 0
-        for _ in range(cfg.critic_iterations):
-            perm = torch.randperm(H * N, device=self.device)
-            for a in range(0, H * N, mb):
-                idx = perm[a : a + mb]
-                loss, m = critic_loss(self.critic, feat[idx], targets[idx], weight[idx])
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip)
-                self.optimizer.step()
-                for k, v in m.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                count += 1
-        polyak_update(self.critic_target, self.critic, cfg.critic_tau)
-        out = {k: v / max(count, 1) for k, v in sums.items()}
-        out["critic/target"] = targets.mean().item()
-        return out
-
-    def refresh_local(self) -> dict[str, float]:
-        """A few gradient steps of the local model on the policy's rollouts (+ real windows for the RSSM)."""
-        cfg = self.cfg
-        if self.replay.size == 0:
-            return {}
-        self._grads_only(self.local)
-        if cfg.mode != "world_model" and not self.local_fitted:
-            d = self.replay.data
-            n = self.replay.size
-            self.local.fit_scales(
-                *(torch.from_numpy(d[k][:n]).to(self.device) for k in ("state", "next_state", "reward"))
-            )
-            self.local_fitted = True
-        sums: dict[str, float] = {}
-        for _ in range(cfg.refresh_steps):
-            batch = self._refresh_batch()
-            loss, m = self.local.compute_loss(batch)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(self.local.parameters(), 100.0)
-            self.optimizer.step()
-            for k, v in m.items():
-                sums[f"refresh/{k}"] = sums.get(f"refresh/{k}", 0.0) + float(v) / cfg.refresh_steps
-        return sums
 
     def _refresh_batch(self) -> dict[str, torch.Tensor]:
         cfg = self.cfg

@@ -8,8 +8,8 @@ anything ends near 0.
 
 :class:`PointMassSimulator` steps N of them without gradients (FoG's "global model" as a true
 simulator, like DMO's) and restarts ended episodes itself. The local model that supplies the
-gradients is an :class:`fog_training.dmo.MLPLocalModel` learned from its transitions, so a broken
-sign, swap or bootstrap anywhere in the trainer shows as a policy that does not reach its goals.
+gradients is an :class:`fog_training.local_models.MLPLocalModel` learned from its transitions, so a
+broken sign, swap or bootstrap anywhere in the trainer shows as a policy that does not reach its goals.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Jacobian) the same run must not learn: the test would catch a swap that stops ca
 """
 
 import torch
-from fog_training import dmo
+from fog_training import local_models
 from fog_training.fog_trainer import PRESETS, FoGTrainer
 from fog_training.point_mass_env import evaluate_point_mass
 
@@ -31,7 +31,7 @@ def test_fog_learns_the_point_mass(tmp_path):
 
 
 def test_cutting_the_swap_gradient_stops_learning(tmp_path, monkeypatch):
-    monkeypatch.setattr(dmo, "swap", lambda local, global_value: global_value.detach())
+    monkeypatch.setattr(local_models, "swap", lambda local, global_value: global_value.detach())
     torch.manual_seed(0)
     untrained, trained = _train(tmp_path, 150)
     assert trained > 0.4, (

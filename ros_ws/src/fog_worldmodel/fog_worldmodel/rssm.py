@@ -7,6 +7,10 @@ categoricals of C classes, sampled straight-through from a 1%-uniform mix)::
     z_t   ~ q(z_t | h_t, e(o_t))                               obs_step: posterior
     r_{t-1} ~ reward(h_t, z_t)   (symlog two-hot)              c_t = continue(h_t, z_t)
 
+The pieces of a step are public, for code that composes its own (FoG's local step,
+``fog_training.local_models``): :meth:`RSSM.recurrent_step` (h_t), :meth:`RSSM.prior_logits`,
+:meth:`RSSM.posterior_logits` and :meth:`RSSM.sample_latent` (one-hot, straight-through).
+
 Action convention: the dataset's ``action[t]`` is taken at o_t; the RSSM step that reads o_t gets
 the *previous* action a_{t-1} (``prev_actions``; zero at the first step of an episode, where the
 state is reset to ``initial_state``). :func:`prev_actions_from` shifts a dataset window. The
@@ -238,16 +242,23 @@ class RSSM(nn.Module):
         """[..., D + S*C] features of a state (what heads and the policy read)."""
         return torch.cat([state.deter, state.stoch.flatten(-2)], -1)
 
-    def _logits(self, raw: torch.Tensor) -> torch.Tensor:
-        logits = raw.float().view(*raw.shape[:-1], self.cfg.stoch, self.cfg.classes)
-        if self.cfg.unimix > 0:
-            probs = F.softmax(logits, -1)
-            probs = (1 - self.cfg.unimix) * probs + self.cfg.unimix / self.cfg.classes
-            logits = torch.log(probs)
-        return logits
+    # ---- the transition's pieces (public: FoG's local step composes them with its swap) ----
+    def recurrent_step(self, state: RSSMState, prev_action: torch.Tensor) -> torch.Tensor:
+        """h_t = GRU(h_{t-1}, z_{t-1}, a_{t-1}) -> ``deter`` [B, D] (``prev_action`` in dataset units)."""
+        x = self.img_in(torch.cat([state.stoch.flatten(-2), self.normalize_actions(prev_action)], -1))
+        return self.gru(x, state.deter)
 
-    def _sample(self, logits: torch.Tensor, sample: bool) -> torch.Tensor:
-        """One-hot sample (Gumbel-max) or mode, with straight-through gradients to the probabilities."""
+    def prior_logits(self, deter: torch.Tensor) -> torch.Tensor:
+        """Logits [B, S, C] of the prior p(z_t | h_t), uniform mix included."""
+        return self._mixed_logits(self.prior_net(deter))
+
+    def posterior_logits(self, deter: torch.Tensor, embed: torch.Tensor) -> torch.Tensor:
+        """Logits [B, S, C] of the posterior q(z_t | h_t, e(o_t)), uniform mix included."""
+        return self._mixed_logits(self.post_net(torch.cat([deter, embed], -1)))
+
+    def sample_latent(self, logits: torch.Tensor, sample: bool) -> torch.Tensor:
+        """One-hot z [B, S, C] from logits: a sample (Gumbel-max, ``sample``) or the mode, with
+        straight-through gradients to the probabilities (value one-hot, gradient that of softmax)."""
         probs = F.softmax(logits, -1)
         score = logits
         if sample:
@@ -256,15 +267,22 @@ class RSSM(nn.Module):
         onehot = (score == score.max(-1, keepdim=True).values).to(probs.dtype)
         return onehot + probs - probs.detach()
 
+    def _mixed_logits(self, raw: torch.Tensor) -> torch.Tensor:
+        logits = raw.float().view(*raw.shape[:-1], self.cfg.stoch, self.cfg.classes)
+        if self.cfg.unimix > 0:
+            probs = F.softmax(logits, -1)
+            probs = (1 - self.cfg.unimix) * probs + self.cfg.unimix / self.cfg.classes
+            logits = torch.log(probs)
+        return logits
+
     # ---- steps ----
     def img_step(
         self, state: RSSMState, prev_action: torch.Tensor, sample: bool = True
     ) -> tuple[RSSMState, torch.Tensor]:
         """Prior step: (s_{t-1}, a_{t-1}) -> (s_t with z_t ~ p(z|h_t), prior logits [B, S, C])."""
-        x = self.img_in(torch.cat([state.stoch.flatten(-2), self.normalize_actions(prev_action)], -1))
-        deter = self.gru(x, state.deter)
-        logits = self._logits(self.prior_net(deter))
-        return RSSMState(deter, self._sample(logits, sample)), logits
+        deter = self.recurrent_step(state, prev_action)
+        logits = self.prior_logits(deter)
+        return RSSMState(deter, self.sample_latent(logits, sample)), logits
 
     def obs_step(
         self,
@@ -282,8 +300,8 @@ class RSSM(nn.Module):
         state = RSSMState(state.deter * keep[:, None], state.stoch * keep[:, None, None])
         prev_action = prev_action * keep[:, None] + self.action_mean * (1 - keep[:, None])  # normalizes to 0
         prior, prior_logits = self.img_step(state, prev_action, sample)
-        post_logits = self._logits(self.post_net(torch.cat([prior.deter, embed], -1)))
-        post = RSSMState(prior.deter, self._sample(post_logits, sample))
+        post_logits = self.posterior_logits(prior.deter, embed)
+        post = RSSMState(prior.deter, self.sample_latent(post_logits, sample))
         return post, prior, post_logits, prior_logits
 
     def observe(

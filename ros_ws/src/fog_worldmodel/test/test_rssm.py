@@ -55,9 +55,32 @@ def test_state_shapes_and_steps():
 
 def test_unimix_keeps_every_class_possible():
     m = tiny()
-    logits = m._logits(torch.tensor([[100.0, -100, -100, -100, -100] * 4]))
+    with torch.no_grad():  # a prior net that is certain: class 0 of every latent
+        m.prior_net[-1].weight.zero_()
+        m.prior_net[-1].bias.copy_(torch.tensor([100.0, -100, -100, -100, -100] * 4))
+    logits = m.prior_logits(torch.randn(1, 24))
     probs = logits.softmax(-1)
     assert probs.min().item() == pytest.approx(0.01 / 5, rel=1e-3)
+
+
+def test_public_step_pieces_compose_img_step_and_obs_step():
+    """recurrent_step, prior_logits, posterior_logits, sample_latent: exactly what the steps compute."""
+    m = tiny()
+    m.set_normalization({"action": {"mean": [0.5, -0.5], "std": [2.0, 2.0]}})
+    s = RSSMState(torch.randn(3, 24), torch.nn.functional.one_hot(torch.randint(0, 5, (3, 4)), 5).float())
+    a = torch.randn(3, 2)
+    emb = torch.randn(3, m.embed_dim)
+    prior, prior_logits = m.img_step(s, a, sample=False)
+    deter = m.recurrent_step(s, a)
+    assert torch.equal(deter, prior.deter) and torch.equal(m.prior_logits(deter), prior_logits)
+    assert torch.equal(m.sample_latent(prior_logits, False), prior.stoch)
+    post, _, post_logits, _ = m.obs_step(s, a, emb, torch.zeros(3, dtype=torch.bool), sample=False)
+    assert torch.equal(m.posterior_logits(deter, emb), post_logits)
+    assert torch.equal(m.sample_latent(post_logits, False), post.stoch)
+    torch.manual_seed(5)
+    drawn = m.sample_latent(prior_logits, True)
+    torch.manual_seed(5)
+    assert torch.equal(m.img_step(s, a, sample=True)[0].stoch, drawn)  # same draws from the same generator
 
 
 def test_is_first_resets_state():
@@ -91,7 +114,7 @@ def test_observe_and_imagine_shapes_and_carry():
 def test_straight_through_gradient_flows_to_logits():
     m = tiny()
     logits = torch.randn(3, 4, 5, requires_grad=True)
-    sample = m._sample(logits, sample=True)
+    sample = m.sample_latent(logits, sample=True)
     assert torch.allclose(sample.detach().sum(-1), torch.ones(3, 4))
     v = sample.detach()
     assert torch.all((v.abs() < 1e-6) | ((v - 1).abs() < 1e-6))

@@ -1,86 +1,44 @@
-"""The decoupled swap (DMO) and the two local models that supply its gradients.
+"""FoG's local models: the differentiable models whose Jacobians the swap puts under the global values.
 
-The swap (METHOD.md sections 1-2): the *value* of the next state comes from the global model (the
-diffusion world model, or a true simulator), its *derivative* is the local model's Jacobian,
-evaluated along the global trajectory::
+Both implement the local-model interface of :class:`fog_training.fog.LocalModel` (``start``,
+``feat``, ``detach``, ``step``, ``restart``, ``compute_loss``); the algorithm that drives them, and
+the swap itself, are in :mod:`fog_training.fog`.
 
-    s_{t+1} = f_hat(s_t, a_t) + stopgrad(s^G_{t+1} - f_hat(s_t, a_t))
+- :class:`RSSMLocalModel`: the RSSM of ``fog train rssm`` on image observations. One FoG step,
+  written with the RSSM's public step pieces::
 
-Two equivalent forms are given: :func:`decoupled` (the stop-gradient expression; its value equals
-the global one up to float rounding, local + (global - local)) and :class:`DecoupledSwap` (a custom
-autograd function, as in DMO's code: forward returns the global value exactly, backward hands the
-incoming gradient to the local prediction unchanged). The local models use :func:`swap` (the
-custom function), so one-hot latents stay exactly one-hot.
-
-Local models (one interface, used by :mod:`fog_training.fog_trainer`):
-
-- :class:`RSSMLocalModel`: the RSSM of ``fog train rssm`` on image observations. One FoG step::
-
-      h_{t+1} = GRU(h_t, z_t, a_t)                              (differentiable)
+      h_{t+1} = GRU(h_t, z_t, a_t)                              recurrent_step (differentiable)
       z_hat   = prior(h_{t+1});   z^G = posterior(h_{t+1}, sg(e(o^G_{t+1})))
-      z_{t+1} = z_hat + sg(z^G - z_hat)
-      r_t     = r^G_t + r_phi(s_{t+1}) - sg(r_phi(s_{t+1}))
+      z_{t+1} = swap(z_hat, z^G)                                value z^G, gradient of z_hat
+      r_t     = swap(r_phi(s_{t+1}), r^G_t)                     value r^G, gradient of the reward head
 
 - :class:`MLPLocalModel`: an MLP over state features with a Gaussian delta head (likelihood on
-  state deltas) and a reward head, for DMO on state-based Push-T with the true simulator.
+  state deltas) and a reward head, for DMO with a true simulator (state-based Push-T, the point
+  mass)::
 
-The switches METHOD.md asks for live in :class:`SwapConfig`.
+      s_{t+1} = swap(s_t + delta(s_t, a_t), s^G_{t+1});   r_t = swap(r_phi(s_{t+1}), r^G_t)
+
+The switches (:class:`fog_training.fog.SwapConfig`) choose what is swapped. ``swap`` is looked up
+in this module at call time, so a test can replace ``local_models.swap`` (e.g. to cut the local
+gradient) and both models follow.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from fog_training.actor import mlp
+from fog_training.fog import SwapConfig, swap
 from fog_training.train_loop import ensure_fog_worldmodel
 
 ensure_fog_worldmodel()
 from fog_worldmodel.rssm import RSSM, RSSMState, prev_actions_from  # noqa: E402
 
-
-def decoupled(local: torch.Tensor, global_value: torch.Tensor) -> torch.Tensor:
-    """Value of ``global_value``, gradient of ``local``: local + sg(global - local)."""
-    return local + (global_value.to(local.dtype) - local).detach()
-
-
-class DecoupledSwap(torch.autograd.Function):
-    """``DecoupledSwap.apply(local, global_value)``: the same swap as a custom autograd function."""
-
-    @staticmethod
-    def forward(ctx, local: torch.Tensor, global_value: torch.Tensor) -> torch.Tensor:  # noqa: ARG004
-        return global_value.to(local.dtype).clone()
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # noqa: ARG004
-        return grad, None
-
-
-def swap(local: torch.Tensor, global_value: torch.Tensor) -> torch.Tensor:
-    """Exact global value, local gradient (:class:`DecoupledSwap`)."""
-    return DecoupledSwap.apply(local, global_value.detach())
-
-
-@dataclass
-class SwapConfig:
-    swap_stoch: bool = True
-    """Take the latent's value from the global model: RSSM z from the posterior of the global frame
-    (state for MLP local models). False: the local model's own prediction (Dreamer-style imagination)."""
-    swap_deter: bool = False
-    """Also take the RSSM's h from a no-grad posterior filter over the global frames. With swap_stoch
-    the GRU already computes exactly that value (kept as an ablation switch); it matters without it."""
-    stoch_grad: Literal["mean", "sample"] = "mean"
-    """Gradient path of the latent: the prior mean, or a straight-through (RSSM) / reparameterized
-    (MLP) sample. For the RSSM's categoricals both have the same gradient (the ST estimator's)."""
-    reward_value: Literal["global", "local"] = "global"
-    """Value of the reward in the return: the global model's (gradient from the local head), or the
-    local head's own (value and gradient local)."""
-    posterior_sample: bool = False
-    """z^G: a posterior sample (True) or its mode (False)."""
+__all__ = ["MLPLocalModel", "RSSMLocalModel", "SwapConfig", "SwapState", "swap"]
 
 
 class SwapState(NamedTuple):
@@ -131,28 +89,24 @@ class RSSMLocalModel(nn.Module):
     ) -> tuple[SwapState, torch.Tensor]:
         """(s_t, a_t, o^G_{t+1}, r^G_t) -> (s_{t+1}, r_t): values global, gradients local."""
         rssm, cfg = self.rssm, self.swap
-        m = state.model
-        x = rssm.img_in(torch.cat([m.stoch.flatten(-2), rssm.normalize_actions(action)], -1))
-        deter = rssm.gru(x, m.deter)
+        deter = rssm.recurrent_step(state.model, action)
         with torch.no_grad():
             embed = rssm.encode(next_obs)
         filt = None
-        if state.filt is not None:
+        if state.filt is not None:  # swap_deter without swap_stoch: h's value from a filter over global frames
             with torch.no_grad():
-                xf = rssm.img_in(torch.cat([state.filt.stoch.flatten(-2), rssm.normalize_actions(action)], -1))
-                deter_f = rssm.gru(xf, state.filt.deter)
-                post_f = rssm._logits(rssm.post_net(torch.cat([deter_f, embed], -1)))
-                filt = RSSMState(deter_f, rssm._sample(post_f, cfg.posterior_sample).detach())
+                deter_f = rssm.recurrent_step(state.filt, action)
+                z_f = rssm.sample_latent(rssm.posterior_logits(deter_f, embed), cfg.posterior_sample)
+                filt = RSSMState(deter_f, z_f.detach())
             deter = swap(deter, deter_f)
-        prior_logits = rssm._logits(rssm.prior_net(deter))
+        prior_logits = rssm.prior_logits(deter)
         if cfg.swap_stoch:
-            z_hat = F.softmax(prior_logits, -1) if cfg.stoch_grad == "mean" else rssm._sample(prior_logits, True)
+            z_hat = F.softmax(prior_logits, -1) if cfg.stoch_grad == "mean" else rssm.sample_latent(prior_logits, True)
             with torch.no_grad():
-                post_logits = rssm._logits(rssm.post_net(torch.cat([deter, embed], -1)))
-                z_global = rssm._sample(post_logits, cfg.posterior_sample)
+                z_global = rssm.sample_latent(rssm.posterior_logits(deter, embed), cfg.posterior_sample)
             stoch = swap(z_hat, z_global)
         else:
-            stoch = rssm._sample(prior_logits, True)
+            stoch = rssm.sample_latent(prior_logits, True)
         nxt = RSSMState(deter, stoch)
         r_local = rssm.reward(rssm.feat(nxt))
         reward = swap(r_local, reward_global) if cfg.reward_value == "global" else r_local

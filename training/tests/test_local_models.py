@@ -1,4 +1,5 @@
-"""The decoupled swap: forward value from the global model, gradient from the local model's Jacobian."""
+"""The decoupled swap (fog_training.fog) and the local models (fog_training.local_models): forward value
+from the global model, gradient from the local model's Jacobian."""
 
 import os
 
@@ -8,7 +9,8 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch.set_num_threads(1)
 
-from fog_training.dmo import DecoupledSwap, MLPLocalModel, RSSMLocalModel, SwapConfig, decoupled  # noqa: E402
+from fog_training.fog import DecoupledSwap, SwapConfig, decoupled  # noqa: E402
+from fog_training.local_models import MLPLocalModel, RSSMLocalModel  # noqa: E402
 from fog_worldmodel.rssm import RSSM, RSSMConfig  # noqa: E402
 
 
