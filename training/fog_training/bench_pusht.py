@@ -382,7 +382,7 @@ def _method_action(run: Path) -> dict | None:
     """The action encoding a method's run recorded (policy/actor.json, or SB3's config.json)."""
     actor = run / "policy" / "actor.json"
     if actor.exists():
-        return PushTAction.from_meta(json.loads(actor.read_text()).get("action")).to_meta()
+        return PushTAction.from_meta(json.loads(actor.read_text()).get("pusht_action")).to_meta()
     if (run / "model.zip").exists():
         from fog_training.eval_policy import sb3_action_encoding
 

@@ -304,7 +304,7 @@ def run_action_encoding(run_dir: str | Path) -> PushTAction:
     d = Path(run_dir)
     d = d / "policy" if (d / "policy").is_dir() else d
     info = json.loads((d / "actor.json").read_text()) if (d / "actor.json").exists() else {}
-    return PushTAction.from_meta(info.get("action"))
+    return PushTAction.from_meta(info.get("pusht_action"))
 
 
 def sb3_action_encoding(model_path: str | Path) -> PushTAction:

@@ -468,7 +468,7 @@ class FoGTrainer:
             "rssm_source": cfg.rssm,
         }
         self.pusht_action = PushTAction.from_store_meta(store.meta)
-        self.meta["action"] = self.pusht_action.to_meta()
+        self.meta["pusht_action"] = self.pusht_action.to_meta()
 
     def _setup_pusht_state(self) -> None:
         from fog_training.pusht_state_env import ACTION_DIM, STATE_DIM, PushTStateSimulator
@@ -483,7 +483,7 @@ class FoGTrainer:
         self.replay = SequenceReplay(cfg.replay_capacity * 1000)
         self.bf16 = False
         self.meta = {"env": "gym_pusht state features (fog_training.pusht_state_env)", "state_dim": STATE_DIM}
-        self.meta["action"] = self.pusht_action.to_meta()
+        self.meta["pusht_action"] = self.pusht_action.to_meta()
 
     def _setup_point_mass(self) -> None:
         from fog_training.point_mass_env import ACTION_DIM, STATE_DIM, PointMassSimulator

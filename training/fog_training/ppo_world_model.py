@@ -255,7 +255,7 @@ def train(cfg: PPOWorldModelConfig) -> dict[str, Any]:
                 "iteration": iteration,
                 "samples": samples,
                 "trainer": "ppo_world_model",
-                "action": pusht_action.to_meta(),
+                "pusht_action": pusht_action.to_meta(),
             },
         )
         rssm.save_pretrained(out / "policy" / "rssm")
