@@ -10,10 +10,19 @@ so an interrupted benchmark resumes where it stopped):
 4. ``ppo_world_model``: PPO inside the same world model, same budget, same contexts and filter;
 5. ``dmo``: DMO on state-based Push-T (true simulator + MLP local model), ``state_budget`` real samples;
 6. ``sb3_ppo``: stable-baselines3 PPO in the same state-based Push-T, same real samples;
-7. ``gradient_cost``: time and memory of one actor update, FoG vs BPTT through the sampler.
+7. ``references``: two reference policies on the evaluation seeds, doing nothing (the agent holds
+   still) and uniformly random actions;
+8. ``gradient_cost``: time and memory of one actor update, FoG vs BPTT through the sampler.
+
+Actions are relative moves by default (``--action-encoding relative``: env target = agent +
+``--action-scale-px`` * a, a in [-1, 1]^2), or absolute targets; the collected store records the
+encoding in ``meta.action`` and every method (and the reference rows) acts through the store's
+encoding, so a ``--data`` store written before the switch runs everything absolute.
 
 Every policy is evaluated in gym-pusht (``eval_episodes`` episodes of ``eval_max_steps`` steps,
-deterministic actions) during and after training. Outputs: ``results.json``, ``results.md``
+deterministic actions) during and after training, on the same seeds as the reference rows; the
+table reports each evaluation's coverage gain over doing nothing and says in a sentence whether any
+final policy beats doing nothing. Outputs: ``results.json``, ``results.md``
 (tables), ``curves.png`` (coverage and success vs samples; world-model samples and real samples
 labelled, with the real data behind the world models marked) and, with ``--docs``, the same
 section written into docs/BENCHMARKS.md between its ``bench-pusht`` markers.
@@ -35,9 +44,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-STAGES = ("data", "world_model", "rssm", "fog", "ppo_world_model", "dmo", "sb3_ppo", "gradient_cost")
+from fog_training.data.pusht_collect import DEFAULT_ACTION_SCALE_PX, PushTAction
+
+STAGES = ("data", "world_model", "rssm", "fog", "ppo_world_model", "dmo", "sb3_ppo", "references", "gradient_cost")
 LABELS = {
     "fog": "FoG (diffusion WM + RSSM swap, SAPO)",
     "ppo_world_model": "PPO in the world model",
@@ -61,6 +72,10 @@ class BenchConfig:
     """Steps per collected episode."""
     image_size: int = 64
     """Image size of the collected store."""
+    action_encoding: Literal["relative", "absolute"] = "relative"
+    """Action encoding of the collected store (an existing --data store's own encoding wins)."""
+    action_scale_px: float = DEFAULT_ACTION_SCALE_PX
+    """Relative encoding: pixels of target offset for a = 1."""
     world_model: str = ""
     """A finished ``fog train world-model`` run to use instead of training one."""
     rssm: str = ""
@@ -176,6 +191,39 @@ def _evals(run: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in p.read_text().splitlines() if x.strip()] if p.exists() else []
 
 
+def bench_action_encoding(cfg: BenchConfig, data: Path) -> PushTAction:
+    """The encoding every method acts through: the store's own (``meta.action``), else the bench's."""
+    from fog_training.data.episode_store import EpisodeStore
+
+    try:
+        return PushTAction.from_store_meta(EpisodeStore(data).meta)
+    except Exception:  # noqa: BLE001  (no store: the stage list left out data collection)
+        return PushTAction(cfg.action_encoding, cfg.action_scale_px)
+
+
+def _references_done(cfg: BenchConfig, action: PushTAction, path: Path) -> bool:
+    if not path.exists():
+        return False
+    refs = json.loads(path.read_text())
+    r = refs.get("nothing", {})
+    return (
+        r.get("episodes") == cfg.eval_episodes
+        and r.get("max_steps") == cfg.eval_max_steps
+        and r.get("action_encoding") == action.to_meta()
+    )
+
+
+def run_references(cfg: BenchConfig, action: PushTAction, path: Path) -> None:
+    """Do nothing and random actions on the methods' evaluation seeds (evaluate(..., seed=0))."""
+    from fog_training.eval_policy import evaluate_references
+
+    if not cfg.eval_episodes:
+        return
+    refs = evaluate_references(action, cfg.eval_episodes, cfg.eval_max_steps, min(25, cfg.eval_episodes), seed=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(refs, indent=2))
+
+
 def run_stages(cfg: BenchConfig) -> dict[str, Any]:
     from fog_training import fog_trainer, ppo_world_model, sb3_ppo, train_rssm, train_world_model
     from fog_training.bptt_baseline import GradientCostConfig
@@ -216,10 +264,15 @@ def run_stages(cfg: BenchConfig) -> dict[str, Any]:
                     str(cfg.image_size),
                     "--seed",
                     str(cfg.seed),
+                    "--action-encoding",
+                    cfg.action_encoding,
+                    "--action-scale-px",
+                    str(cfg.action_scale_px),
                     "--overwrite",
                 ]
             ),
         )
+    action = bench_action_encoding(cfg, data)
     if not cfg.world_model and not _finished(wm):
         stage(
             "world_model",
@@ -290,15 +343,22 @@ def run_stages(cfg: BenchConfig) -> dict[str, Any]:
                 ]
             ),
         )
+    enc = ["--pusht-action-encoding", action.encoding, "--pusht-action-scale-px", str(action.scale_px)]
     if not _finished(out / "dmo"):
         stage(
             "dmo",
             lambda: fog_trainer.main(
-                ["--preset", cfg.dmo_preset, "--out", str(out / "dmo"), "--no-progress", *state_args]
+                ["--preset", cfg.dmo_preset, "--out", str(out / "dmo"), "--no-progress", *state_args, *enc]
             ),
         )
+    sb3_enc = ["--action-encoding", action.encoding, "--action-scale-px", str(action.scale_px)]
     if not _finished(out / "sb3_ppo"):
-        stage("sb3_ppo", lambda: sb3_ppo.main(["--preset", cfg.sb3_preset, "--out", str(out / "sb3_ppo"), *state_args]))
+        stage(
+            "sb3_ppo",
+            lambda: sb3_ppo.main(["--preset", cfg.sb3_preset, "--out", str(out / "sb3_ppo"), *state_args, *sb3_enc]),
+        )
+    if not _references_done(cfg, action, out / "references" / "references.json"):
+        stage("references", lambda: run_references(cfg, action, out / "references" / "references.json"))
     if not (out / "gradient_cost" / "gradient_cost.json").exists():
         stage(
             "gradient_cost",
@@ -318,6 +378,18 @@ def run_stages(cfg: BenchConfig) -> dict[str, Any]:
     return collect_results(cfg, data, timings)
 
 
+def _method_action(run: Path) -> dict | None:
+    """The action encoding a method's run recorded (policy/actor.json, or SB3's config.json)."""
+    actor = run / "policy" / "actor.json"
+    if actor.exists():
+        return PushTAction.from_meta(json.loads(actor.read_text()).get("pusht_action")).to_meta()
+    if (run / "model.zip").exists():
+        from fog_training.eval_policy import sb3_action_encoding
+
+        return sb3_action_encoding(run / "model.zip").to_meta()
+    return None
+
+
 def collect_results(cfg: BenchConfig, data: Path, timings: dict[str, float]) -> dict[str, Any]:
     out = Path(cfg.out)
     results: dict[str, Any] = {
@@ -332,7 +404,15 @@ def collect_results(cfg: BenchConfig, data: Path, timings: dict[str, float]) -> 
             if (out / m / "train_summary.json").exists()
             else {}
         )
-        results["methods"][m] = {"label": LABELS[m], "evals": ev, "train_seconds": summary.get("seconds")}
+        results["methods"][m] = {
+            "label": LABELS[m],
+            "evals": ev,
+            "train_seconds": summary.get("seconds"),
+            "action_encoding": _method_action(out / m),
+        }
+    refs = out / "references" / "references.json"
+    results["references"] = json.loads(refs.read_text()) if refs.exists() else {}
+    results["comparison"] = compare_with_nothing(results)
     gc = out / "gradient_cost" / "gradient_cost.json"
     results["gradient_cost"] = json.loads(gc.read_text()) if gc.exists() else None
     wm_summary = Path(cfg.world_model or out / "world_model") / "train_summary.json"
@@ -343,7 +423,12 @@ def collect_results(cfg: BenchConfig, data: Path, timings: dict[str, float]) -> 
         from fog_training.data.episode_store import EpisodeStore
 
         store = EpisodeStore(data)
-        results["dataset"] = {"path": str(data), "episodes": store.num_episodes, "steps": store.num_steps}
+        results["dataset"] = {
+            "path": str(data),
+            "episodes": store.num_episodes,
+            "steps": store.num_steps,
+            "action_encoding": PushTAction.from_store_meta(store.meta).to_meta(),
+        }
     except Exception as e:  # noqa: BLE001  (report what is there)
         results["dataset"] = {"path": str(data), "error": str(e)}
     (out / "results.json").write_text(json.dumps(results, indent=2))
@@ -360,6 +445,69 @@ def collect_results(cfg: BenchConfig, data: Path, timings: dict[str, float]) -> 
         )
         write_docs_section(Path(cfg.docs), md)
     return results
+
+
+def compare_with_nothing(results: dict[str, Any]) -> dict[str, Any]:
+    """Each method's final policy against doing nothing on the same seeds, and the sentence that says it.
+
+    A method beats doing nothing when the mean final coverage of its last evaluation is higher than
+    doing nothing's (its gain is positive). The do-nothing row's standard error over episodes is
+    given alongside, so that a gain within noise reads as such.
+    """
+    nothing = results.get("references", {}).get("nothing")
+    if not nothing:
+        return {"sentence": "No do-nothing reference was run (eval_episodes 0?): no comparison.", "methods": {}}
+    base, base_success = nothing["mean_final_coverage"], nothing["success_rate"]
+    n = max(int(nothing["episodes"]), 1)
+    se = float(nothing.get("std_final_coverage", 0.0)) / n**0.5
+    methods = {}
+    for m, r in results["methods"].items():
+        if r["evals"]:
+            e = r["evals"][-1]
+            methods[m] = {
+                "label": r["label"],
+                "samples": e["samples"],
+                "mean_final_coverage": e["mean_final_coverage"],
+                "success_rate": e["success_rate"],
+                "coverage_gain": e["mean_final_coverage"] - base,
+                "beats_nothing": e["mean_final_coverage"] > base,
+            }
+    ref = (
+        f"doing nothing ends at a mean final coverage of {base:.3f} (standard error {se:.3f} over {n} episodes) "
+        f"and a success rate of {base_success:.2f}"
+    )
+    if not methods:
+        sentence = f"No method has an evaluation yet; {ref}."
+    else:
+        winners = sorted((v for v in methods.values() if v["beats_nothing"]), key=lambda v: -v["coverage_gain"])
+        if not winners:
+            best = max(methods.values(), key=lambda v: v["coverage_gain"])
+            sentence = (
+                f"**No method beats doing nothing**: {ref}; the best final policy, {best['label']}, ends at "
+                f"{best['mean_final_coverage']:.3f} (gain {best['coverage_gain']:+.3f}, success rate "
+                f"{best['success_rate']:.2f})."
+            )
+        else:
+
+            def item(v: dict) -> str:
+                noise = " (within 2 standard errors: not a clear win)" if v["coverage_gain"] <= 2 * se else ""
+                return f"{v['label']} ({v['coverage_gain']:+.3f}, success rate {v['success_rate']:.2f}){noise}"
+
+            losers = [v["label"] for v in methods.values() if not v["beats_nothing"]]
+            sentence = (
+                f"**{len(winners)} of {len(methods)} methods beat doing nothing** on mean final coverage "
+                f"(final policies, same seeds): "
+                + "; ".join(item(v) for v in winners)
+                + f". {ref[0].upper()}{ref[1:]}"
+                + (f"; {', '.join(losers)} do not." if losers else ".")
+            )
+    random = results.get("references", {}).get("random")
+    if random:
+        sentence += (
+            f" Uniformly random actions end at {random['mean_final_coverage']:.3f} "
+            f"(gain {random['mean_final_coverage'] - base:+.3f}, success rate {random['success_rate']:.2f})."
+        )
+    return {"sentence": sentence, "nothing_standard_error": se, "methods": methods}
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
@@ -384,6 +532,12 @@ def plot(results: dict[str, Any], path: Path) -> None:
         c, mk, ls = styles[m]
         axes[0].plot(x, [e["mean_final_coverage"] for e in r["evals"]], color=c, marker=mk, ls=ls, label=label)
         axes[1].plot(x, [e["success_rate"] for e in r["evals"]], color=c, marker=mk, ls=ls, label=label)
+    refs = results.get("references", {})
+    for kind, color in (("nothing", "black"), ("random", "gray")):
+        if kind in refs:
+            r = refs[kind]
+            axes[0].axhline(r["mean_final_coverage"], color=color, ls="-.", lw=1, label=r["label"])
+            axes[1].axhline(r["success_rate"], color=color, ls="-.", lw=1, label=r["label"])
     steps = results.get("dataset", {}).get("steps")
     for ax, name in zip(axes, ("mean final coverage", "success rate")):
         if steps:
@@ -405,6 +559,20 @@ def markdown(results: dict[str, Any], cfg: BenchConfig) -> str:
 
     cmd = "fog bench pusht " + shlex.join(_ARGV)
     ds = results.get("dataset", {})
+    act = ds.get("action_encoding") or {}
+    actions = (
+        f"Actions: {act.get('encoding')} ({act.get('description')}; the store's `meta.action`, used by every "
+        "method and by the reference rows)."
+        if act
+        else "Actions: unknown (no readable store)."
+    )
+    encodings = {
+        json.dumps(r.get("action_encoding"), sort_keys=True) for r in results["methods"].values() if r["evals"]
+    }
+    if len(encodings) > 1 or (encodings and json.dumps(act, sort_keys=True) not in encodings):
+        actions += " **Warning: the methods' runs recorded different action encodings (reused runs?)**."
+    comparison = results.get("comparison") or compare_with_nothing(results)
+    nothing = results.get("references", {}).get("nothing")
     lines = [
         "## Push-T: FoG vs baselines (true-environment evaluation)",
         "",
@@ -413,23 +581,37 @@ def markdown(results: dict[str, Any], cfg: BenchConfig) -> str:
         f"Machine: {platform.node()} ({platform.machine()}, {__import__('os').cpu_count()} CPUs), "
         f"{time.strftime('%Y-%m-%d %H:%M')}. Dataset: {ds.get('episodes')} episodes, {ds.get('steps')} real steps "
         f"(`{ds.get('path')}`). Evaluation: {cfg.eval_episodes} gym-pusht episodes of up to {cfg.eval_max_steps} "
-        "steps per point, "
-        "deterministic actions, success = coverage > 0.95.",
+        "steps per point (the same seeds for every row), "
+        "deterministic actions, success = coverage > 0.95. " + actions,
         "",
-        "| method | sample kind | samples | real samples | success rate | mean final coverage | train time (s) |",
-        "|---|---|---|---|---|---|---|",
+        comparison["sentence"],
+        "",
+        "| method | sample kind | samples | real samples | success rate | mean final coverage "
+        "| gain over doing nothing | train time (s) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+
+    def gain(cov: float) -> str:
+        return "" if not nothing else f"{cov - nothing['mean_final_coverage']:+.3f}"
+
+    for r in results.get("references", {}).values():
+        lines.append(
+            f"| {r['label'].capitalize()} (reference) | none | 0 | 0 | {r['success_rate']:.2f} | "
+            f"{r['mean_final_coverage']:.3f} | {gain(r['mean_final_coverage'])} | |"
+        )
     for r in results["methods"].values():
         for e in r["evals"]:
             lines.append(
                 f"| {r['label']} | {'world model' if e['sample_kind'] == 'world_model' else 'real'} | {e['samples']} | "
                 f"{e['real_samples']} | {e['success_rate']:.2f} | {e['mean_final_coverage']:.3f} | "
+                f"{gain(e['mean_final_coverage'])} | "
                 f"{'' if r['train_seconds'] is None else round(r['train_seconds'])} |"
             )
     lines += [
         "",
         "Real samples of the image methods = the dataset steps the world models were trained on (their policy "
-        "samples are all imagined).",
+        "samples are all imagined). Gain over doing nothing = mean final coverage minus that of the agent holding "
+        "still, on the same episodes (a policy that never touches the T scores 0).",
         "",
         f"Plot: `{Path(cfg.out) / 'curves.png'}`.",
         "",

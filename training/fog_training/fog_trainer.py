@@ -44,6 +44,7 @@ from torch import nn
 from fog_training import fog
 from fog_training.actor import ActorConfig, SquashedGaussianActor, save_actor
 from fog_training.critic import CriticEnsemble, make_target
+from fog_training.data.pusht_collect import PushTAction
 from fog_training.fog import FoGStepConfig
 from fog_training.local_models import MLPLocalModel, RSSMLocalModel
 from fog_training.sapo import Temperature, target_entropy
@@ -77,6 +78,10 @@ class FoGConfig(FoGStepConfig):
     """Policy-rollout sequences kept for the RSSM refresh (transitions x 1000 for the MLP)."""
     sim_max_steps: int = 100
     """DMO: episode length of the training simulators (the dataset's episodes are 100 steps)."""
+    pusht_action_encoding: Literal["relative", "absolute"] = "relative"
+    """DMO: Push-T action encoding (fog_training.data.pusht_collect.PushTAction); image runs use the dataset's."""
+    pusht_action_scale_px: float = 60.0
+    """DMO: pixels of target offset for a = 1 in the relative encoding."""
     local_hidden: tuple[int, ...] = (256, 256)
     """DMO: widths of the MLP local model."""
     global_precision: Literal["fp32", "bf16", "auto"] = "auto"
@@ -332,6 +337,7 @@ class FoGTrainer:
         self.rng = np.random.default_rng(cfg.seed)
         self.real_samples_offline = 0  # real samples behind the world models (dataset size)
         self.meta: dict[str, Any] = {}
+        self.pusht_action = PushTAction(cfg.pusht_action_encoding, cfg.pusht_action_scale_px)
         if cfg.mode == "world_model":
             self._setup_world_model()
         elif cfg.mode == "point_mass":
@@ -407,18 +413,23 @@ class FoGTrainer:
             "world_model": cfg.world_model,
             "rssm_source": cfg.rssm,
         }
+        self.pusht_action = PushTAction.from_store_meta(store.meta)
+        self.meta["pusht_action"] = self.pusht_action.to_meta()
 
     def _setup_pusht_state(self) -> None:
         from fog_training.pusht_state_env import ACTION_DIM, STATE_DIM, PushTStateSimulator
 
         cfg = self.cfg
-        self.global_model = PushTStateSimulator(cfg.num_envs, cfg.seed, cfg.sim_max_steps, self.device)
+        self.global_model = PushTStateSimulator(
+            cfg.num_envs, cfg.seed, cfg.sim_max_steps, self.device, action=self.pusht_action
+        )
         self.local = MLPLocalModel(STATE_DIM, ACTION_DIM, tuple(cfg.local_hidden), cfg.swap).to(self.device)
         self.action_dim = ACTION_DIM
         self.action_low, self.action_high = (-1.0, -1.0), (1.0, 1.0)
         self.replay = SequenceReplay(cfg.replay_capacity * 1000)
         self.bf16 = False
         self.meta = {"env": "gym_pusht state features (fog_training.pusht_state_env)", "state_dim": STATE_DIM}
+        self.meta["pusht_action"] = self.pusht_action.to_meta()
 
     def _setup_point_mass(self) -> None:
         from fog_training.point_mass_env import ACTION_DIM, STATE_DIM, PointMassSimulator
@@ -542,11 +553,13 @@ class FoGTrainer:
             if cfg.mode == "world_model":
                 rssm = self.local.rssm
                 runner = lambda seeds, rec: run_rssm_policy(
-                    self.actor, rssm, seeds, cfg.eval_max_steps, self.image_size, rec
+                    self.actor, rssm, seeds, cfg.eval_max_steps, self.image_size, rec, action=self.pusht_action
                 )  # noqa: E731
             else:
                 policy = actor_state_policy(self.actor)
-                runner = lambda seeds, rec: run_state_policy(policy, seeds, cfg.eval_max_steps, rec)  # noqa: E731
+                runner = lambda seeds, rec: run_state_policy(  # noqa: E731
+                    policy, seeds, cfg.eval_max_steps, rec, action=self.pusht_action
+                )
             s = evaluate(runner, episodes, min(25, episodes), seed=0)
         finally:
             self.actor.train()

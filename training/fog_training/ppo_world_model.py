@@ -178,6 +178,7 @@ def train(cfg: PPOWorldModelConfig) -> dict[str, Any]:
 
     from fog_training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
     from fog_training.data.episode_store import EpisodeStore
+    from fog_training.data.pusht_collect import PushTAction
     from fog_training.eval_policy import evaluate, run_rssm_policy
     from fog_training.global_models import DiffusionGlobalModel
     from fog_training.window_sampler import WindowSampler
@@ -204,6 +205,7 @@ def train(cfg: PPOWorldModelConfig) -> dict[str, Any]:
     gm = DiffusionGlobalModel(wm, sampler, cfg.num_envs, device, cfg.seed)
     A = store.action_dim
     act_meta = store.meta.get("action", {})
+    pusht_action = PushTAction.from_store_meta(store.meta)  # how the true env reads the dataset's actions
     actor = SquashedGaussianActor(
         ActorConfig(
             feat_dim=rssm.feat_dim,
@@ -253,6 +255,7 @@ def train(cfg: PPOWorldModelConfig) -> dict[str, Any]:
                 "iteration": iteration,
                 "samples": samples,
                 "trainer": "ppo_world_model",
+                "pusht_action": pusht_action.to_meta(),
             },
         )
         rssm.save_pretrained(out / "policy" / "rssm")
@@ -263,7 +266,9 @@ def train(cfg: PPOWorldModelConfig) -> dict[str, Any]:
     def record_eval() -> None:
         actor.eval()
         s = evaluate(
-            lambda seeds, rec: run_rssm_policy(actor, rssm, seeds, cfg.eval_max_steps, image_size, rec),
+            lambda seeds, rec: run_rssm_policy(
+                actor, rssm, seeds, cfg.eval_max_steps, image_size, rec, action=pusht_action
+            ),
             cfg.eval_episodes,
             min(25, cfg.eval_episodes),
             seed=0,

@@ -6,11 +6,13 @@ sin/cos of the block angle, block velocity and angular velocity::
     [ax/256 - 1, ay/256 - 1, avx/1024, avy/1024, bx/256 - 1, by/256 - 1, sin th, cos th, bvx/256, bvy/256, w/4]
 
 (gym-pusht's own state observation has no velocities; the agent is PD-controlled towards its
-target, so without them the state is not Markov.) Action: the normalised absolute target in
-[-1, 1]^2, as in the dataset (env action = (a + 1) * 256). Reward: the dataset's dense training
-reward (``fog_training.data.pusht_collect.dense_reward``, same default weights). Episodes end with
-success (coverage > 0.95, terminated) or after ``max_steps`` (truncated); ``info`` carries
-``coverage`` and ``is_success``: judge policies by those, never by the dense reward.
+target, so without them the state is not Markov.) Action: a in [-1, 1]^2, turned into gym-pusht's
+target by a :class:`~fog_training.data.pusht_collect.PushTAction` (default: relative, target =
+agent + 60 px * a; or absolute, (a + 1) * 256, as in stores written before the switch). Reward:
+the dataset's dense training reward (``fog_training.data.pusht_collect.dense_reward``, same
+default weights). Episodes end with success (coverage > 0.95, terminated) or after ``max_steps``
+(truncated); ``info`` carries ``coverage`` and ``is_success``: judge policies by those, never by
+the dense reward.
 
 :class:`PushTStateSimulator` steps N such environments without gradients and restarts ended
 episodes itself (autoreset), counting every step as a real-environment sample.
@@ -25,7 +27,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from fog_training.data.pusht_collect import ARENA, ENV_ID, reward_terms
+from fog_training.data.pusht_collect import ENV_ID, PushTAction, reward_terms
 
 STATE_DIM = 11
 ACTION_DIM = 2
@@ -58,9 +60,15 @@ class PushTStateEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
-    def __init__(self, max_steps: int = 300, reward_weights: tuple[float, float, float] = (1.0, 0.5, 1.0)) -> None:
+    def __init__(
+        self,
+        max_steps: int = 300,
+        reward_weights: tuple[float, float, float] = (1.0, 0.5, 1.0),
+        action: PushTAction | None = None,
+    ) -> None:
         import gym_pusht  # noqa: F401  (registers the environment)
 
+        self.action_encoding = action or PushTAction()
         self.env = gym.make(ENV_ID, obs_type="state", max_episode_steps=10**9).unwrapped
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (STATE_DIM,), np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
@@ -75,7 +83,7 @@ class PushTStateEnv(gym.Env):
         return state_features(self.env), {}
 
     def step(self, action):
-        target = (np.clip(np.asarray(action, np.float64), -1, 1) + 1) * (ARENA / 2)
+        target = self.action_encoding.target(action, np.asarray(self.env.agent.position))
         _, env_reward, terminated, _, info = self.env.step(target)
         self.t += 1
         cov = float(info["coverage"])
@@ -124,8 +132,10 @@ class PushTStateSimulator:
         max_steps: int = 100,
         device: str | torch.device = "cpu",
         reward_weights: tuple[float, float, float] = (1.0, 0.5, 1.0),
+        action: PushTAction | None = None,
     ) -> None:
-        self.envs = [PushTStateEnv(max_steps, reward_weights) for _ in range(num_envs)]
+        self.action_encoding = action or PushTAction()
+        self.envs = [PushTStateEnv(max_steps, reward_weights, self.action_encoding) for _ in range(num_envs)]
         self.num_envs = num_envs
         self.device = torch.device(device)
         self.seed = seed

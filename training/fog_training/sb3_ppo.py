@@ -1,7 +1,8 @@
 """``fog train ppo-sb3``: model-free PPO (stable-baselines3) in the true state-based Push-T.
 
 The sample-efficiency reference for DMO: the same environment (:class:`PushTStateEnv`: 11 state
-features, normalised absolute target actions, the dense training reward, success termination,
+features, actions in the encoding of ``--action-encoding`` (relative moves by default, as DMO's;
+recorded in config.json, which ``fog eval policy --sb3`` reads), the dense training reward, success termination,
 ``sim_max_steps``-step episodes), the same real-sample budget, the same evaluation
 (deterministic actions, ``evals.jsonl`` records with the same fields as ``fog train policy``).
 
@@ -18,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass
@@ -43,6 +44,10 @@ class SB3PPOConfig:
     """Policy and value MLP widths."""
     sim_max_steps: int = 100
     """Episode length of the training environments (as DMO's)."""
+    action_encoding: Literal["relative", "absolute"] = "relative"
+    """Push-T action encoding (fog_training.data.pusht_collect.PushTAction)."""
+    action_scale_px: float = 60.0
+    """Pixels of target offset for a = 1 in the relative encoding."""
     eval_every_samples: int = 20_480
     """True-environment evaluation every this many real samples."""
     eval_episodes: int = 50
@@ -90,6 +95,7 @@ def train(cfg: SB3PPOConfig) -> dict[str, Any]:
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.vec_env import DummyVecEnv
 
+    from fog_training.data.pusht_collect import PushTAction
     from fog_training.eval_policy import evaluate, run_state_policy
     from fog_training.pusht_state_env import PushTStateEnv
 
@@ -101,7 +107,8 @@ def train(cfg: SB3PPOConfig) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "evals.jsonl").unlink(missing_ok=True)
     (out / "config.json").write_text(json.dumps({k: getattr(cfg, k) for k in cfg.__dataclass_fields__}, indent=2))
-    env = DummyVecEnv([lambda i=i: PushTStateEnv(cfg.sim_max_steps) for i in range(cfg.n_envs)])
+    action = PushTAction(cfg.action_encoding, cfg.action_scale_px)
+    env = DummyVecEnv([lambda i=i: PushTStateEnv(cfg.sim_max_steps, action=action) for i in range(cfg.n_envs)])
     env.seed(cfg.seed)
     model = PPO(
         "MlpPolicy",
@@ -121,7 +128,7 @@ def train(cfg: SB3PPOConfig) -> dict[str, Any]:
     def record_eval(samples: int) -> None:
         policy = lambda obs: model.predict(obs, deterministic=True)[0]  # noqa: E731
         s = evaluate(
-            lambda seeds, rec: run_state_policy(policy, seeds, cfg.eval_max_steps, rec),
+            lambda seeds, rec: run_state_policy(policy, seeds, cfg.eval_max_steps, rec, action=action),
             cfg.eval_episodes,
             min(25, cfg.eval_episodes),
             seed=0,

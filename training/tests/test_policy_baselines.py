@@ -147,6 +147,14 @@ def test_bench_pusht_debug_preset_writes_every_method_the_gradient_cost_and_the_
     text = docs.read_text()
     assert "\nold\n" not in text and text.startswith("# Benchmarks") and text.rstrip().endswith("after")
     assert "fog bench pusht --preset debug" in text and "PPO in the true env (SB3)" in text
+    # the reference rows, on the same evaluation episodes, and the sentence on doing nothing
+    refs = res["references"]
+    assert set(refs) == {"nothing", "random"} and all(r["episodes"] == 2 for r in refs.values())
+    assert res["dataset"]["action_encoding"]["encoding"] == "relative"
+    assert all(r["action_encoding"] == res["dataset"]["action_encoding"] for r in res["methods"].values())
+    assert "| Do nothing (agent holds still) (reference) | none | 0 | 0 |" in text
+    assert "| Uniformly random actions (reference) | none | 0 | 0 |" in text
+    assert "beat doing nothing" in text and "Actions: relative" in text and "Warning" not in text
     assert (docs.parent / "media" / "pusht_bench_curves.png").stat().st_size > 10_000
     # a second call resumes: every stage is finished, nothing is retrained
     stamp = (out / "fog" / "train_summary.json").stat().st_mtime

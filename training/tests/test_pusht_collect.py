@@ -71,7 +71,8 @@ def test_collect_three_short_episodes(tmp_path):
     assert store.action_dim == 2 and store.proprio_dim == 2
     meta = store.meta
     assert meta["source"] == "pusht" and meta["schema_version"] == 1
-    assert "coverage" in meta["reward_source"] and meta["action"]["names"] == ["target_x", "target_y"]
+    assert "coverage" in meta["reward_source"] and meta["action"]["names"] == ["target_dx", "target_dy"]
+    assert meta["action"]["encoding"] == "relative" and meta["action"]["scale_px"] == 60.0
     assert meta["created_by"].startswith("fog collect-pusht --episodes 3")
     cfg = meta["config"]
     for i in range(3):
