@@ -413,8 +413,9 @@ class FoGTrainer:
             "world_model": cfg.world_model,
             "rssm_source": cfg.rssm,
         }
-        self.pusht_action = PushTAction.from_store_meta(store.meta)
-        self.meta["pusht_action"] = self.pusht_action.to_meta()
+        if store.meta.get("source") == "pusht":  # Go2 datasets act with cmd_vel, not Push-T targets
+            self.pusht_action = PushTAction.from_store_meta(store.meta)
+            self.meta["pusht_action"] = self.pusht_action.to_meta()
 
     def _setup_pusht_state(self) -> None:
         from fog_training.pusht_state_env import ACTION_DIM, STATE_DIM, PushTStateSimulator
