@@ -87,6 +87,8 @@ def export_main(argv: list[str] | None = None) -> int:
             "high": [float(x) for x in meta["action"]["high"]],
         },
         "policy_rate_hz": float(meta.get("policy_rate_hz", 5.0)),
+        # the simulator scene the policy was trained for (fog deploy --robot sim picks it from here)
+        "task": task_of(meta),
         "normalization": meta.get("normalization", {}),
         "default_pose": [0.0, 0.9, -1.8] * 4,
         "action_scale": 1.0,
@@ -99,6 +101,16 @@ def export_main(argv: list[str] | None = None) -> int:
     full = export_policy(rssm, ActionHead(actor), spec, a.out, ep["image"][:n], ep["proprio"][:n], a.tolerance)
     print(json.dumps({"artifact": a.out, "parity": full["parity"]}, indent=2))
     return 0
+
+
+def task_of(dataset_meta: dict) -> str | None:
+    """The Go2 task (quadruped_bridge.tasks) a dataset was made for, from its reward source; None if unknown."""
+    source = str(dataset_meta.get("reward_source", ""))
+    if source.startswith("goal-progress"):
+        return "goal"
+    if source.startswith(("sim:", "sim-progress")):
+        return "pushcube"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,9 +46,9 @@ def default_artifact() -> str:
     try:
         from ament_index_python.packages import get_package_share_directory
 
-        return str(Path(get_package_share_directory("fog_policy")) / "artifacts" / "pushcube")
+        return str(Path(get_package_share_directory("fog_policy")) / "artifacts" / "goal")
     except Exception:
-        return str(Path(__file__).resolve().parents[1] / "artifacts" / "pushcube")
+        return str(Path(__file__).resolve().parents[1] / "artifacts" / "goal")
 
 
 def parse_args(argv):
@@ -56,7 +56,13 @@ def parse_args(argv):
         prog="fog deploy", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--robot", choices=["sim", "go2", "replay"], default="sim")
-    p.add_argument("--artifact", default=None, help="exported policy folder (default: the bundled policy)")
+    p.add_argument("--artifact", default=None, help="exported policy folder (default: the bundled goal policy)")
+    p.add_argument(
+        "--task",
+        choices=["goal", "pushcube"],
+        default=None,
+        help="--robot sim: the scene (default: the task the artifact was trained for, else pushcube)",
+    )
     p.add_argument("--params-file", default=None, help="ROS 2 parameters file (default: config/deploy.yaml)")
     p.add_argument("--dry-run", action="store_true", help="policy publishes on fog_policy/dry_run/* only")
     p.add_argument("--bag", default="", help="bag to replay (--robot replay)")
@@ -72,6 +78,18 @@ def parse_args(argv):
     p.add_argument("--real-robot", action="store_true",
                    help="--robot go2: this is the real robot (allows its DDS domain 0)")
     return p.parse_args(argv)
+
+
+def sim_task(args) -> str:
+    """--task, else the task recorded in the artifact's policy_meta.json, else pushcube."""
+    if args.task:
+        return args.task
+    from fog_policy.policy_artifact import load_meta
+
+    try:
+        return str(load_meta(args.artifact or default_artifact()).get("task") or "pushcube")
+    except Exception:  # an unreadable artifact is the policy node's to refuse, with its own message
+        return "pushcube"
 
 
 def go2_overrides(args) -> list[Parameter]:
@@ -98,7 +116,7 @@ def build_nodes(args, stop: clean_exit.StopFlag | None = None):
     if args.robot == "sim":
         from quadruped_bridge.sim_node import SimNode
 
-        backend = SimNode(**common)
+        backend = SimNode(parameter_overrides=[Parameter("task", value=sim_task(args))], **common)
         loops.append(lambda: backend.run(until=stop.is_set))
     elif args.robot == "go2":
         from quadruped_bridge.go2_bridge_node import Go2BridgeNode

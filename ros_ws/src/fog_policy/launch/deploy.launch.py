@@ -6,9 +6,10 @@
     ros2 launch fog_policy deploy.launch.py robot:=replay bag:=bags/episode_0001 artifact:=...
 
 Arguments: robot (sim | go2 | replay), artifact (exported policy folder; default: the bundled
-small policy), params_file (default: this package's config/deploy.yaml), use_sim_time (default:
+goal policy), params_file (default: this package's config/deploy.yaml), use_sim_time (default:
 true for sim and replay, false for go2), dry_run (policy publishes on fog_policy/dry_run/* only;
-always on for replay), namespace, bag (replay only).
+always on for replay), namespace, bag (replay only), task (robot:=sim scene: goal | pushcube;
+default: the task recorded in the artifact).
 Network (quadruped_bridge.network_policy): network (localhost | lan; default localhost), domain_id
 (the ROS domain; default ROS_DOMAIN_ID if set, else FOG_ROS_DOMAIN_ID, else 42).
 Robot (robot:=go2): network_interface (wired to the robot), robot_domain (the robot's CycloneDDS
@@ -39,6 +40,18 @@ from launch.events import Shutdown
 from launch_ros.actions import Node, PushRosNamespace
 from quadruped_bridge import network_policy
 from quadruped_bridge.sros2_keystore import ENCLAVES
+
+
+def _artifact_task(artifact: str) -> str:
+    """The task recorded in the artifact's policy_meta.json (fog export), else pushcube."""
+    import json
+
+    try:
+        with open(os.path.join(artifact, "policy_meta.json")) as f:
+            return str(json.load(f).get("task") or "pushcube")
+    except (OSError, ValueError):
+        return "pushcube"
+
 
 BACKENDS = {"sim": ("quadruped_bridge", "sim_node", "go2_sim"),
             "go2": ("quadruped_bridge", "go2_bridge_node", "go2_bridge"),
@@ -72,7 +85,7 @@ def _nodes(context):
     enclave = lambda name: ["--enclave", ENCLAVES[name]] if secure else []  # noqa: E731
     share = get_package_share_directory("fog_policy")
     params = get("params_file") or os.path.join(share, "config", "deploy.yaml")
-    artifact = get("artifact") or os.path.join(share, "artifacts", "pushcube")
+    artifact = get("artifact") or os.path.join(share, "artifacts", "goal")
     sim_time = get("use_sim_time") or ("false" if robot == "go2" else "true")
     sim_time = sim_time.lower() == "true"
     dry_run = robot == "replay" or get("dry_run").lower() == "true"
@@ -85,8 +98,9 @@ def _nodes(context):
         backend_params = [params, {"use_sim_time": sim_time, "network_interface": get("network_interface"),
                                    "dds_domain_id": int(get("robot_domain")),
                                    "real_robot": get("real_robot").lower() == "true"}]
-    else:
-        backend_params = [params, {"use_sim_time": sim_time}]
+    else:  # the simulator's scene: task:=, else the task the artifact was trained for
+        task = get("task") or _artifact_task(artifact)
+        backend_params = [params, {"use_sim_time": sim_time, "task": task}]
     backend = Node(package=package, executable=executable, name=name, output="screen", parameters=backend_params,
                    ros_arguments=enclave(name))
     nodes = [backend]
@@ -111,6 +125,8 @@ def generate_launch_description():
         DeclareLaunchArgument("dry_run", default_value="false", description="publish on fog_policy/dry_run/* only"),
         DeclareLaunchArgument("namespace", default_value="", description="namespace for every node"),
         DeclareLaunchArgument("bag", default_value="", description="bag to replay (robot:=replay)"),
+        DeclareLaunchArgument("task", default_value="",
+                              description="robot:=sim scene: goal | pushcube (default: the artifact's task)"),
         DeclareLaunchArgument("network", default_value="localhost",
                               description="discovery range: localhost, or lan (the subnet, deliberately)"),
         DeclareLaunchArgument("domain_id", default_value="",
