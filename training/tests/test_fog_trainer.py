@@ -115,8 +115,19 @@ def test_dmo_mode_on_state_pusht_learns_something(tmp_path):
     assert fog_trainer.main(["--preset", "dmo-debug", "--out", str(out), "--iterations", "10"]) == 0
     m = _records(out / "metrics.jsonl")
     assert all(r["rollout/reward_global"] < 0.5 for r in m)  # the dense reward, from the true simulator
-    nll = [r["refresh/local/nll"] for r in m]
-    assert np.mean(nll[-3:]) < np.mean(nll[:3])  # the MLP local model learns the simulator's deltas
+    # the MLP local model learned the simulator's deltas: on every real transition it saw, its loss
+    # is below that of the same model untrained (same scales). (The refresh NLL's trend is no test:
+    # the policy keeps moving to new states.)
+    trainer = fog_trainer.FoGTrainer(fog_trainer.PRESETS["dmo-debug"]())
+    trainer.load(out)
+    d, n = trainer.replay.data, trainer.replay.size
+    batch = {k: torch.from_numpy(d[k][:n]) for k in ("state", "action", "next_state", "reward")}
+    fresh = type(trainer.local)(11, 2, tuple(trainer.cfg.local_hidden), trainer.cfg.swap)
+    fresh.load_state_dict({k: v for k, v in trainer.local.state_dict().items() if "scale" in k}, strict=False)
+    with torch.no_grad():
+        trained_loss, _ = trainer.local.compute_loss(batch)
+        untrained_loss, _ = fresh.compute_loss(batch)
+    assert n >= 100 and trained_loss < untrained_loss, (float(trained_loss), float(untrained_loss))
     objectives = [r["actor/objective"] for r in m]
     assert len(set(np.round(objectives, 6))) > 1 and all(np.isfinite(objectives))
     assert any(r["actor/grad_norm"] > 0 for r in m if not r["actor/warmup"])
