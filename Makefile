@@ -59,7 +59,7 @@ $(SDK_STAMP): $(STAMP) requirements.txt | apt-deps
 	$(PY) -c "import cyclonedds.domain, unitree_sdk2py.utils.crc"
 	touch $@
 
-WS_SOURCES := $(shell find $(WS)/src -name setup.py -o -name package.xml -o -name '*.launch.py' -o -name '*.yaml' 2>/dev/null)
+WS_SOURCES := $(shell find $(WS)/src -name setup.py -o -name package.xml -o -name '*.launch.py' -o -name '*.yaml' -o -path '*/artifacts/*' -type f 2>/dev/null)
 $(WS_STAMP): $(STAMP) $(SDK_STAMP) $(WS_SOURCES)
 	cd $(WS) && ../$(VENV)/bin/colcon --log-base log build --symlink-install --event-handlers console_direct- 2>&1 | tail -n 3
 	touch $@

@@ -60,28 +60,19 @@ def torch_policy_source(run: str | Path):
 
 
 def evaluate_run(source: str, episodes: int, seed: int, task_name: str = "goal", camera_size: int = 64):
-    """(summary, results) of ``source``: a policy run dir, an artifact dir, or still/random/scripted."""
+    """(summary, results) of ``source``: a policy run dir, its policy/ folder, an artifact dir, or
+    still/random/scripted (``fog_policy.task_rollout.make_source``)."""
     from fog_policy import task_rollout as tr
-    from quadruped_bridge.sim import Go2Sim, SimConfig
+    from quadruped_bridge.exploration import command_bounds
     from quadruped_bridge.tasks import task_by_name
 
-    task = task_by_name(task_name)
     if (Path(source) / "policy" / "actor.json").exists():
         act, reset = torch_policy_source(source)
     elif (Path(source) / "actor.json").exists():
         act, reset = torch_policy_source(Path(source).parent)
     else:
-        low, high = np.array([-0.2, -0.25, -0.8]), np.array([0.5, 0.25, 0.8])
-        act, reset, _ = tr.make_source(source, task, low, high, seed)
-    sim = Go2Sim(SimConfig(camera_width=camera_size, camera_height=camera_size, task=task_name))
-    results = []
-    try:
-        for i in range(episodes):
-            reset()
-            results.append(tr.run_episode(sim, task, act, seed + i))
-    finally:
-        sim.close()
-    return tr.summarize(results), results
+        act, reset, _ = tr.make_source(source, task_by_name(task_name), *command_bounds(), seed)
+    return tr.run_episodes(act, reset, task_name, episodes, seed, camera_size)
 
 
 def action_histograms(results, data: str | None, out: Path, first: int = 5) -> dict:

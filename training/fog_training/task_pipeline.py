@@ -51,9 +51,8 @@ TASK_DEFAULTS: dict[str, dict] = {
         "wm_minutes": 20.0,
         "rssm_minutes": 6.0,
         "policy_minutes": 15.0,
-        # The exploration's command ranges (quadruped_bridge.exploration.ExplorationConfig).
-        "cmd_low": (-0.2, -0.25, -0.8),
-        "cmd_high": (0.5, 0.25, 0.8),
+        # action bounds = the exploration's command ranges (quadruped_bridge.exploration.command_bounds)
+        "bounds": "exploration",
     },
     "pushcube": {
         "image_size": 64,
@@ -63,8 +62,7 @@ TASK_DEFAULTS: dict[str, dict] = {
         "wm_minutes": 12.0,
         "rssm_minutes": 6.0,
         "policy_minutes": 10.0,
-        "cmd_low": None,
-        "cmd_high": None,
+        "bounds": None,
     },
 }
 
@@ -122,8 +120,11 @@ def stage_commands(a: argparse.Namespace) -> dict[str, list[str]]:
     data = str(w / "go2.zarr")
     bounds = []
     d = TASK_DEFAULTS[a.task]
-    if d["cmd_low"] is not None:
-        bounds = ["--cmd-low", *(f"{x:g}" for x in d["cmd_low"]), "--cmd-high", *(f"{x:g}" for x in d["cmd_high"])]
+    if d["bounds"] == "exploration":
+        from quadruped_bridge.exploration import command_bounds
+
+        low, high = command_bounds()
+        bounds = ["--cmd-low", *(f"{x:g}" for x in low), "--cmd-high", *(f"{x:g}" for x in high)]
     return {
         "collect": [
             "collect", "--robot", "sim", "--task", a.task, "--minutes", f"{a.collect_minutes:g}",

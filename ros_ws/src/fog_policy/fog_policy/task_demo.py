@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped, Twist
+from quadruped_bridge.exploration import command_bounds
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
 from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, roll_pitch_yaw, stamp_seconds
 from quadruped_bridge.tasks import task_by_name
@@ -132,7 +133,8 @@ def run_task(
         try:
             meta = load_meta(bundled_artifact(task))
         except FileNotFoundError:
-            meta = {"action": {"low": [-0.2, -0.25, -0.8], "high": [0.5, 0.25, 0.8]}, "policy_rate_hz": 5.0}
+            bounds = command_bounds()
+            meta = {"action": {"low": bounds[0].tolist(), "high": bounds[1].tolist()}, "policy_rate_hz": 5.0}
     else:
         meta = load_meta(artifact)
     low, high = np.array(meta["action"]["low"]), np.array(meta["action"]["high"])

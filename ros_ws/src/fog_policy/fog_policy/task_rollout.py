@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from quadruped_bridge.exploration import EpisodeConfig
+from quadruped_bridge.exploration import EpisodeConfig, command_bounds
 from quadruped_bridge.go2_description import JOINT_NAMES
 from quadruped_bridge.sim import Go2Sim, SimConfig
 from quadruped_bridge.tasks import GoalTask, task_by_name
@@ -188,14 +188,13 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def evaluate(
-    source: str, task_name: str = "goal", episodes: int = 10, seed: int = 1000, camera_size: int = 64
+def run_episodes(
+    act: CommandSource, reset: Callable[[], None], task_name: str, episodes: int, seed: int, camera_size: int = 64
 ) -> tuple[dict, list[EpisodeResult]]:
+    """(summary, results) of ``episodes`` episodes from scenes ``seed``, ``seed + 1``, ... with one simulator."""
     task = task_by_name(task_name)
     if not isinstance(task, GoalTask):
         raise SystemExit("in-process rollouts judge the goal task only (push-cube: benchmarks/task_success.py)")
-    low, high = np.array([-0.2, -0.25, -0.8]), np.array([0.5, 0.25, 0.8])
-    act, reset, _size = make_source(source, task, low, high, seed)
     sim = Go2Sim(SimConfig(camera_width=camera_size, camera_height=camera_size, task=task_name))
     results = []
     try:
@@ -205,6 +204,14 @@ def evaluate(
     finally:
         sim.close()
     return summarize(results), results
+
+
+def evaluate(
+    source: str, task_name: str = "goal", episodes: int = 10, seed: int = 1000, camera_size: int = 64
+) -> tuple[dict, list[EpisodeResult]]:
+    """``run_episodes`` for a source of ``make_source`` (references within the exploration's command bounds)."""
+    act, reset, _size = make_source(source, task_by_name(task_name), *command_bounds(), seed)
+    return run_episodes(act, reset, task_name, episodes, seed, camera_size)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 from fog_policy.deploy import default_artifact
-from quadruped_bridge.process_launch import ManagedProcess, ProcessGroup, node_command, ros_env
+from quadruped_bridge.process_launch import ManagedProcess, ProcessGroup, node_command, ros_env, wait_for
 from quadruped_bridge.ros_probe import RosProbe, private_domain_id
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
@@ -32,20 +32,19 @@ EXIT_TIMEOUT = 30.0  # wall s from the signal to the exit (the recorder drains, 
 
 
 def wait_log(proc: ManagedProcess, text: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in proc.log():
-        assert proc.alive(), f"{proc.name} exited with {proc.popen.returncode} before {text!r}:\n{proc.log()[-3000:]}"
-        assert time.monotonic() < deadline, f"{proc.name}: no {text!r} within {timeout:.0f} s:\n{proc.log()[-3000:]}"
-        time.sleep(0.05)
+    wait_for(lambda: text in proc.log() or not proc.alive(), timeout, interval=0.05)
+    assert text in proc.log() or proc.alive(), (
+        f"{proc.name} exited with {proc.popen.returncode} before {text!r}:\n{proc.log()[-3000:]}"
+    )
+    assert text in proc.log(), f"{proc.name}: no {text!r} within {timeout:.0f} s:\n{proc.log()[-3000:]}"
 
 
 def wait_file(path, text: str, proc: ManagedProcess, timeout: float = 90.0) -> None:
     """Wait for `text` in the log file a node started by `proc` writes."""
-    deadline = time.monotonic() + timeout
-    while not (path.exists() and text in path.read_text(errors="replace")):
-        assert proc.alive(), f"{proc.name} exited with {proc.popen.returncode}:\n{proc.log()[-3000:]}"
-        assert time.monotonic() < deadline, f"no {text!r} in {path} within {timeout:.0f} s"
-        time.sleep(0.05)
+    seen = lambda: path.exists() and text in path.read_text(errors="replace")  # noqa: E731
+    wait_for(lambda: seen() or not proc.alive(), timeout, interval=0.05)
+    assert seen() or proc.alive(), f"{proc.name} exited with {proc.popen.returncode}:\n{proc.log()[-3000:]}"
+    assert seen(), f"no {text!r} in {path} within {timeout:.0f} s"
 
 
 def exit_problems(procs: list[ManagedProcess], timeout: float = EXIT_TIMEOUT) -> list[str]:

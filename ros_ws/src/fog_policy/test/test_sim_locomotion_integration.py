@@ -161,7 +161,7 @@ spin.angular.z = 1.0
 while rclpy.ok():
     pj.publish(joint_state_msg(0.0, JOINT_NAMES, pose))
     pv.publish(spin)
-    time.sleep(0.02)
+    time.sleep(0.02)  # the intruder's publishing rate (a 50 Hz flood), not a wait
 """
 
 

@@ -40,6 +40,12 @@ class ExplorationConfig:
     """Standard deviation of the noise added to seek commands (m/s, rad/s)."""
 
 
+def command_bounds(cfg: ExplorationConfig = ExplorationConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) of (vx, vy, wz) the exploration commands: the range a policy trained on its data should keep to."""
+    ranges = (cfg.vx_range, cfg.vy_range, cfg.wz_range)
+    return np.array([r[0] for r in ranges]), np.array([r[1] for r in ranges])
+
+
 class SmoothRandomCommands:
     """(vx, vy, wz) commands, updated at the caller's rate."""
 
