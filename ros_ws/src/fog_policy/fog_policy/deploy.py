@@ -68,15 +68,28 @@ def parse_args(argv):
     p.add_argument("--bag", default="", help="bag to replay (--robot replay)")
     p.add_argument("--duration", type=float, default=0.0, help="stop after this many wall seconds (0 = until Ctrl-C)")
     p.add_argument("--namespace", default="", help="namespace for every node")
-    p.add_argument("--network", choices=["localhost", "lan"], default=None,
-                   help="discovery range: localhost (default) or lan (the subnet; a deliberate choice)")
-    p.add_argument("--domain-id", type=int, default=None,
-                   help="ROS domain (default: ROS_DOMAIN_ID if set, else FOG_ROS_DOMAIN_ID, else 42)")
+    p.add_argument(
+        "--network",
+        choices=["localhost", "lan"],
+        default=None,
+        help="discovery range: localhost (default) or lan (the subnet; a deliberate choice)",
+    )
+    p.add_argument(
+        "--domain-id",
+        type=int,
+        default=None,
+        help="ROS domain (default: ROS_DOMAIN_ID if set, else FOG_ROS_DOMAIN_ID, else 42)",
+    )
     p.add_argument("--network-interface", default=None, help="--robot go2: interface wired to the robot (e.g. eth0)")
-    p.add_argument("--robot-domain", type=int, default=None,
-                   help="--robot go2: the robot's CycloneDDS domain (the Go2 uses 0, which needs --real-robot)")
-    p.add_argument("--real-robot", action="store_true",
-                   help="--robot go2: this is the real robot (allows its DDS domain 0)")
+    p.add_argument(
+        "--robot-domain",
+        type=int,
+        default=None,
+        help="--robot go2: the robot's CycloneDDS domain (the Go2 uses 0, which needs --real-robot)",
+    )
+    p.add_argument(
+        "--real-robot", action="store_true", help="--robot go2: this is the real robot (allows its DDS domain 0)"
+    )
     return p.parse_args(argv)
 
 

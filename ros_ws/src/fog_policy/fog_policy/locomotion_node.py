@@ -5,11 +5,14 @@ Subscribes joint_states and imu/data (sensor QoS) and cmd_vel (geometry_msgs/Twi
 `fog_policy.trot_gait.TrotGait` and publishes joint_commands (position targets, velocity targets
 and feed-forward effort, Unitree order) for the bridge's PD motor loop.
 
-It only commands a robot that stands: it waits until the measured joints are near the stand pose
-(the bridge's soft start puts them there) and, if the robot later leaves its targets by far
-(damping, e-stop, a fall), it stops, resets the gait and waits to stand again. Stale joint states
-or IMU -> no commands (the bridge's watchdog then damps) and the reason on /diagnostics. A stale
-cmd_vel means "stand still", not "keep walking".
+It only commands a robot that stands: it waits until the measured joints are near the stand pose and
+still (the bridge's soft start has ended), then trots in place for `settle_time` with a zero command
+before it follows cmd_vel, and says so on the latched `locomotion/ready` (std_msgs/Bool): the policy
+node starts stepping (from a fresh recurrent state) only then, as the policy was trained from a
+robot already trotting. If the robot later leaves its targets by far (damping, e-stop, a fall) or
+episode/event says "reset" (the simulator put it down), it stops, publishes ready = false, resets
+the gait and waits to stand again. Stale joint states or IMU -> no commands (the bridge's watchdog
+then damps) and the reason on /diagnostics. A stale cmd_vel means "stand still", not "keep walking".
 
 cmd_vel is taken from one publisher (quadruped_bridge.command_source): `cmd_vel_source` (the policy
 node in deploy.yaml) or the first one; others are rejected and named on /diagnostics.
@@ -31,8 +34,9 @@ from quadruped_bridge.go2_description import JOINT_NAMES, STAND_POSE
 from quadruped_bridge.ros_params import declare_config
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Imu, JointState
+from std_msgs.msg import Bool, String
 
 from fog_policy.realtime import scheduling_of, set_realtime_priority
 from fog_policy.timing import LoopTiming
@@ -43,6 +47,8 @@ COMMAND_SUB_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 """Subscription side of the command topic: deeper than the publishers' depth 1, so that a foreign
 publisher's messages (rejected by the source lock) cannot evict the armed publisher's from the
 reader's queue; the callback takes every message in order, the newest wins."""
+READY_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+"""locomotion/ready is latched: a policy node that starts late still learns the current state."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,12 @@ class LocomotionConfig:
     cmd_vel_timeout: float = 0.5
     """cmd_vel older than this (s) is replaced by zero velocity (stand still)."""
     stand_tolerance: float = 0.4
-    """The gait starts once every joint is within this (rad) of the stand pose."""
+    """The gait starts once every joint is within this (rad) of the stand pose (and still)."""
+    still_velocity: float = 0.2
+    """... and every joint moves slower than this (rad/s): the bridge's soft start has ended."""
+    settle_time: float = 1.0
+    """Seconds of trotting in place (zero command) after the gait starts, before cmd_vel is followed
+    and locomotion/ready turns true (the in-process rollouts of fog_policy.task_rollout settle as long)."""
     lost_tolerance: float = 0.8
     """A joint this far (rad) from its target for `lost_time` means the robot is not following."""
     lost_time: float = 0.3
@@ -93,6 +104,8 @@ class LocomotionNode(Node):
         self._cmd_vel = np.zeros(3)
         self._t_cmd_vel = -1e9
         self._walking = False
+        self._t_walk = 0.0
+        self._ready: bool | None = None
         self._last_target: np.ndarray | None = None
         self._t_lost: float | None = None
         self._status = ("WARN", "waiting for joint_states and imu/data")
@@ -105,8 +118,11 @@ class LocomotionNode(Node):
         self._last_reject_pub = -1e9
         self._events: list[str] = []
         self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, COMMAND_SUB_QOS)
+        self.create_subscription(String, "episode/event", self._on_event, QoSProfile(depth=10))
         self.pub_cmd = self.create_publisher(JointState, "joint_commands", COMMAND_QOS)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
+        self.pub_ready = self.create_publisher(Bool, "locomotion/ready", READY_QOS)
+        self._set_ready(False)
         self.create_timer(1.0 / self.cfg.rate_hz, self._tick)
         self.create_timer(1.0, self._heartbeat)
         self._net = network_policy.report(self)
@@ -151,6 +167,12 @@ class LocomotionNode(Node):
         self._t_cmd_vel = self._now()
         self._cmd_vel_arrival = time.monotonic()
 
+    def _on_event(self, msg: String) -> None:
+        """A simulator reset puts the robot down: stop now instead of noticing it later."""
+        if msg.data == "reset" and self._walking:
+            self._events.append("episode/event reset: gait stopped, waiting for the robot to stand")
+            self._stop()
+
     # ------------------------------------------------------------------ tick
     def _tick(self) -> None:
         wall = time.monotonic()
@@ -166,11 +188,15 @@ class LocomotionNode(Node):
                 "ERROR", f"robot state stale ({age:.3f} s > {self.cfg.state_timeout} s): not commanding"
             )
         if not self._walking:
-            if np.max(np.abs(q - STAND_POSE)) > self.cfg.stand_tolerance:
+            if (
+                np.max(np.abs(q - STAND_POSE)) > self.cfg.stand_tolerance
+                or np.max(np.abs(dq)) > self.cfg.still_velocity
+            ):
                 self.timing.pause()
-                return self._set_status("WARN", "waiting for the robot to stand (bridge soft start)")
+                return self._set_status("WARN", "waiting for the robot to stand still (bridge soft start)")
             self.gait.reset()
             self._walking = True
+            self._t_walk = now
             self._t_lost = None
         elif self._last_target is not None and np.max(np.abs(q - self._last_target)) > self.cfg.lost_tolerance:
             self._t_lost = now if self._t_lost is None else self._t_lost
@@ -182,7 +208,11 @@ class LocomotionNode(Node):
                 )
         else:
             self._t_lost = None
-        cmd = self._cmd_vel if now - self._t_cmd_vel <= self.cfg.cmd_vel_timeout else np.zeros(3)
+        settled = now - self._t_walk >= self.cfg.settle_time
+        if settled and not self._ready:
+            self._set_ready(True)
+        fresh = now - self._t_cmd_vel <= self.cfg.cmd_vel_timeout
+        cmd = self._cmd_vel if settled and fresh else np.zeros(3)
         target = self.gait.update(now, q, dq, quat, gyro, cmd)
         self._last_target = target.q
         self.pub_cmd.publish(rm.joint_state_msg(now, JOINT_NAMES, target.q, target.dq, target.tau_ff))
@@ -192,7 +222,12 @@ class LocomotionNode(Node):
         if self._cmd_vel_arrival is not None:
             self.timing.add_latency(done - self._cmd_vel_arrival)
             self._cmd_vel_arrival = None
-        self._set_status("OK", "walking" if np.any(cmd) else "standing (zero cmd_vel)")
+        if not settled:
+            self._set_status(
+                "OK", f"settling: trotting in place for {self.cfg.settle_time:g} s before following cmd_vel"
+            )
+        else:
+            self._set_status("OK", "walking" if np.any(cmd) else "standing (zero cmd_vel)")
 
     def _heartbeat(self) -> None:
         """1 Hz: a second cmd_vel publisher while locked is reported; then the status."""
@@ -211,8 +246,16 @@ class LocomotionNode(Node):
             self._events.append(f"cmd_vel lock released ({self.cmd_vel_lock.owner_name}): gait stopped")
         self.cmd_vel_lock.disarm()
         self._walking = False
+        self._set_ready(False)
+        self._t_walk = 0.0
+        self._ready: bool | None = None
         self._last_target = None
         self.timing.pause()
+
+    def _set_ready(self, ready: bool) -> None:
+        if ready != self._ready:
+            self._ready = ready
+            self.pub_ready.publish(Bool(data=ready))
 
     def _set_status(self, level: str, message: str) -> None:
         self._status = (level, message)
@@ -225,6 +268,7 @@ class LocomotionNode(Node):
         level, message = level_message or self._status
         values = {
             "walking": str(self._walking),
+            "ready": str(bool(self._ready)),
             "cmd_vel": " ".join(f"{v:.2f}" for v in self._cmd_vel),
             "scheduling": "{} {}".format(*scheduling_of()),
             **self.timing.report(),

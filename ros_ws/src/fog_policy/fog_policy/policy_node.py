@@ -17,7 +17,11 @@ commanding (one zero command, then silence, and the reason on /diagnostics) when
   - the world model's surprise stays above the threshold for `surprise_steps` steps: what the
     robot sees is no longer what the policy was trained on (latched until re-enabled);
   - `fog_policy/enable` (std_srvs/SetBool) says false.
-episode/event "start" or "reset" resets the recurrent state.
+episode/event "start" or "reset" resets the recurrent state. A cmd_vel policy on the timer waits
+for the locomotion controller: it steps only while the latched `locomotion/ready` (std_msgs/Bool)
+is true (the robot stands and trots), and starts from a fresh recurrent state each time it turns
+true, so the stand-up after a reset or a fall never enters the policy's memory
+(`wait_for_locomotion`).
 """
 
 from __future__ import annotations
@@ -35,9 +39,9 @@ from quadruped_bridge.go2_description import JOINT_NAMES
 from quadruped_bridge.ros_params import declare_config
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
-from std_msgs.msg import String
+from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool
 
 from fog_policy.policy_artifact import ArtifactError, check_compatible
@@ -45,6 +49,7 @@ from fog_policy.proprio import check_names, proprio_vector
 from fog_policy.timing import LoopTiming
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+READY_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,9 @@ class PolicyNodeConfig:
     """This robot's joint names in its order; the artifact must match them."""
     threads: int = 1
     """onnxruntime intra-op threads."""
+    wait_for_locomotion: bool = True
+    """A cmd_vel policy on the timer steps only while locomotion/ready is true (no effect on
+    joint-space artifacts, `dry_run` or the image trigger)."""
     trigger: str = "timer"
     """'timer': step on a timer at the policy rate (the robot); 'image': step on the first image of
     each policy period by its stamp (bag replay: the outputs depend only on the recorded data)."""
@@ -104,6 +112,8 @@ class PolicyNode(LifecycleNode):
         self.create_subscription(JointState, "joint_states", self._on_joints, qos_profile_sensor_data)
         self.create_subscription(Imu, "imu/data", self._on_imu, qos_profile_sensor_data)
         self.create_subscription(String, "episode/event", self._on_event, QoSProfile(depth=10))
+        self.locomotion_ready = False
+        self.create_subscription(Bool, "locomotion/ready", self._on_ready, READY_QOS)
         self.create_service(SetBool, "fog_policy/enable", self._on_enable)
         self.create_timer(1.0, lambda: self._publish_status(force=True))
         self._net = network_policy.report(self)
@@ -206,6 +216,21 @@ class PolicyNode(LifecycleNode):
             self.runtime.reset()
             self.surprise_count = 0
 
+    def _on_ready(self, msg: Bool) -> None:
+        if msg.data and not self.locomotion_ready and self.runtime is not None:
+            self.runtime.reset()  # the policy's memory starts when the robot can follow it
+            self.surprise_count = 0
+        self.locomotion_ready = bool(msg.data)
+
+    def _gated(self) -> bool:
+        """Whether this node must wait for locomotion/ready before stepping."""
+        return (
+            self.cfg.wait_for_locomotion
+            and getattr(self, "kind", "") == "cmd_vel"
+            and not self.cfg.dry_run
+            and self.cfg.trigger == "timer"
+        )
+
     def _on_enable(self, req, res):
         self.enabled = bool(req.data)
         if self.enabled:
@@ -232,6 +257,10 @@ class PolicyNode(LifecycleNode):
                 if v is None
             ]
             return self._stop(f"waiting for {', '.join(missing)}", level="WARN")
+        if self._gated() and not self.locomotion_ready:
+            return self._stop(
+                "waiting for the locomotion controller to stand and trot (locomotion/ready)", level="WARN"
+            )
         t_img, arrival, img_msg = self.image
         if now - t_img > self.cfg.image_timeout:
             return self._stop(f"camera stale: last image {now - t_img:.2f} s old (> {self.cfg.image_timeout} s)")
