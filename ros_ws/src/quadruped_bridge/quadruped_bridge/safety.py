@@ -272,10 +272,16 @@ class SafetyLayer:
         self._start_soft(t, "e-stop released")
         return True
 
-    def reset(self, t: float) -> None:
-        """Clear latched damping (attitude, stale state) and soft-start again; e-stop stays latched."""
+    def reset(self, t: float, q: np.ndarray | None = None) -> None:
+        """Clear latched damping (attitude, stale state) and soft-start again; e-stop stays latched.
+
+        ``q``: the joints' positions now, when the robot was just moved (a simulator reset puts it
+        down): the soft start must begin where the joints are, not at the last state seen before."""
         if self.mode is Mode.ESTOP:
             return
+        if q is not None:
+            self._q = np.asarray(q, dtype=np.float64).copy()
+            self._t_state = t
         if self._q is None:
             self._enter(t, Mode.ZERO_TORQUE, "reset: waiting for the first robot state", "OK")
         else:

@@ -126,7 +126,6 @@ class SimNodeConfig:
     task: str = "pushcube"
     """Scene of quadruped_bridge.tasks: 'pushcube' (cube + goal disc) or 'goal' (marker post at sim/goal_pose)."""
 
-
     def sim(self) -> SimConfig:
         return SimConfig(
             physics_dt=self.physics_dt,
@@ -255,7 +254,9 @@ class SimNode(Node):
             self._episode += 1
             self.sim.reset(seed=self.cfg.seed + self._episode, pose=self.cfg.start_pose)
             self.sim.data.time = t  # simulated time never goes backwards: /clock consumers rely on it
-            self.safety.reset(t)
+            # the soft start begins at the lying pose the reset made (not at the pose before it,
+            # which made the robot jump up at once and the controller start during the soft start)
+            self.safety.reset(t, q=self.sim.joint_state()[0])
             self._publish_goal()
         self.pub_event.publish(String(data="reset"))
         res.success, res.message = True, f"scene {self._episode} (seed {self.cfg.seed + self._episode})"

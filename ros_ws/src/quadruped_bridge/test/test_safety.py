@@ -210,3 +210,21 @@ def test_diagnostics_events_fold_repeats_so_a_rare_rejection_is_not_crowded_out(
     text = format_events(many, limit=10)
     assert text.startswith("(5 earlier kinds of event not shown) | [5.000 WARN] event 5")
     assert "[4.000 WARN]" not in text and text.endswith("[14.000 WARN] event 14")
+
+
+def test_reset_soft_starts_from_the_pose_it_is_given():
+    """A simulator reset puts the robot down: the soft start must begin at the lying pose, not jump
+    from the standing pose the layer saw last (the robot used to pop up within 0.2 s)."""
+    s = standing_layer()
+    s.reset(1.3, q=LIE_POSE)
+    assert s.mode is Mode.SOFT_START
+    first = s.motor_command(1.3)
+    np.testing.assert_allclose(first.q, LIE_POSE, atol=1e-9, err_msg="soft start did not begin at the given pose")
+    for t in np.arange(1.31, 1.8, 0.01):  # states keep arriving (the robot still lies)
+        tick(s, float(t), q=LIE_POSE)
+    half = tick(s, 1.8, q=LIE_POSE)  # half-way through the 1 s soft start: half-way between the poses
+    np.testing.assert_allclose(half.q, (LIE_POSE + STAND_POSE) / 2, atol=1e-9)
+    # without a pose, the reset starts from the last state seen
+    s2 = standing_layer()
+    s2.reset(1.3)
+    np.testing.assert_allclose(s2.motor_command(1.3).q, STAND_POSE, atol=1e-9)
