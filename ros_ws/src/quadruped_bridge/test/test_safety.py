@@ -227,4 +227,4 @@ def test_reset_soft_starts_from_the_pose_it_is_given():
     # without a pose, the reset starts from the last state seen
     s2 = standing_layer()
     s2.reset(1.3)
-    np.testing.assert_allclose(s2.motor_command(1.3).q, STAND_POSE, atol=1e-9)
+    np.testing.assert_allclose(tick(s2, 1.3).q, STAND_POSE, atol=1e-9)
