@@ -100,6 +100,9 @@ class Go2BridgeConfig:
     """Watchdog: joint commands older than this (s) -> damping."""
     state_timeout: float = SafetyConfig.state_timeout
     """No LowState_ for this long (s) after the first -> damping (latched until reset)."""
+    max_stall_credit: float = SafetyConfig.max_stall_credit
+    """Most seconds of the motor loop's own lateness not charged to the watchdogs (0 = none; see
+    SafetyConfig.loop_period)."""
     soft_start_duration: float = SafetyConfig.soft_start_duration
     """Soft start to the stand pose (s)."""
     max_position_step: float = SafetyConfig.max_position_step
