@@ -136,7 +136,7 @@ def test_episode_events_split_bags_and_sigkill_leaves_a_recoverable_bag(tmp_path
                     seq = len(sent)
                     pub.publish(joint_state_msg(float(seq), JOINT_NAMES, np.full(12, float(seq))))
                     sent.append(seq)
-                    probe.spin(0.01)
+                    probe.spin(0.01)  # the stream's publishing period (~100 Hz), not a wait
 
             event("start")
             stream(1.0)
