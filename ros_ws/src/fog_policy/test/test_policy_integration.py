@@ -53,7 +53,8 @@ def test_closed_loop_rates_then_camera_loss_stops_commands(artifact, tmp_path):
                 "policy", node_command("fog_policy.policy_node", {"use_sim_time": True, "artifact": str(artifact)})
             )
             commanding = lambda: any("fog_policy: policy: commanding" in diagnostics_text([d]) for d in diags)  # noqa: E731
-            assert probe.spin_until(commanding, timeout=90), diagnostics_text(diags[-6:])
+            assert probe.spin_until(commanding, timeout=90), "awaited 'fog_policy: policy: commanding':\n" + (
+                diagnostics_text(diags[-6:]))
             t0 = probe.now()
             n_cmd0, n_joint0 = len(cmd_times), len(joint_cmds)
             assert probe.spin_sim(60.0, timeout=300), "simulated time stalled"

@@ -109,10 +109,11 @@ def test_episode_events_split_bags_and_sigkill_leaves_a_recoverable_bag(tmp_path
             rec = group.start(
                 "recorder", node_command("quadruped_bridge.recorder_node", {"out_dir": str(out), "flush_period": 0.5})
             )
-            assert probe.spin_until(recorder_ready(probe), timeout=30), rec.log()
+            assert probe.spin_until(recorder_ready(probe), timeout=30), f"awaited the recorder's report:\n{rec.log()}"
             pub = probe.node.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
             events = probe.node.create_publisher(String, "episode/event", EVENT_QOS)
-            assert probe.spin_until(lambda: pub.get_subscription_count() and events.get_subscription_count(), 10)
+            assert probe.spin_until(lambda: pub.get_subscription_count() and events.get_subscription_count(), 10), (
+                "awaited the recorder's subscriptions to joint_states and episode/event")
 
             def event(name):
                 """Publish an episode event and await the recorder acting on it: "start" opens an episode
