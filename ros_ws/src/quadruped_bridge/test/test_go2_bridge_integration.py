@@ -475,12 +475,18 @@ def test_watchdog_damping_visible_in_lowcmd(go2):
     start = int(np.argmax(damp))
     assert np.all(damp[start:]), "damping must hold while no command arrives:\n" + row_summary(rows[~damp][-3:])
     assert np.all(rows[damp][:, motor_cols("dq")] == 0.0) and np.all(rows[damp][:, motor_cols("tau")] == 0.0)
-    # when the bridge sent the first damping LowCmd_ (its DDS source time) after the last command published:
-    # never before the timeout, and within the timeout plus what delivery takes on a loaded 2-core machine
+    # By the bridge's clock: the motor tick that noticed the silence, after the last command it took
+    # (never before the timeout; later by a starved tick at most).
+    text = diagnostics_text(stack.probe.messages["/diagnostics"])
+    said = re.search(r"watchdog: no joint command for ([0-9.]+) s", text)
+    assert said, "the watchdog event does not say how long the commands had stopped"
+    silent = float(said.group(1))
+    assert TIMEOUT <= silent <= TIMEOUT + 0.25, f"the bridge damped after {silent:.3f} s of silence ({TIMEOUT} s)"
+    # From outside: when the bridge sent the first damping LowCmd_ (its DDS source time) after the last
+    # command this test published: never before the timeout, and within it plus what delivering the last
+    # command and writing the LowCmd_ take on a loaded 2-core machine (a write 0.47 s after its tick was seen)
     gap = rows[start, 1] - last
-    bridge_said = next(p for p in diagnostics_text(stack.probe.messages["/diagnostics"]).split("\n")
-                       if "watchdog" in p)
-    assert TIMEOUT - 0.005 <= gap <= TIMEOUT + 0.25, f"damping sent {gap:.3f} s after the last command ({bridge_said})"
+    assert TIMEOUT - 0.005 <= gap <= TIMEOUT + 0.5, f"damping sent {gap:.3f} s after the last command published"
 
 
 def test_estop_latches_damping_until_released(go2):
