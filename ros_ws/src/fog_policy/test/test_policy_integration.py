@@ -7,6 +7,7 @@ are about the deployment machinery (rates, stops, refusal, determinism), not abo
 
 import json
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -52,7 +53,8 @@ def test_closed_loop_rates_then_camera_loss_stops_commands(artifact, tmp_path):
                 "policy", node_command("fog_policy.policy_node", {"use_sim_time": True, "artifact": str(artifact)})
             )
             commanding = lambda: any("fog_policy: policy: commanding" in diagnostics_text([d]) for d in diags)  # noqa: E731
-            assert probe.spin_until(commanding, timeout=90), diagnostics_text(diags[-6:])
+            assert probe.spin_until(commanding, timeout=90), "awaited 'fog_policy: policy: commanding':\n" + (
+                diagnostics_text(diags[-6:]))
             t0 = probe.now()
             n_cmd0, n_joint0 = len(cmd_times), len(joint_cmds)
             assert probe.spin_sim(60.0, timeout=300), "simulated time stalled"
@@ -77,7 +79,7 @@ def test_closed_loop_rates_then_camera_loss_stops_commands(artifact, tmp_path):
             # camera loss: the policy stops within two policy periods of the last image
             assert probe.call(SetBool, "sim/camera_enable", SetBool.Request(data=False)).success
             t_off = probe.now()
-            probe.spin_sim(3.0, timeout=30)
+            assert probe.spin_sim(3.0, timeout=60), "awaited 3 s of simulated time after the camera loss: it stalled"
             moving = [c for c in cmd_times if c[0] > t_off - 0.5 and any(abs(v) > 1e-9 for v in c[1:])]
             last_moving = max(c[0] for c in moving) if moving else t_off
             assert last_moving - t_off <= 2 * 0.2 + 0.05, f"commands went on {last_moving - t_off:.2f} s after"
@@ -181,6 +183,19 @@ def synthetic_camera_bag(path, seconds=6.0, seed=0):
             w.write(conns[topic], int(round(t * 1e9)), ts.serialize_cdr(msg, kind))
 
 
+def spin_until_quiet(probe, messages, quiet: float, timeout: float) -> bool:
+    """Spin until `messages` has not grown for `quiet` wall seconds (the publisher has said its last)."""
+    n, since = len(messages), time.monotonic()
+
+    def quiet_now():
+        nonlocal n, since
+        if len(messages) != n:
+            n, since = len(messages), time.monotonic()
+        return time.monotonic() - since >= quiet
+
+    return probe.spin_until(quiet_now, timeout)
+
+
 def dry_run_outputs(artifact, bag, tmp_path, tag):
     domain = private_domain_id()
     probe = RosProbe(domain, use_sim_time=False)
@@ -217,7 +232,9 @@ def dry_run_outputs(artifact, bag, tmp_path, tag):
                 ),
             )
             assert probe.spin_until(lambda: replay.popen.poll() is not None, timeout=120), "replay did not finish"
-            probe.spin(1.0)
+            # the policy's last steps on the last images: await its dry-run outputs to stop coming
+            assert spin_until_quiet(probe, outputs, quiet=1.0, timeout=30), (
+                f"awaited the dry-run outputs to stop: still coming after 30 s ({len(outputs)})")
     finally:
         probe.close()
     assert not live, "dry run must not publish on cmd_vel"
