@@ -185,6 +185,9 @@ def export_dream(
                 raise WorldModelFolderError(f"--out {out} exists and is not a dream bundle: not overwriting it")
             shutil.rmtree(out)
         tmp.rename(out)
+        out.chmod(0o755)  # mkdtemp's 0700 would hide an installed bundle from other users
+        for f in out.iterdir():
+            f.chmod(0o644)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)

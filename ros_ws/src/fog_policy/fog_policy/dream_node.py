@@ -98,6 +98,8 @@ class DreamNodeConfig:
     """Hold the first frame until camera/image_raw has this many subscribers."""
     diagnostics_rate_hz: float = 1.0
     """Heartbeat of /diagnostics (dream time)."""
+    episode_log: str = ""
+    """File to append one JSON line to per ended episode (window, seed, steps, return, how it ended); '' = none."""
 
 
 def scaled_camera_info(info: dict | None, width: int, height: int) -> tuple[float, float, float, float]:
@@ -300,17 +302,42 @@ class DreamNode(Node):
         """Reset the model to a start window: the first (`start`), the next one, or (same) the current
         one again; every episode after the first is announced with episode/event "reset"."""
         if reason is not None:
+            self._log_episode(reason)
             self.episode += 1
             self.draws += 0 if same else 1
             self.pub_event.publish(String(data="reset"))
         frame = self.dream.reset(self.cfg.start + self.draws, seed=self.cfg.seed + self.draws)
         self.episode_return = 0.0
+        self._episode_counts = (self.clipped, self.lockstep_timeouts)
         self.get_logger().info(
             f"episode {self.episode}: start window {self.dream.start} (dataset episode "
             f"{int(self.spec.starts.episodes[self.dream.start])}), seed {self.cfg.seed + self.draws}"
             + (f" ({reason})" if reason else "")
         )
         return frame
+
+    def _log_episode(self, ended_by: str) -> None:
+        """One JSON line for the episode that ends now (episode_log)."""
+        if not self.cfg.episode_log:
+            return
+        import json
+
+        i = self.dream.start
+        row = {
+            "episode": self.episode,
+            "start_window": i,
+            "dataset_episode": int(self.spec.starts.episodes[i]),
+            "seed": self.cfg.seed + self.draws,
+            "steps": self.dream.steps,
+            "seconds": self.dream.steps / self.rate,
+            "return": self.episode_return,
+            "terminated": ended_by == "terminal frame",
+            "ended_by": ended_by,
+            "clipped_commands": self.clipped - self._episode_counts[0],
+            "lockstep_timeouts": self.lockstep_timeouts - self._episode_counts[1],
+        }
+        with open(self.cfg.episode_log, "a") as f:
+            f.write(json.dumps(row) + "\n")
 
     def _wait_for_subscribers(self) -> None:
         need = self.cfg.wait_for_subscribers
