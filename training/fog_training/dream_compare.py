@@ -37,12 +37,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from fog_training.train_loop import ensure_fog_worldmodel
-
-ensure_fog_worldmodel()
-from fog_worldmodel.dream import WorldModelFolderError, load_model, model_folder, psnr, read_store  # noqa: E402
-from fog_worldmodel.world_model_env import WorldModelEnv  # noqa: E402
+from fog_worldmodel.dream import WorldModelFolderError, load_model, model_folder, psnr, read_store
+from fog_worldmodel.world_model_env import WorldModelEnv
 
 SCALE = 8
 """Video pixels per model pixel (32x32 frames -> 256x256 panels)."""

@@ -26,11 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from fog_training.train_loop import ensure_fog_worldmodel
-
-ensure_fog_worldmodel()
-from fog_worldmodel.dream import (  # noqa: E402
+from fog_worldmodel.dream import (
     BUNDLE_FILE,
     BUNDLE_FORMAT,
     STARTS_FILE,
@@ -45,7 +41,7 @@ from fog_worldmodel.dream import (  # noqa: E402
     read_store,
     store_starts,
 )
-from fog_worldmodel.global_world_model import save_safetensors_atomic  # noqa: E402
+from fog_worldmodel.global_world_model import save_safetensors_atomic
 
 
 def resolve_run(run: str | Path) -> tuple[Path, Path]:

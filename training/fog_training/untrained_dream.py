@@ -23,14 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from fog_training.train_loop import ensure_fog_worldmodel
-
-ensure_fog_worldmodel()
-from fog_worldmodel.diffusion_sampler import SamplerConfig  # noqa: E402
-from fog_worldmodel.global_world_model import GlobalWorldModel, GlobalWorldModelConfig  # noqa: E402
-from fog_worldmodel.reward_termination_head import RewardTerminationConfig  # noqa: E402
-from fog_worldmodel.unet_inner_model import InnerModelConfig  # noqa: E402
+from fog_worldmodel.diffusion_sampler import SamplerConfig
+from fog_worldmodel.global_world_model import GlobalWorldModel, GlobalWorldModelConfig
+from fog_worldmodel.reward_termination_head import RewardTerminationConfig
+from fog_worldmodel.unet_inner_model import InnerModelConfig
 
 LOW, HIGH = [-0.2, -0.25, -0.8], [0.5, 0.25, 0.8]
 

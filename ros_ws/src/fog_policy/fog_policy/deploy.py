@@ -118,6 +118,11 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
+DREAM_POLICY_OVERRIDES = [Parameter("joint_timeout", value=1.0)]
+"""In a dream the joint states are a standing robot's constants: a busy machine delaying them must not
+stop the policy (the image, the only imagined input, keeps its timeout)."""
+
+
 def dream_world_model(args) -> str:
     """--world-model, else the artifact's world_model/ folder; SystemExit naming both if neither exists."""
     if args.world_model:
@@ -183,6 +188,7 @@ def build_nodes(args, stop: clean_exit.StopFlag | None = None):
             Parameter("start", value=int(args.start)),
             Parameter("seed", value=int(args.seed)),
             Parameter("use_sim_time", value=sim_time),
+            Parameter("policy_reset_service", value="fog_policy/reset"),
         ] + ([Parameter("dataset", value=args.dataset)] if args.dataset else [])
         backend = DreamNode(parameter_overrides=dream, **common)
         loops.append(lambda: backend.run(until=stop.is_set))
@@ -215,7 +221,8 @@ def build_nodes(args, stop: clean_exit.StopFlag | None = None):
             Parameter("artifact", value=args.artifact or default_artifact()),
             Parameter("dry_run", value=bool(args.dry_run or args.robot == "replay")),
             Parameter("trigger", value=trigger),
-        ],
+        ]
+        + DREAM_POLICY_OVERRIDES * (args.robot == "dream"),
         **common,
     )
     nodes.append(policy)

@@ -51,7 +51,8 @@ from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.go2_description import CAMERA_FOVY_DEG, JOINT_NAMES, STAND_POSE
 from quadruped_bridge.ros_params import declare_config
-from rclpy.executors import SingleThreadedExecutor
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
@@ -67,7 +68,8 @@ RELIABLE_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 @dataclass(frozen=True)
 class DreamNodeConfig:
     world_model: str = ""
-    """A dream bundle (`fog export-dream`), a global model folder or a `fog train world-model` run."""
+    """A dream bundle (`fog export-dream`), a global model folder or a `fog train world-model` run;
+    '' = the bundled goal policy's world model (artifacts/goal/world_model)."""
     dataset: str = ""
     """Episode store for the start windows (model folder or run only; default: the run's own data)."""
     start: int = 0
@@ -100,6 +102,10 @@ class DreamNodeConfig:
     """Heartbeat of /diagnostics (dream time)."""
     episode_log: str = ""
     """File to append one JSON line to per ended episode (window, seed, steps, return, how it ended); '' = none."""
+    policy_reset_service: str = ""
+    """std_srvs/Trigger service that resets the policy's memory (the policy node's 'fog_policy/reset'),
+    called and awaited (up to lockstep_timeout) before the first frame of every new episode, so the
+    policy never sees that frame with the last episode's memory; '' = only episode/event "reset"."""
 
 
 def scaled_camera_info(info: dict | None, width: int, height: int) -> tuple[float, float, float, float]:
@@ -136,12 +142,15 @@ class DreamNode(Node):
                 "here (use the development environment: make setup)"
             ) from e
 
-        if not self.cfg.world_model:
-            raise ValueError("parameter 'world_model' is empty: give a dream bundle, a model folder or a run folder")
-        model, spec = load_world(self.cfg.world_model, self.cfg.dataset or None, threads=self.cfg.threads)
+        from pathlib import Path
+
+        from fog_policy.deploy import default_artifact
+
+        self.world_model = self.cfg.world_model or str(Path(default_artifact()) / "world_model")
+        model, spec = load_world(self.world_model, self.cfg.dataset or None, threads=self.cfg.threads)
         if model.cfg.action_dim != 3:
             raise ValueError(
-                f"world model {self.cfg.world_model} takes {model.cfg.action_dim}-dimensional actions; the dream "
+                f"world model {self.world_model} takes {model.cfg.action_dim}-dimensional actions; the dream "
                 "backend drives it with cmd_vel: expected 3 (vx, vy, yaw_rate)"
             )
         self.dream = Dream(model, spec)
@@ -194,8 +203,19 @@ class DreamNode(Node):
         self.pub_clock = self.create_publisher(Clock, "/clock", QoSProfile(depth=1))
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
         self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, COMMAND_SUB_QOS)
-        self.create_service(Trigger, "dream/reset", lambda req, res: self._on_reset(res, same=False))
-        self.create_service(Trigger, "dream/restart", lambda req, res: self._on_reset(res, same=True))
+        # the reset services wait for the loop, which may wait for the policy's reset service: separate
+        # callback groups (and a multi-threaded executor) so that the answer can arrive meanwhile
+        services = MutuallyExclusiveCallbackGroup()
+        self.create_service(Trigger, "dream/reset", lambda req, res: self._on_reset(res, same=False),
+                            callback_group=services)
+        self.create_service(Trigger, "dream/restart", lambda req, res: self._on_reset(res, same=True),
+                            callback_group=services)
+        self.policy_reset = (
+            self.create_client(Trigger, self.cfg.policy_reset_service, callback_group=MutuallyExclusiveCallbackGroup())
+            if self.cfg.policy_reset_service
+            else None
+        )
+        self.policy_resets_failed = 0
         self._net = network_policy.report(self)
         self.pub_ready.publish(Bool(data=True))  # no legs to stand up: cmd_vel is followed at once
         self.get_logger().info(
@@ -222,12 +242,12 @@ class DreamNode(Node):
             self._pending_reset = ("dream/restart" if same else "dream/reset", same)
             self._first_frame_stamp = None
             self._command_arrived.notify_all()
-            deadline = time.monotonic() + 10.0
+            deadline = time.monotonic() + 30.0
             while self._first_frame_stamp is None and self._loop_running and time.monotonic() < deadline:
                 self._reset_done.wait(0.05)
             stamp = self._first_frame_stamp
         if stamp is None:
-            res.success, res.message = False, "the dream did not start the new episode within 10 s"
+            res.success, res.message = False, "the dream did not start the new episode within 30 s"
             return res
         i = self.dream.start
         res.success = True
@@ -273,6 +293,7 @@ class DreamNode(Node):
             "step_ms_max": f"{1e3 * steps.max():.1f}",
             "late_frames": str(self.late_frames),
             "lockstep_timeouts": str(self.lockstep_timeouts),
+            "policy_resets_failed": str(self.policy_resets_failed),
             "clipped_commands": str(self.clipped),
             "cmd_vel": " ".join(f"{v:+.3f}" for v in self._cmd),
             "episode_return": f"{self.episode_return:.3f}",
@@ -338,6 +359,19 @@ class DreamNode(Node):
         }
         with open(self.cfg.episode_log, "a") as f:
             f.write(json.dumps(row) + "\n")
+
+    def _reset_policy(self) -> None:
+        """Call policy_reset_service and wait (up to lockstep_timeout wall s) for its answer."""
+        if self.policy_reset is None:
+            return
+        if not self.policy_reset.service_is_ready():
+            self.policy_resets_failed += 1
+            return
+        done = threading.Event()
+        future = self.policy_reset.call_async(Trigger.Request())
+        future.add_done_callback(lambda _f: done.set())
+        if not done.wait(max(self.cfg.lockstep_timeout, 0.1)) or not future.result().success:
+            self.policy_resets_failed += 1
 
     def _wait_for_subscribers(self) -> None:
         need = self.cfg.wait_for_subscribers
@@ -405,6 +439,8 @@ class DreamNode(Node):
         while self._running():
             if self.cfg.duration > 0 and t - t0 >= self.cfg.duration:
                 break
+            if new_episode:
+                self._reset_policy()
             with self._lock:
                 self._t = t
                 self._publish_state(t)
@@ -476,7 +512,7 @@ def main(args=None) -> int:
         print(f"[dream] refusing to start: {e}", file=sys.stderr, flush=True)
         rclpy.try_shutdown()
         return 2
-    executor = SingleThreadedExecutor()
+    executor = MultiThreadedExecutor(num_threads=2)  # a reset service waits while the policy's reset answers
     executor.add_node(node)
     spinner = clean_exit.spin_in_thread(executor, stop)
     try:

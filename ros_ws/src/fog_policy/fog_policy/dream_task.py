@@ -25,7 +25,7 @@ from pathlib import Path
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
-from quadruped_bridge.ros_probe import RosProbe, diagnostics_text
+from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, stamp_seconds
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_srvs.srv import Trigger
 
@@ -74,9 +74,11 @@ def run_dream_task(
     group = ProcessGroup(out / "logs", ros_env(domain_id))
     group.start("dream", node_command("fog_policy.dream_node", {
         "world_model": str(world_model), "use_sim_time": True, "start": start, "seed": seed,
-        "episode_seconds": episode_seconds, "reset_on_termination": True, "episode_log": str(episode_log)}))
+        "episode_seconds": episode_seconds, "reset_on_termination": True, "episode_log": str(episode_log),
+        "policy_reset_service": "fog_policy/reset"}))
     group.start("policy", node_command("fog_policy.policy_node", {
-        "use_sim_time": True, "artifact": str(artifact), "trigger": "image", **(policy_params or {})}))
+        "use_sim_time": True, "artifact": str(artifact), "trigger": "image", "joint_timeout": 1.0,
+        **(policy_params or {})}))
     probe = RosProbe(domain_id, name="dream_task")
     diags = probe.watch(DiagnosticArray, "/diagnostics")
     commands: list[float] = []
@@ -85,8 +87,9 @@ def run_dream_task(
     try:
         log(f"[dream] {artifact} in {world_model}: {episodes} imagined episode(s) of at most {episode_seconds:g} s")
         commanding = lambda: any("fog_policy: policy: commanding" in diagnostics_text([d]) for d in diags)  # noqa: E731
-        if not probe.spin_until(lambda: commanding() or not all(p.alive() for p in group.processes), timeout=180):
-            raise RuntimeError("the policy never commanded in the dream within 180 s:\n" + diagnostics_text(diags[-4:]))
+        # generous: on a machine busy with training, loading torch alone can take minutes at low priority
+        if not probe.spin_until(lambda: commanding() or not all(p.alive() for p in group.processes), timeout=600):
+            raise RuntimeError("the policy never commanded in the dream within 600 s:\n" + diagnostics_text(diags[-4:]))
         group.check_alive()
         res = probe.call(Trigger, "dream/restart", timeout=30)
         if not res.success:
@@ -133,7 +136,8 @@ def run_dream_task(
         commands=n_cmd,
         lockstep_timeouts=sum(r["lockstep_timeouts"] for r in rows),
         clipped_commands=sum(r["clipped_commands"] for r in rows),
-        policy_stops=sorted({v for d in diags for v in stop_reasons(d)}),
+        # only while the counted episodes ran (not the policy's start-up before the restart)
+        policy_stops=sorted({v for d in diags if stamp_seconds(d) >= t_first for v in stop_reasons(d)}),
     )
     (out / "summary.json").write_text(json.dumps(asdict(result), indent=2))
     return result

@@ -113,7 +113,8 @@ def _nodes(context):
             raise RuntimeError(f"robot:=dream needs world_model:=RUN (the artifact has no world_model/ folder: "
                                f"{world_model})")
         backend_params = [params, {"use_sim_time": sim_time, "world_model": world_model, "dataset": get("dataset"),
-                                   "start": int(get("start")), "seed": int(get("seed"))}]
+                                   "start": int(get("start")), "seed": int(get("seed")),
+                                   "policy_reset_service": "fog_policy/reset"}]
     else:  # the simulator's scene: task:=, else the task the artifact was trained for
         task = get("task") or _artifact_task(artifact)
         backend_params = [params, {"use_sim_time": sim_time, "task": task}]
@@ -125,7 +126,9 @@ def _nodes(context):
                           parameters=[params, {"use_sim_time": sim_time}], ros_arguments=enclave("locomotion")))
     nodes.append(Node(package="fog_policy", executable="policy_node", name="fog_policy", output="screen",
                       parameters=[params, {"use_sim_time": sim_time, "artifact": artifact, "dry_run": dry_run,
-                                           "trigger": "image" if robot in ("replay", "dream") else "timer"}],
+                                           "trigger": "image" if robot in ("replay", "dream") else "timer",
+                                           # a dream's joint states are constants: a busy machine must not stop it
+                                           **({"joint_timeout": 1.0} if robot == "dream" else {})}],
                       ros_arguments=enclave("fog_policy")))
     stop_with_backend = [] if robot == "replay" else [
         RegisterEventHandler(OnProcessExit(target_action=backend, on_exit=_backend_exited))]
