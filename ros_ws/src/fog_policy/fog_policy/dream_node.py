@@ -384,7 +384,10 @@ class DreamNode(Node):
             return
         deadline = time.monotonic() + self.cfg.lockstep_timeout
         with self._lock:
-            while self._cmd_count <= count and self._pending_reset is None and self._running():
+            # a pending reset does not cut the wait short: the policy's answer to this frame would then
+            # arrive after the new episode's first frame and be taken for the answer to it (a lag of one
+            # frame for the rest of the run)
+            while self._cmd_count <= count and self._running():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     self.lockstep_timeouts += 1
