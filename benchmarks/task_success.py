@@ -9,6 +9,10 @@ private DDS domain, and runs the same scenes (seeds `--seed + 1` ... `--seed + e
   random      uniformly random cmd_vel inside the artifact's action bounds, at its rate
   still       zero commands (standing still)
   scripted    the task's ground-truth controller (quadruped_bridge.tasks): the ceiling
+  dream       the policy row's artifact inside its world model (fog_policy.dream_task: the dream
+              backend and the policy node, lockstep): success as the world model predicts it (its
+              termination head; in the goal dataset every terminal step is an arrival), from the
+              world model's start windows (recorded episode starts), not the simulator's scenes
 
 Prints a markdown table: success rate with its 95 % Wilson interval, mean time to success, mean
 final and minimum distance, falls, command rate; writes each row's outputs and a results.json.
@@ -16,6 +20,7 @@ final and minimum distance, falls, command rate; writes each row's outputs and a
     python benchmarks/task_success.py --task goal --episodes 20
     python benchmarks/task_success.py --task goal --episodes 20 --policy runs/goal/artifact --ppo runs/goal_ppo/artifact
     python benchmarks/task_success.py --task pushcube --episodes 10 --rows policy random
+    python benchmarks/task_success.py --task goal --episodes 20 --rows policy dream    (how far the model flatters)
 """
 
 import argparse
@@ -25,11 +30,12 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from fog_policy.task_demo import run_task
+from fog_policy.dream_task import run_dream_task
+from fog_policy.task_demo import bundled_artifact, run_task
 from fog_policy.task_rollout import wilson_interval
 from quadruped_bridge.ros_probe import private_domain_id
 
-ROWS = ("policy", "ppo-wm", "random", "still", "scripted")
+ROWS = ("policy", "ppo-wm", "random", "still", "scripted", "dream")
 
 
 def main() -> int:
@@ -43,13 +49,37 @@ def main() -> int:
     p.add_argument("--rows", nargs="+", default=list(ROWS), choices=ROWS, help="rows to run (default: all)")
     p.add_argument("--real-time-factor", type=float, default=3.0, help="simulator speed (lockstep with the controller)")
     p.add_argument("--out", default=None, help="folder for the rows' outputs (default: a temporary one)")
+    p.add_argument(
+        "--world-model", default=None, help="row dream: the world model (default: the policy's world_model/ folder)"
+    )
     a = p.parse_args()
     out = Path(a.out or tempfile.mkdtemp(prefix=f"{a.task}-bench-"))
-    sources = {"policy": a.policy, "ppo-wm": a.ppo, "random": "random", "still": "still", "scripted": "scripted"}
+    sources = {"policy": a.policy, "ppo-wm": a.ppo, "random": "random", "still": "still", "scripted": "scripted",
+               "dream": a.policy}
     results = {}
+    dream = None
     for row in a.rows:
         if sources[row] is None:
             print(f"[bench] row {row}: skipped (no --ppo artifact given)", file=sys.stderr)
+            continue
+        if row == "dream":
+            policy = bundled_artifact(a.task) if a.policy == "bundled" else Path(a.policy)
+            world_model = a.world_model or str(policy / "world_model")
+            if not Path(world_model).is_dir():
+                print(f"[bench] row dream: skipped (no world model: {world_model})", file=sys.stderr)
+                continue
+            dream = run_dream_task(
+                out / row,
+                policy=str(policy),
+                world_model=world_model,
+                episodes=a.episodes,
+                episode_seconds=a.episode_seconds,
+                seed=a.seed,
+                domain_id=private_domain_id(),
+                log=lambda s: print(s, file=sys.stderr),
+            )
+            results[row] = asdict(dream)
+            (out / "results.json").write_text(json.dumps(results, indent=2))
             continue
         r = run_task(
             out / row,
@@ -77,6 +107,14 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|")
     for row, r in results.items():
         eps = r["episodes"]
+        if row == "dream":
+            k, n = sum(e["terminated"] for e in eps), len(eps)
+            lo, hi = wilson_interval(k, n)
+            print(
+                f"| dream (world model's verdict) | {k}/{n} ({k / max(n, 1):.0%}) | {lo:.2f}-{hi:.2f} | "
+                f"{r['mean_time_to_success_s']:.1f} | - | - | - | {r['command_rate_hz']:.2f} |"
+            )
+            continue
         k, n = sum(e["success"] for e in eps), len(eps)
         lo, hi = wilson_interval(k, n)
         times = [e["time_to_success_s"] for e in eps if e["success"]]
@@ -85,6 +123,14 @@ def main() -> int:
             f"| {row} | {k}/{n} ({k / max(n, 1):.0%}) | {lo:.2f}-{hi:.2f} | "
             f"{(sum(times) / len(times)) if times else float('nan'):.1f} | {r['mean_final_distance_m']:.2f} | "
             f"{(sum(mins) / len(mins)) if mins else float('nan'):.2f} | {r['falls']} | {r['command_rate_hz']:.2f} |"
+        )
+    if dream is not None:
+        starts = sorted({e["dataset_episode"] for e in dream.episodes})
+        print(
+            f"\ndream: {dream.world_model}; episodes start from recorded episode starts (dataset episodes "
+            f"{starts}), sampler seeds {a.seed}..{a.seed + a.episodes - 1}; mean imagined return "
+            f"{dream.mean_return:.2f}; {dream.lockstep_timeouts} lockstep timeouts, {dream.clipped_commands} "
+            "clipped commands; distances and falls are not imagined (-)"
         )
     for row, r in results.items():
         if r["policy_stops"]:

@@ -36,6 +36,16 @@ register(
     "export", "fog_training.export_cli:export_main", "export a trained policy run to an ONNX artifact (parity-checked)"
 )
 register("validate", "fog_training.export_cli", "check an exported policy artifact with the robot's runtime")
+register(
+    "export-dream",
+    "fog_training.dream_export",
+    "bundle a global world model with real start windows for `fog deploy --robot dream` (float16, small)",
+)
+register(
+    "dream compare",
+    "fog_training.dream_compare",
+    "replay a bag's actions through the world model: real | imagined video, PSNR per step",
+)
 register("collect-pusht", "fog_training.data.pusht_collect", "collect Push-T episodes into a Zarr dataset")
 register("train world-model", "fog_training.train_world_model", "train the global diffusion world model")
 register("train rssm", "fog_training.train_rssm", "train the local latent world model (RSSM)")

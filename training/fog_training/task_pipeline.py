@@ -9,6 +9,8 @@ each stage a ``fog`` command in its own process (so every stage is exactly what 
     4 rssm      fog train rssm --preset P ...                                     (local latent model)
     5 policy    fog train policy --preset P --eval-episodes 0 ...                 (FoG + SAPO, in imagination)
     6 export    fog export WORK/policy --data WORK/go2.zarr --out ARTIFACT        (ONNX, parity-checked)
+    7 dream     fog export-dream --run WORK/global --data WORK/go2.zarr --out ARTIFACT/world_model
+                (the world model beside the policy, for `fog deploy --robot dream`; export replaces ARTIFACT)
 
 Task defaults: ``goal`` (the bundled policy ``artifacts/goal``): 32x32 frames, the ``goal-cpu``
 presets, reward ``goal-progress``, action bounds = the exploration's command ranges (so the actor
@@ -40,7 +42,7 @@ import sys
 import time
 from pathlib import Path
 
-STAGES = ("collect", "dataset", "global", "rssm", "policy", "export")
+STAGES = ("collect", "dataset", "global", "rssm", "policy", "export", "dream")
 
 TASK_DEFAULTS: dict[str, dict] = {
     "goal": {
@@ -149,6 +151,10 @@ def stage_commands(a: argparse.Namespace) -> dict[str, list[str]]:
         ],
         "export": [
             "export", str(w / "policy"), "--data", data, "--out", a.artifact, "--provenance", str(w / "pipeline.json"),
+        ],
+        "dream": [
+            "export-dream", "--run", str(w / "global"), "--data", data, "--out", str(Path(a.artifact) / "world_model"),
+            "--starts", "20",
         ],
     }  # fmt: skip
 

@@ -1,8 +1,20 @@
+import os
 from glob import glob
 
 from setuptools import find_packages, setup
 
 package_name = "fog_policy"
+
+
+def artifact_files():
+    """Every file under artifacts/, folder by folder (a policy and its world_model/ bundle)."""
+    out = []
+    for root, _dirs, files in sorted(os.walk("artifacts")):
+        files = sorted(os.path.join(root, f) for f in files)
+        if files:
+            out.append(("share/" + package_name + "/" + root, files))
+    return out
+
 
 setup(
     name=package_name,
@@ -13,8 +25,8 @@ setup(
         ("share/" + package_name, ["package.xml"]),
         ("share/" + package_name + "/launch", glob("launch/*.py")),
         ("share/" + package_name + "/config", glob("config/*.yaml")),
-        # the bundled small policy (one folder per artifact)
-        *[("share/" + package_name + "/" + d, glob(d + "/*")) for d in sorted(glob("artifacts/*"))],
+        # the bundled small policies (one folder per artifact, with its world_model/ dream bundle if any)
+        *artifact_files(),
     ],
     package_data={package_name: ["assets/*"]},
     include_package_data=True,
@@ -30,6 +42,7 @@ setup(
             "locomotion_node = fog_policy.locomotion_node:main",
             "policy_node = fog_policy.policy_node:main",
             "deploy = fog_policy.deploy:main",
+            "dream_node = fog_policy.dream_node:main",
         ]
     },
 )

@@ -4,12 +4,21 @@ On machines where ROS 2's launch is not installed (pip-based installs), this com
 node classes that deploy.launch.py starts (bridge backend, locomotion controller, policy node)
 with the same parameter file, in one process under a multi-threaded executor.
 
+--robot dream runs the policy inside its world model (fog_policy.dream_node): the global model
+imagines the camera images from a real start window and takes the policy's cmd_vel as the action;
+no locomotion node. --world-model defaults to the artifact's world_model/ folder (the bundled goal
+policy has one); the policy steps on each imagined image. Without --use-sim-time true it dreams at
+the policy rate on the wall clock (to watch, or to drive with quadruped_bridge.teleop), with it as
+fast as the model allows, in lockstep with the policy.
+
 Examples::
 
     fog deploy --robot sim --artifact artifacts/pushcube --duration 60
     fog deploy --robot replay --bag data/bags/episode_0001 --artifact artifacts/pushcube
     fog deploy --robot go2 --network-interface eth0 --robot-domain 0 --real-robot --artifact artifacts/pushcube
     fog deploy --robot sim --network lan --domain-id 7     (open the graph to the subnet, deliberately)
+    fog deploy --robot dream                                (the bundled goal policy in its world model)
+    fog deploy --robot dream --world-model runs/goal/global --start 3 --use-sim-time true
 
 Network: the ROS graph runs on the project's domain (42, or FOG_ROS_DOMAIN_ID, or ROS_DOMAIN_ID
 when set; --domain-id overrides) with localhost discovery unless --network lan (see
@@ -55,7 +64,7 @@ def parse_args(argv):
     p = argparse.ArgumentParser(
         prog="fog deploy", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--robot", choices=["sim", "go2", "replay"], default="sim")
+    p.add_argument("--robot", choices=["sim", "go2", "replay", "dream"], default="sim")
     p.add_argument("--artifact", default=None, help="exported policy folder (default: the bundled goal policy)")
     p.add_argument(
         "--task",
@@ -90,7 +99,47 @@ def parse_args(argv):
     p.add_argument(
         "--real-robot", action="store_true", help="--robot go2: this is the real robot (allows its DDS domain 0)"
     )
+    p.add_argument(
+        "--world-model",
+        default=None,
+        help="--robot dream: a dream bundle (fog export-dream), a global model folder or a world-model run "
+        "(default: the artifact's world_model/ folder)",
+    )
+    p.add_argument("--dataset", default=None, help="--robot dream: episode store for the start windows of a run")
+    p.add_argument("--start", type=int, default=0, help="--robot dream: start window of the first episode")
+    p.add_argument("--seed", type=int, default=0, help="--robot dream: sampler seed of the first episode")
+    p.add_argument(
+        "--use-sim-time",
+        choices=["true", "false"],
+        default=None,
+        help="simulated time (default: true for sim and replay, false for go2 and dream; dream with true: "
+        "lockstep, as fast as the model allows)",
+    )
     return p.parse_args(argv)
+
+
+DREAM_POLICY_OVERRIDES = [Parameter("joint_timeout", value=1.0)]
+"""In a dream the joint states are a standing robot's constants: a busy machine delaying them must not
+stop the policy (the image, the only imagined input, keeps its timeout)."""
+
+
+def dream_world_model(args) -> str:
+    """--world-model, else the artifact's world_model/ folder; SystemExit naming both if neither exists."""
+    if args.world_model:
+        return args.world_model
+    folder = Path(args.artifact or default_artifact()) / "world_model"
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"--robot dream needs a world model: give --world-model RUN (a dream bundle, a global model folder or "
+            f"a world-model run); the artifact has no world_model/ folder ({folder})"
+        )
+    return str(folder)
+
+
+def uses_sim_time(args) -> bool:
+    if args.use_sim_time is not None:
+        return args.use_sim_time == "true"
+    return args.robot in ("sim", "replay")
 
 
 def sim_task(args) -> str:
@@ -122,7 +171,7 @@ def build_nodes(args, stop: clean_exit.StopFlag | None = None):
     from fog_policy.locomotion_node import LocomotionNode
     from fog_policy.policy_node import PolicyNode
 
-    sim_time = args.robot != "go2"
+    sim_time = uses_sim_time(args)
     common = {"namespace": args.namespace} if args.namespace else {}
     use_sim = [Parameter("use_sim_time", value=sim_time)]
     nodes, loops = [], []
@@ -130,6 +179,18 @@ def build_nodes(args, stop: clean_exit.StopFlag | None = None):
         from quadruped_bridge.sim_node import SimNode
 
         backend = SimNode(parameter_overrides=[Parameter("task", value=sim_task(args))], **common)
+        loops.append(lambda: backend.run(until=stop.is_set))
+    elif args.robot == "dream":
+        from fog_policy.dream_node import DreamNode
+
+        dream = [
+            Parameter("world_model", value=dream_world_model(args)),
+            Parameter("start", value=int(args.start)),
+            Parameter("seed", value=int(args.seed)),
+            Parameter("use_sim_time", value=sim_time),
+            Parameter("policy_reset_service", value="fog_policy/reset"),
+        ] + ([Parameter("dataset", value=args.dataset)] if args.dataset else [])
+        backend = DreamNode(parameter_overrides=dream, **common)
         loops.append(lambda: backend.run(until=stop.is_set))
     elif args.robot == "go2":
         from quadruped_bridge.go2_bridge_node import Go2BridgeNode
@@ -150,15 +211,18 @@ def build_nodes(args, stop: clean_exit.StopFlag | None = None):
         loops.append(play)
     stop.on_set(backend.stop)
     nodes.append(backend)
-    if args.robot != "replay":
+    if args.robot in ("sim", "go2"):  # replay commands nothing; in a dream cmd_vel is the action
         nodes.append(LocomotionNode(parameter_overrides=use_sim, **common))
+    # a bag or a dream gives one image per policy step: the policy steps on the images
+    trigger = "image" if args.robot in ("replay", "dream") else "timer"
     policy = PolicyNode(
         parameter_overrides=use_sim
         + [
             Parameter("artifact", value=args.artifact or default_artifact()),
             Parameter("dry_run", value=bool(args.dry_run or args.robot == "replay")),
-            Parameter("trigger", value="image" if args.robot == "replay" else "timer"),
-        ],
+            Parameter("trigger", value=trigger),
+        ]
+        + DREAM_POLICY_OVERRIDES * (args.robot == "dream"),
         **common,
     )
     nodes.append(policy)

@@ -17,7 +17,8 @@ commanding (one zero command, then silence, and the reason on /diagnostics) when
   - the world model's surprise stays above the threshold for `surprise_steps` steps: what the
     robot sees is no longer what the policy was trained on (latched until re-enabled);
   - `fog_policy/enable` (std_srvs/SetBool) says false.
-episode/event "start" or "reset" resets the recurrent state. A cmd_vel policy on the timer waits
+episode/event "start" or "reset" resets the recurrent state, and so does the service
+fog_policy/reset (std_srvs/Trigger), which answers once it is done. A cmd_vel policy on the timer waits
 for the locomotion controller: it steps only while the latched `locomotion/ready` (std_msgs/Bool)
 is true (the robot stands and trots), and starts from a fresh recurrent state each time it turns
 true, so the stand-up after a reset or a fall never enters the policy's memory
@@ -42,7 +43,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import Bool, String
-from std_srvs.srv import SetBool
+from std_srvs.srv import SetBool, Trigger
 
 from fog_policy.policy_artifact import ArtifactError, check_compatible
 from fog_policy.proprio import check_names, proprio_vector
@@ -115,6 +116,7 @@ class PolicyNode(LifecycleNode):
         self.locomotion_ready = False
         self.create_subscription(Bool, "locomotion/ready", self._on_ready, READY_QOS)
         self.create_service(SetBool, "fog_policy/enable", self._on_enable)
+        self.create_service(Trigger, "fog_policy/reset", self._on_reset)
         self.create_timer(1.0, lambda: self._publish_status(force=True))
         self._net = network_policy.report(self)
 
@@ -230,6 +232,15 @@ class PolicyNode(LifecycleNode):
             and not self.cfg.dry_run
             and self.cfg.trigger == "timer"
         )
+
+    def _on_reset(self, _req, res):
+        """Forget the recurrent state now (a caller that must know it happened before its next image,
+        e.g. the dream backend at a new episode; episode/event "reset" gives no such guarantee)."""
+        if self.runtime is not None:
+            self.runtime.reset()
+        self.surprise_count = 0
+        res.success, res.message = True, "recurrent state reset"
+        return res
 
     def _on_enable(self, req, res):
         self.enabled = bool(req.data)

@@ -61,6 +61,7 @@ class WorldModelEnv:
         self._hidden: torch.Tensor | None = None
         self._t: torch.Tensor | None = None
         self.final_frames: torch.Tensor | None = None
+        self.last_termination_probability = None
 
     # ---- vector-env facts ----
     @property
@@ -128,7 +129,9 @@ class WorldModelEnv:
         nxt = self.model.predict_next(self._obs, self._act, self.generator)
         r_norm, d_logit, self._hidden = self.model.head.step(self._obs[:, -1], a, nxt, self._hidden)
         rewards = self.model.denormalize_rewards(r_norm)
-        dones = torch.sigmoid(d_logit) > self.done_threshold
+        prob = torch.sigmoid(d_logit)
+        self.last_termination_probability = self._out(prob)  # [B]: the head's P(terminal), before the threshold
+        dones = prob > self.done_threshold
         self._t += 1
         if self.max_episode_steps is not None:
             dones = dones | (self._t >= self.max_episode_steps)

@@ -114,12 +114,14 @@ class ProcessGroup:
         self.env = env
         self.processes: list[ManagedProcess] = []
 
-    def start(self, name: str, cmd: list[str]) -> ManagedProcess:
+    def start(self, name: str, cmd: list[str], stdin=None) -> ManagedProcess:
+        """Start `cmd` (its output to `<log_dir>/<name>.log`; `stdin`: a file or descriptor, e.g. a pty)."""
         log_path = self.log_dir / f"{name}.log"
         log = open(log_path, "w")
         popen = subprocess.Popen(
             cmd,
             env=self.env,
+            stdin=stdin,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

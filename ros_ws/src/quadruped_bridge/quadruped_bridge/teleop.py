@@ -9,6 +9,7 @@ envelope. Run on the robot's operator laptop beside `record.launch.py`:
 
 from __future__ import annotations
 
+import os
 import select
 import sys
 import termios
@@ -70,7 +71,8 @@ def main(args=None) -> int:
         while rclpy.ok():
             ready, _, _ = select.select([sys.stdin], [], [], 0.1)  # 10 Hz cmd_vel
             if ready:
-                result = apply_key(command, sys.stdin.read(1))
+                # from the descriptor: sys.stdin's buffer would hold back keys typed together until the next one
+                result = apply_key(command, os.read(fd, 1).decode(errors="replace"))
                 command = result.command
                 if result.event:
                     pub_event.publish(String(data=result.event))

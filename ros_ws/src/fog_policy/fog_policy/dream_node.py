@@ -1,0 +1,530 @@
+"""The world model as a robot: the `dream` backend, speaking the robot's contract at the policy level.
+
+Instead of a simulator or the Go2, the global diffusion world model (fog_worldmodel.dream) makes
+the camera images: it starts from a real context window of the dataset (the first frames of a
+recorded episode, `start`), and every period imagines the next frame from the last ones and the
+`cmd_vel` in effect. There are no legs: cmd_vel *is* the action (no locomotion node).
+
+Publishes (names relative, so a namespace can prefix them):
+  camera/image_raw (rgb8, the model's frames, upscaled nearest-neighbour to camera_width x
+  camera_height when asked) and camera/camera_info, once per period (the policy rate);
+  dream/reward (std_msgs/Float32: the imagined reward of the last transition, dataset units),
+  dream/termination (std_msgs/Bool) and dream/termination_probability (std_msgs/Float32), once per
+  imagined step; joint_states and imu/data: a STANDING ROBOT's (the Go2's stand pose, zero
+  velocities, level IMU), at state_rate_hz: the policy node needs them to run, they are not
+  imagined and carry no information (the exported policies do not read proprio);
+  locomotion/ready (latched std_msgs/Bool, true): the policy node steps only while it is true;
+  episode/event "reset" before the first frame of every episode after the first; /clock (with
+  use_sim_time); /diagnostics.
+Subscribes: cmd_vel (geometry_msgs/Twist: (linear.x, linear.y, angular.z), clipped to the dataset's
+  action bounds; a command older than cmd_vel_timeout means zero). The latest message wins,
+  whoever publishes it (the policy node, teleop).
+Services (std_srvs/Trigger; each answers once the new episode's first frame is out, with its stamp):
+  dream/reset: a new episode from the next start window (start + k, modulo the number of windows,
+  with sampler seed seed + k, k counting these draws: the same parameters give the same dreams);
+  dream/restart: the current episode again from its first frame (same window, same seed: try
+  another command from the same start).
+An episode also ends, and the next is drawn, after the frame the termination head calls terminal
+(reset_on_termination) and after episode_seconds.
+
+Time. With use_sim_time the node owns simulated time (/clock, from 0) and runs in lockstep as fast
+as the model allows: after each frame it waits (up to lockstep_timeout wall seconds, and only while
+someone publishes cmd_vel) for a new cmd_vel before imagining the next. Without, it runs at the
+policy rate on the wall clock and says on /diagnostics when a step does not fit in the period.
+The policy node should step on the images (`trigger:=image`, as `fog deploy --robot dream` sets
+it): a timer-triggered one sees images only every period, older than its default image_timeout.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Twist
+from quadruped_bridge import clean_exit, network_policy
+from quadruped_bridge import ros_messages as rm
+from quadruped_bridge.go2_description import CAMERA_FOVY_DEG, JOINT_NAMES, STAND_POSE
+from quadruped_bridge.ros_params import declare_config
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
+from std_msgs.msg import Bool, Float32, String
+from std_srvs.srv import Trigger
+
+COMMAND_SUB_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+RELIABLE_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+
+
+@dataclass(frozen=True)
+class DreamNodeConfig:
+    world_model: str = ""
+    """A dream bundle (`fog export-dream`), a global model folder or a `fog train world-model` run;
+    '' = the bundled goal policy's world model (artifacts/goal/world_model)."""
+    dataset: str = ""
+    """Episode store for the start windows (model folder or run only; default: the run's own data)."""
+    start: int = 0
+    """Start window of the first episode; each reset takes the next one (modulo their number)."""
+    seed: int = 0
+    """Sampler noise seed of the first episode; episode k uses seed + k (same seed, same dream)."""
+    rate_hz: float = 0.0
+    """Imagined frames per second (0 = the dataset's policy rate, the rate the model was trained at)."""
+    camera_width: int = 0
+    """Published image width (0 = the model's frame size); larger sizes are nearest-neighbour upscales."""
+    camera_height: int = 0
+    """Published image height (0 = the model's frame size); must keep the model's (square) aspect ratio."""
+    state_rate_hz: float = 20.0
+    """Rate of the standing robot's joint_states and imu/data (and of /clock between frames)."""
+    lockstep_timeout: float = 1.0
+    """use_sim_time: wall seconds to wait for a new cmd_vel after each frame (then step with what is in effect)."""
+    cmd_vel_timeout: float = 0.5
+    """A cmd_vel older than this (s) is no longer in effect: the model is stepped with zero (stand still)."""
+    episode_seconds: float = 0.0
+    """Start the next episode after this many seconds of dream (0 = no time limit)."""
+    reset_on_termination: bool = True
+    """Start the next episode after the frame the termination head calls terminal."""
+    threads: int = 1
+    """Torch intra-op threads."""
+    duration: float = 0.0
+    """Stop after this many seconds of dream time (0 = run until shut down)."""
+    wait_for_subscribers: int = 0
+    """Hold the first frame until camera/image_raw has this many subscribers."""
+    diagnostics_rate_hz: float = 1.0
+    """Heartbeat of /diagnostics (dream time)."""
+    episode_log: str = ""
+    """File to append one JSON line to per ended episode (window, seed, steps, return, how it ended); '' = none."""
+    policy_reset_service: str = ""
+    """std_srvs/Trigger service that resets the policy's memory (the policy node's 'fog_policy/reset'),
+    called and awaited (up to lockstep_timeout) before the first frame of every new episode, so the
+    policy never sees that frame with the last episode's memory; '' = only episode/event "reset"."""
+
+
+def scaled_camera_info(info: dict | None, width: int, height: int) -> tuple[float, float, float, float]:
+    """(fx, fy, cx, cy) of the recorded camera rescaled to width x height (resize, no crop), else the
+    simulated Go2 camera's field of view."""
+    if info and info.get("width") and info.get("height") and info.get("k"):
+        sx, sy = width / float(info["width"]), height / float(info["height"])
+        k = info["k"]
+        return k[0] * sx, k[4] * sy, (k[2] + 0.5) * sx - 0.5, (k[5] + 0.5) * sy - 0.5
+    fy = 0.5 * height / np.tan(np.radians(CAMERA_FOVY_DEG) / 2.0)
+    return fy, fy, (width - 1) / 2.0, (height - 1) / 2.0
+
+
+def upscale(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    if frame.shape[:2] == (height, width):
+        return frame
+    import cv2
+
+    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_NEAREST)
+
+
+class DreamNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("dream", **kwargs)
+        self._stop_requested = False  # a plain flag: stop() may be called from a signal handler
+        self._run_thread: threading.Thread | None = None  # set first: a refused node is still destroyed
+        self.cfg = declare_config(self, DreamNodeConfig)
+        self.sim_time = bool(self.get_parameter("use_sim_time").value)
+        try:
+            from fog_worldmodel.dream import Dream, load_world
+        except ModuleNotFoundError as e:  # e.g. the deploy Docker image: no torch
+            raise ValueError(
+                f"the dream backend runs the world model with torch and fog_worldmodel; {e.name} is not installed "
+                "here (use the development environment: make setup)"
+            ) from e
+
+        from pathlib import Path
+
+        from fog_policy.deploy import default_artifact
+
+        self.world_model = self.cfg.world_model or str(Path(default_artifact()) / "world_model")
+        model, spec = load_world(self.world_model, self.cfg.dataset or None, threads=self.cfg.threads)
+        if model.cfg.action_dim != 3:
+            raise ValueError(
+                f"world model {self.world_model} takes {model.cfg.action_dim}-dimensional actions; the dream "
+                "backend drives it with cmd_vel: expected 3 (vx, vy, yaw_rate)"
+            )
+        self.dream = Dream(model, spec)
+        self.spec = spec
+        s = self.dream.image_size
+        self.width = self.cfg.camera_width or s
+        self.height = self.cfg.camera_height or s
+        if self.width != self.height or self.width < s:
+            raise ValueError(
+                f"camera_width x camera_height = {self.width}x{self.height}: expected a square image of at least the "
+                f"model's {s}x{s} (the model's frames are square; it is upscaled, never shrunk)"
+            )
+        self.rate = self.cfg.rate_hz or spec.policy_rate_hz
+        if self.rate <= 0:
+            raise ValueError(f"rate_hz must be positive, got {self.rate}")
+        self.intrinsics = scaled_camera_info(spec.camera_info, self.width, self.height)
+
+        self._lock = threading.Lock()
+        self._command_arrived = threading.Condition(self._lock)
+        self._until: Callable[[], bool] = lambda: False
+        self._t = 0.0  # dream time of the last frame (s): simulated, or wall (ROS system time)
+        self._cmd = np.zeros(3)
+        self._t_cmd = -1e9
+        self._cmd_count = 0
+        self._pending_reset: tuple[str, bool] | None = None  # (reason, same start and seed)
+        self._reset_done = threading.Condition(self._lock)
+        self._first_frame_stamp: float | None = None  # of the episode the last reset started
+        self._loop_running = False
+        self.episode = 0
+        self.draws = 0  # start windows drawn so far: the episode's window is start + draws, seed seed + draws
+        self.frames = 0
+        self.step_seconds: list[float] = []
+        self.late_frames = 0
+        self._last_late = -1e9
+        self.lockstep_timeouts = 0
+        self.clipped = 0
+        self.last_step = None
+        self.episode_return = 0.0
+        self._level, self._message = "OK", "starting"
+
+        self.pub_image = self.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
+        self.pub_info = self.create_publisher(CameraInfo, "camera/camera_info", qos_profile_sensor_data)
+        self.pub_joints = self.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
+        self.pub_imu = self.create_publisher(Imu, "imu/data", qos_profile_sensor_data)
+        self.pub_reward = self.create_publisher(Float32, "dream/reward", RELIABLE_QOS)
+        self.pub_term = self.create_publisher(Bool, "dream/termination", RELIABLE_QOS)
+        self.pub_term_p = self.create_publisher(Float32, "dream/termination_probability", RELIABLE_QOS)
+        self.pub_ready = self.create_publisher(Bool, "locomotion/ready", LATCHED_QOS)
+        self.pub_event = self.create_publisher(String, "episode/event", QoSProfile(depth=10))
+        self.pub_clock = self.create_publisher(Clock, "/clock", QoSProfile(depth=1))
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
+        self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, COMMAND_SUB_QOS)
+        # the reset services wait for the loop, which may wait for the policy's reset service: separate
+        # callback groups (and a multi-threaded executor) so that the answer can arrive meanwhile
+        services = MutuallyExclusiveCallbackGroup()
+        self.create_service(Trigger, "dream/reset", lambda req, res: self._on_reset(res, same=False),
+                            callback_group=services)
+        self.create_service(Trigger, "dream/restart", lambda req, res: self._on_reset(res, same=True),
+                            callback_group=services)
+        self.policy_reset = (
+            self.create_client(Trigger, self.cfg.policy_reset_service, callback_group=MutuallyExclusiveCallbackGroup())
+            if self.cfg.policy_reset_service
+            else None
+        )
+        self.policy_resets_failed = 0
+        self._net = network_policy.report(self)
+        self.pub_ready.publish(Bool(data=True))  # no legs to stand up: cmd_vel is followed at once
+        self.get_logger().info(
+            f"dream: {spec.source}; {len(spec.starts)} start windows (episodes "
+            f"{[int(e) for e in spec.starts.episodes][:12]}{' ...' if len(spec.starts) > 12 else ''}), "
+            f"{s}x{s} frames published as {self.width}x{self.height} at {self.rate:g} Hz "
+            f"({'simulated time, lockstep' if self.sim_time else 'wall clock'})"
+        )
+
+    # ------------------------------------------------------------- callbacks
+    def _on_cmd_vel(self, msg: Twist) -> None:
+        with self._lock:
+            self._cmd = np.array([msg.linear.x, msg.linear.y, msg.angular.z], dtype=np.float64)
+            self._t_cmd = self._t if self.sim_time else self._wall()
+            self._cmd_count += 1
+            self._command_arrived.notify_all()
+
+    def _on_reset(self, res, same: bool):
+        """Ask the loop for a new episode and answer once its first frame is published."""
+        with self._lock:
+            if not self._loop_running:
+                res.success, res.message = False, "the dream is not running"
+                return res
+            self._pending_reset = ("dream/restart" if same else "dream/reset", same)
+            self._first_frame_stamp = None
+            self._command_arrived.notify_all()
+            deadline = time.monotonic() + 30.0
+            while self._first_frame_stamp is None and self._loop_running and time.monotonic() < deadline:
+                self._reset_done.wait(0.05)
+            stamp = self._first_frame_stamp
+        if stamp is None:
+            res.success, res.message = False, "the dream did not start the new episode within 30 s"
+            return res
+        i = self.dream.start
+        res.success = True
+        res.message = (
+            f"episode {self.episode}: start window {i} (dataset episode {int(self.spec.starts.episodes[i])}), "
+            f"seed {self.cfg.seed + self.draws}, first frame stamped {stamp:.9f}"
+        )
+        return res
+
+    # ------------------------------------------------------------ publishing
+    @staticmethod
+    def _wall() -> float:
+        return time.time()
+
+    def _publish_state(self, t: float) -> None:
+        if self.sim_time:
+            self.pub_clock.publish(rm.clock_msg(t))
+        self.pub_joints.publish(rm.joint_state_msg(t, JOINT_NAMES, STAND_POSE, np.zeros(12), np.zeros(12)))
+        self.pub_imu.publish(rm.imu_msg(t, (1.0, 0.0, 0.0, 0.0), np.zeros(3), (0.0, 0.0, 9.81)))
+
+    def _publish_frame(self, t: float, frame: np.ndarray) -> None:
+        self.pub_image.publish(rm.image_msg(t, upscale(frame, self.width, self.height)))
+        self.pub_info.publish(rm.camera_info_msg(t, self.width, self.height, *self.intrinsics))
+        self.frames += 1
+
+    def _publish_step(self, out) -> None:
+        self.pub_reward.publish(Float32(data=float(out.reward)))
+        self.pub_term.publish(Bool(data=bool(out.terminated)))
+        self.pub_term_p.publish(Float32(data=float(out.termination_probability)))
+
+    def _publish_diagnostics(self, t: float) -> None:
+        steps = np.array(self.step_seconds[-50:]) if self.step_seconds else np.zeros(1)
+        values = {
+            "world_model": self.spec.source,
+            "episode": str(self.episode),
+            "start_window": str(self.dream.start),
+            "dataset_episode": str(int(self.spec.starts.episodes[self.dream.start or 0])),
+            "step": str(self.dream.steps),
+            "frames": str(self.frames),
+            "rate_hz": f"{self.rate:g}",
+            "time": "simulated (lockstep)" if self.sim_time else "wall clock",
+            "step_ms_mean": f"{1e3 * steps.mean():.1f}",
+            "step_ms_max": f"{1e3 * steps.max():.1f}",
+            "late_frames": str(self.late_frames),
+            "lockstep_timeouts": str(self.lockstep_timeouts),
+            "policy_resets_failed": str(self.policy_resets_failed),
+            "clipped_commands": str(self.clipped),
+            "cmd_vel": " ".join(f"{v:+.3f}" for v in self._cmd),
+            "episode_return": f"{self.episode_return:.3f}",
+            "joint_states": "a standing robot's (not imagined)",
+            **self._net,
+        }
+        if self.last_step is not None:
+            values["reward"] = f"{self.last_step.reward:.4f}"
+            values["termination_probability"] = f"{self.last_step.termination_probability:.3f}"
+        self.pub_diag.publish(rm.diagnostics_msg(t, "fog_policy: dream", self._level, self._message, values, "dream"))
+
+    def _set_status(self, level: str, message: str) -> None:
+        self._level, self._message = level, message
+
+    # ------------------------------------------------------------------ loop
+    def stop(self) -> None:
+        """Ask run() to return (from any thread or a signal handler; takes no lock)."""
+        self._stop_requested = True
+
+    def _running(self) -> bool:
+        return not self._stop_requested and not self._until() and rclpy.ok(context=self.context)
+
+    def _command(self, t: float) -> np.ndarray:
+        return self._cmd.copy() if t - self._t_cmd <= self.cfg.cmd_vel_timeout else np.zeros(3)
+
+    def _begin_episode(self, reason: str | None, same: bool = False) -> np.ndarray:
+        """Reset the model to a start window: the first (`start`), the next one, or (same) the current
+        one again; every episode after the first is announced with episode/event "reset"."""
+        if reason is not None:
+            self._log_episode(reason)
+            self.episode += 1
+            self.draws += 0 if same else 1
+            self.pub_event.publish(String(data="reset"))
+        frame = self.dream.reset(self.cfg.start + self.draws, seed=self.cfg.seed + self.draws)
+        self.episode_return = 0.0
+        self._episode_counts = (self.clipped, self.lockstep_timeouts)
+        self.get_logger().info(
+            f"episode {self.episode}: start window {self.dream.start} (dataset episode "
+            f"{int(self.spec.starts.episodes[self.dream.start])}), seed {self.cfg.seed + self.draws}"
+            + (f" ({reason})" if reason else "")
+        )
+        return frame
+
+    def _log_episode(self, ended_by: str) -> None:
+        """One JSON line for the episode that ends now (episode_log)."""
+        if not self.cfg.episode_log:
+            return
+        import json
+
+        i = self.dream.start
+        row = {
+            "episode": self.episode,
+            "start_window": i,
+            "dataset_episode": int(self.spec.starts.episodes[i]),
+            "seed": self.cfg.seed + self.draws,
+            "steps": self.dream.steps,
+            "seconds": self.dream.steps / self.rate,
+            "return": self.episode_return,
+            "terminated": ended_by == "terminal frame",
+            "ended_by": ended_by,
+            "clipped_commands": self.clipped - self._episode_counts[0],
+            "lockstep_timeouts": self.lockstep_timeouts - self._episode_counts[1],
+        }
+        with open(self.cfg.episode_log, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def _reset_policy(self) -> None:
+        """Call policy_reset_service and wait (up to lockstep_timeout wall s) for its answer."""
+        if self.policy_reset is None:
+            return
+        if not self.policy_reset.service_is_ready():
+            self.policy_resets_failed += 1
+            return
+        done = threading.Event()
+        future = self.policy_reset.call_async(Trigger.Request())
+        future.add_done_callback(lambda _f: done.set())
+        if not done.wait(max(self.cfg.lockstep_timeout, 0.1)) or not future.result().success:
+            self.policy_resets_failed += 1
+
+    def _wait_for_subscribers(self) -> None:
+        need = self.cfg.wait_for_subscribers
+        while need > 0 and self._running() and self.pub_image.get_subscription_count() < need:
+            time.sleep(0.02)
+
+    def _wait_for_command(self, count: int) -> None:
+        """Lockstep: wait for a cmd_vel newer than the frame (only while someone publishes cmd_vel)."""
+        if self.count_publishers("cmd_vel") == 0:
+            return
+        deadline = time.monotonic() + self.cfg.lockstep_timeout
+        with self._lock:
+            # a pending reset does not cut the wait short: the policy's answer to this frame would then
+            # arrive after the new episode's first frame and be taken for the answer to it (a lag of one
+            # frame for the rest of the run)
+            while self._cmd_count <= count and self._running():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.lockstep_timeouts += 1
+                    return
+                self._command_arrived.wait(min(remaining, 0.05))
+
+    def _advance(self, t: float, t_next: float) -> float:
+        """Publish the standing state between frames; wall clock: sleep until t_next. Returns t_next."""
+        dt = 1.0 / self.cfg.state_rate_hz if self.cfg.state_rate_hz > 0 else 0.0
+        ts = t + dt if dt > 0 else t_next
+        while ts < t_next - 1e-9 and self._running():
+            if not self.sim_time:
+                delay = ts - self._wall()
+                if delay > 0:
+                    time.sleep(delay)
+            with self._lock:
+                self._t = ts if self.sim_time else self._t
+                self._publish_state(ts)
+            ts += dt
+        if not self.sim_time:
+            delay = t_next - self._wall()
+            if delay > 0:
+                time.sleep(delay)
+        return t_next
+
+    def run(self, until: Callable[[], bool] | None = None) -> None:
+        """Imagine frames until stop(), `until()`, `duration` or the context's shutdown."""
+        self._run_thread = threading.current_thread()
+        if until is not None:
+            self._until = until
+        self._wait_for_subscribers()
+        period = 1.0 / self.rate
+        limit = int(round(self.cfg.episode_seconds * self.rate)) if self.cfg.episode_seconds > 0 else 0
+        t = 0.0 if self.sim_time else self._wall()
+        with self._lock:
+            frame = self._begin_episode(None)
+            self._t = t
+            self._loop_running = True
+        self._set_status("OK", "dreaming")
+        try:
+            self._loop(t, frame, period, limit)
+        finally:
+            with self._lock:
+                self._loop_running = False
+                self._reset_done.notify_all()
+                if rclpy.ok(context=self.context):
+                    self._publish_diagnostics(self._t)  # the final counts
+
+    def _loop(self, t: float, frame: np.ndarray, period: float, limit: int) -> None:
+        t0, next_diag = t, t
+        new_episode = False
+        while self._running():
+            if self.cfg.duration > 0 and t - t0 >= self.cfg.duration:
+                break
+            if new_episode:
+                self._reset_policy()
+            with self._lock:
+                self._t = t
+                self._publish_state(t)
+                self._publish_frame(t, frame)
+                if new_episode:
+                    self._first_frame_stamp = t
+                    self._reset_done.notify_all()
+                    new_episode = False
+                count = self._cmd_count
+                if t >= next_diag:
+                    self._publish_diagnostics(t)
+                    next_diag = t + 1.0 / max(self.cfg.diagnostics_rate_hz, 1e-3)
+            if self.sim_time:
+                self._wait_for_command(count)
+            t_next = self._advance(t, t + period)
+            if not self._running():
+                break
+            wall0 = time.monotonic()
+            with self._lock:
+                self._t = t_next
+                reason, same = self._pending_reset or (None, False)
+                if reason is None and self.last_step is not None and self.dream.steps > 0:
+                    if self.cfg.reset_on_termination and self.last_step.terminated:
+                        reason = "terminal frame"
+                    elif limit and self.dream.steps >= limit:
+                        reason = f"time limit {self.cfg.episode_seconds:g} s"
+                if reason is not None:
+                    self._pending_reset = None
+                    self.last_step = None
+                    frame = self._begin_episode(reason, same)
+                    new_episode = True
+                else:
+                    out = self.dream.step(self._command(t_next))
+                    self.last_step = out
+                    self.episode_return += out.reward
+                    self.clipped += int(out.clipped)
+                    frame = out.frame
+                    self._publish_step(out)
+            spent = time.monotonic() - wall0
+            self.step_seconds.append(spent)
+            if not self.sim_time:
+                if self._wall() - t_next > period:  # the step alone took more than a period
+                    self.late_frames += 1
+                    self._last_late = t_next
+                    self._set_status(
+                        "WARN",
+                        f"cannot keep up with {self.rate:g} Hz: a step took {1e3 * spent:.0f} ms of a "
+                        f"{1e3 * period:.0f} ms period ({self.late_frames} late frames so far)",
+                    )
+                    t_next = self._wall()  # re-anchor instead of racing to catch up
+                elif self._level == "WARN" and t_next - self._last_late > 5.0:
+                    self._set_status("OK", "dreaming (keeping up again)")
+            t = t_next
+
+    def destroy_node(self):
+        self.stop()
+        loop = self._run_thread
+        if loop is not None and loop is not threading.current_thread():
+            loop.join(timeout=5.0)
+        super().destroy_node()
+
+
+def main(args=None) -> int:
+    """Exits 0 on SIGINT, SIGTERM or the end of `duration`; 2 if the world model is refused."""
+    stop = clean_exit.init(args)
+    try:
+        node = DreamNode()
+    except (ValueError, FileNotFoundError) as e:  # WorldModelFolderError is a ValueError
+        print(f"[dream] refusing to start: {e}", file=sys.stderr, flush=True)
+        rclpy.try_shutdown()
+        return 2
+    executor = MultiThreadedExecutor(num_threads=2)  # a reset service waits while the policy's reset answers
+    executor.add_node(node)
+    spinner = clean_exit.spin_in_thread(executor, stop)
+    try:
+        node.run(until=stop.is_set)
+    finally:
+        stop.set()
+        clean_exit.teardown([node], executor, [spinner])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""`fog dream compare` on a small bag the test writes and an untrained tiny world model: the video
+has one real | imagined frame per policy step, the PSNR plot and figures cover every imagined step."""
+
+import json
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+import torch
+from fog_training.cli import main as fog
+from fog_training.data.synthetic_bags import write_synthetic_bag
+from fog_training.untrained_artifact import make_untrained_artifact
+from fog_training.untrained_dream import make_untrained_world_model
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compare")
+    world = make_untrained_world_model(root / "wm", seed=0)
+    bag = root / "bag"
+    write_synthetic_bag(bag, duration_s=4.0, image_hw=(48, 48), seed=1)
+    return world, bag, root
+
+
+def test_compare_writes_side_by_side_video_and_psnr_plot(setup, tmp_path):
+    world, bag, root = setup
+    artifact = root / "policy"
+    if not artifact.exists():
+        make_untrained_artifact(artifact, seed=1, image_size=16)
+    out = tmp_path / "cmp"
+    code = fog(["dream", "compare", "--bag", str(bag), "--world-model", str(world["run"]), "--out", str(out),
+                "--artifact", str(artifact)])
+    assert code == 0
+    s = json.loads((out / "compare.json").read_text())
+    T = s["context_frames"] + s["imagined_steps"]
+    assert s["rate_hz"] == 5.0 and s["imagined_steps"] >= 10, s["imagined_steps"]  # 4 s of bag at 5 Hz
+    assert len(s["psnr_db"]) == len(s["psnr_db_still_baseline"]) == len(s["imagined_reward"]) == s["imagined_steps"]
+    assert all(np.isfinite(s["psnr_db"])) and 0 < s["psnr_db_mean"] < 100
+    assert s["real_reward_source"] == "goal-progress" and len(s["real_reward"]) == s["imagined_steps"]
+    assert len(s["surprise_real"]) == len(s["surprise_imagined"]) == T and all(np.isfinite(s["surprise_real"]))
+    frames = imageio.mimread(out / "compare.mp4", memtest=False)
+    assert len(frames) == T, f"{len(frames)} video frames for {T} policy steps"
+    h, w = frames[0].shape[:2]
+    assert w > 2 * 16 * 8 and h > 16 * 8, "the panels are upscaled side by side"
+    # the context frames are real on both sides; the imagined panel differs from the real one later
+    left, right = frames[0][40:, : w // 2 - 8], frames[0][40:, w // 2 + 8 :]
+    assert np.abs(left.astype(int) - right.astype(int)).mean() < 8
+    png = out / "psnr.png"
+    assert png.stat().st_size > 10_000 and imageio.imread(png).shape[0] > 500  # three panels tall
+
+
+def test_compare_refuses_a_missing_episode_and_a_folder_that_is_no_world_model(setup, tmp_path, capsys):
+    world, bag, _ = setup
+    assert fog(["dream", "compare", "--bag", str(bag), "--world-model", str(world["run"]), "--episode", "3",
+                "--out", str(tmp_path / "x")]) == 2
+    assert f"--bag {bag} has 1 episode(s) (0..0), not --episode 3" in capsys.readouterr().err
+    args = ["--bag", str(bag), "--world-model", str(tmp_path), "--out", str(tmp_path / "y")]
+    assert fog(["dream", "compare", *args]) == 2
+    assert f"world model {tmp_path} is not one" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+@pytest.mark.integration
+def test_compare_live_publishes_the_side_by_side_and_psnr(setup, tmp_path):
+    import sys
+
+    from quadruped_bridge.process_launch import ProcessGroup, ros_env
+    from quadruped_bridge.ros_probe import RosProbe, private_domain_id
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Float32
+
+    world, bag, _ = setup
+    domain = private_domain_id()
+    probe = RosProbe(domain, use_sim_time=False)
+    deep = QoSProfile(depth=100, reliability=ReliabilityPolicy.BEST_EFFORT)
+    images = probe.watch(Image, "dream/compare/image", qos=deep)
+    psnrs = probe.watch(Float32, "dream/compare/psnr")
+    try:
+        with ProcessGroup(tmp_path / "logs", ros_env(domain)) as group:
+            proc = group.start("compare", [sys.executable, "-m", "fog_training.cli", "dream", "compare", "--bag",
+                                           str(bag), "--world-model", str(world["run"]), "--out", str(tmp_path / "c"),
+                                           "--live"])
+            assert probe.spin_until(lambda: proc.popen.poll() is not None, timeout=120), "compare --live did not end"
+            probe.spin(0.5)
+            assert proc.popen.returncode == 0, proc.log()
+    finally:
+        probe.close()
+    s = json.loads((tmp_path / "c" / "compare.json").read_text())
+    T = s["context_frames"] + s["imagined_steps"]
+    assert len(images) >= T - 2, f"{len(images)} side-by-side images of {T}"
+    assert images[-1].width == 2 * 16 * 8 + 8 and images[-1].encoding == "rgb8"
+    assert len(psnrs) >= s["imagined_steps"] - 2
+    assert np.allclose([m.data for m in psnrs[-5:]], s["psnr_db"][-5:], atol=1e-3), "live PSNR = the written PSNR"
