@@ -60,9 +60,18 @@ def test_closed_loop_rates_then_camera_loss_stops_commands(artifact, tmp_path):
             assert probe.spin_sim(60.0, timeout=300), "simulated time stalled"
             t1 = probe.now()
             group.check_alive()
-            # policy rate: 5 Hz of simulated time
-            n_cmd = len([c for c in cmd_times[n_cmd0:] if t0 <= c[0] <= t1])
-            assert abs(n_cmd - 5.0 * (t1 - t0)) <= 0.05 * 5.0 * (t1 - t0), f"{n_cmd} cmd_vel in {t1 - t0:.1f} s"
+            # policy rate: 5 Hz of simulated time while it commands. The policy pauses on purpose while
+            # locomotion/ready is false (a stale robot state under load restarts the controller's
+            # settle): such pauses (gaps over 1 s) are left out of the rate and at most one is allowed.
+            t_cmd = np.array([c[0] for c in cmd_times[n_cmd0:] if t0 <= c[0] <= t1])
+            gaps = np.diff(t_cmd)
+            flowing = gaps[gaps <= 1.0]
+            assert flowing.sum() >= 0.8 * (t1 - t0), (
+                f"the policy commanded for only {flowing.sum():.1f} s of {t1 - t0:.1f} s; pauses: {gaps[gaps > 1.0]}"
+            )
+            rate = len(flowing) / flowing.sum()
+            assert rate == pytest.approx(5.0, rel=0.05), f"{len(t_cmd)} cmd_vel in {t1 - t0:.1f} s: {rate:.2f} Hz"
+            assert (gaps > 1.0).sum() <= 1, f"the policy paused {(gaps > 1.0).sum()} times: {gaps[gaps > 1.0]}"
             # joint commands: 50 Hz by their stamps
             # (the probe's clock can lag the publishers' stamps under load, so the window starts at
             # the first stamp received after t0 when that is later)

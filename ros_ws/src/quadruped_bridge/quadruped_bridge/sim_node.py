@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, TwistStamped
+from rclpy.duration import Duration
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -354,6 +355,9 @@ class SimNode(Node):
                 )
                 with self._lock:  # a last report with the final counts, then let DDS deliver it
                     self._publish_diagnostics(t, heartbeat=True, final=True)
+                # every reliable /diagnostics reader (a recorder, a probe) acknowledged it, or 5 s
+                # (a fixed 0.3 s was too short on a loaded machine: the report never arrived)
+                self.pub_diag.wait_for_all_acked(Duration(seconds=5.0))
                 deadline = time.monotonic() + 0.3
                 while self._running() and time.monotonic() < deadline:
                     time.sleep(0.02)
