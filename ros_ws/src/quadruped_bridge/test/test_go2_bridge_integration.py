@@ -443,9 +443,13 @@ def test_joint_order_joint_by_joint(go2):
                                        err_msg=f"awaited for 10 s: {name} driving Unitree motor {MOTOR[name]} only\n"
                                        + diagnostics_text(stack.bridge_diags()[-3:]))
         stack.await_(settled(target), 10, f"joint_states at the stand pose with {name} moved by 0.25 rad")
+        # the robot's own snapshot (written every 50 ms, later than joint_states on a loaded machine: a
+        # moving joint was once compared 0.06 rad apart) settled too, by Unitree motor index
+        robot_settled = lambda e=expected: np.allclose(stack.stats().get("q_by_motor", np.inf), e, atol=0.01)  # noqa: E731
+        stack.await_(robot_settled, 10, f"the robot's motor {MOTOR[name]} at its target in the fake's stats")
         # state path: joint_states (by name) equal what the robot reports for that joint's motor; the
         # moved joint breaks the legs' symmetry, so a swapped leg or joint would show here
-        robot_q = np.array(stack.stats()["q_by_motor"])  # snapshot of the last 50 ms
+        robot_q = np.array(stack.stats()["q_by_motor"])
         now = np.array(js[-1].position)
         names = list(js[-1].name)
         np.testing.assert_allclose(now, [robot_q[MOTOR[n]] for n in names], atol=0.05,
