@@ -22,7 +22,7 @@ link_cdds_prefix = mkdir -p $(1) && ln -sfn /usr/lib/$(MULTIARCH) $(1)/lib && ln
 ROS_ENV := source $(WS)/install/setup.bash && export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST \
 	RMW_IMPLEMENTATION=rmw_fastrtps_cpp MUJOCO_GL=$${MUJOCO_GL:-egl} HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 &&
 
-.PHONY: setup demo test lint bench lock clean apt-deps policy
+.PHONY: setup demo test test-repeat lint bench lock clean apt-deps policy
 setup: $(STAMP) $(SDK_STAMP) $(WS_STAMP)
 
 # Debian packages the pip environment builds against (idempotent: installs only what is missing).
@@ -71,8 +71,16 @@ demo: setup
 policy: setup
 	$(ROS_ENV) $(VENV)/bin/fog pipeline goal $(ARGS)
 
+# make test [PYTEST_ARGS=...] [ORDER=reverse|shuffle[:SEED]] [LOAD=1: both cores kept busy meanwhile]
+TEST_ORDER = $(if $(ORDER),--order=$(ORDER))
 test: setup
-	$(ROS_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+	$(ROS_ENV) $(if $(LOAD),$(PY) scripts/test_repeat.py --runs 1 --load --,$(PY) -m pytest) $(TEST_ORDER) $(PYTEST_ARGS)
+
+# The flakiness check: the suite N times, a line per run and every test that failed in any run
+# (logs in runs/test-repeat/); same ORDER, LOAD and PYTEST_ARGS as make test.
+N ?= 5
+test-repeat: setup
+	$(ROS_ENV) $(PY) scripts/test_repeat.py --runs $(N) $(if $(LOAD),--load) -- $(TEST_ORDER) $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

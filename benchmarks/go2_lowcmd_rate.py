@@ -13,6 +13,13 @@ record of every LowCmd_ received:
     python benchmarks/go2_lowcmd_rate.py --seconds 10
     python benchmarks/go2_lowcmd_rate.py --seconds 10 --model mujoco --json runs/go2_lowcmd_rate.json
     python benchmarks/go2_lowcmd_rate.py --micro-only        # per-tick cost of packing + CRC, no DDS
+    python benchmarks/go2_lowcmd_rate.py --seconds 60 --command-hz 200 --load 2 --max-stall-credit 0
+
+Watchdog margin (`--command-hz N`): a separate process publishes joint_commands (the stand pose) at
+N Hz through the window, so the bridge is ACTIVE with its robot-default 30 ms watchdog; the figures
+add how many times the watchdog tripped (each trip costs a soft start) and how often the motor
+loop itself stalled. `--load K` keeps K busy-looping processes (nice 0) running during the run,
+`--max-stall-credit 0` turns off the stall credit (SafetyConfig.loop_period) for a before/after.
 
 Before the DDS run, a micro-benchmark times one motor tick's message work in this process, before
 (fill_lowcmd + the SDK's CRC, as the bridge did) and after (LowCmdPacker: fields from lists, CRC
@@ -76,13 +83,49 @@ def micro(repeats: int = 2000) -> dict:
     return {k: {"p50_us": v[0], "p99_us": v[1]} for k, v in res.items()}
 
 
+def bridge_counters(diags) -> dict[str, int]:
+    """The safety counters of the bridge's newest /diagnostics that carries them."""
+    for msg in reversed(diags):
+        for st in msg.status:
+            values = {kv.key: kv.value for kv in st.values}
+            if "watchdog_trips" in values:
+                return {k: int(values[k]) for k in ("watchdog_trips", "loop_stalls", "accepted") if k in values}
+    return {}
+
+
+def publish_commands(rate_hz: float) -> int:
+    """The commander process: the stand pose on joint_commands at `rate_hz` until killed."""
+    import rclpy
+    from quadruped_bridge.go2_description import JOINT_NAMES, STAND_POSE
+    from quadruped_bridge.ros_messages import joint_state_msg
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import JointState
+
+    rclpy.init()
+    node = rclpy.create_node("commander")
+    qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+    pub = node.create_publisher(JointState, "joint_commands", qos)
+    period, next_t = 1.0 / rate_hz, time.monotonic()
+    while rclpy.ok():
+        pub.publish(joint_state_msg(time.time(), JOINT_NAMES, STAND_POSE))
+        next_t += period
+        time.sleep(max(0.0, next_t - time.monotonic()))
+    return 0
+
+
 def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--publish-commands":
+        return publish_commands(float(sys.argv[2]))
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=10.0, help="measured window (wall s)")
     p.add_argument("--rate", type=float, default=500.0, help="bridge motor_rate_hz")
     p.add_argument("--model", choices=("joints", "mujoco"), default="joints", help="the fake Go2's model")
     p.add_argument("--json", default="", help="also write the figures here")
     p.add_argument("--micro-only", action="store_true", help="only the in-process per-tick cost")
+    p.add_argument("--command-hz", type=float, default=0.0, help="publish joint_commands at this rate (0 = none)")
+    p.add_argument("--command-timeout", type=float, default=0.03, help="the bridge's watchdog (s)")
+    p.add_argument("--max-stall-credit", type=float, default=0.25, help="the bridge's stall credit (s, 0 = off)")
+    p.add_argument("--load", type=int, default=0, help="busy-looping processes during the run")
     args = p.parse_args()
     micro_result = micro()
     if args.micro_only:
@@ -98,18 +141,46 @@ def main() -> int:
                                  "--model", args.model, "--record", str(record), "--stats", str(stats)])
         group.start("bridge", node_command("quadruped_bridge.go2_bridge_node", {
             "network_interface": "lo", "dds_domain_id": dds_domain, "motor_rate_hz": args.rate,
-            "soft_start_duration": 1.0, "check_sport_mode": False}))
+            "soft_start_duration": 1.0, "check_sport_mode": False, "command_timeout": args.command_timeout,
+            "max_stall_credit": args.max_stall_credit}))
+        for i in range(args.load):
+            group.start(f"load{i}", [sys.executable, "-c", "while True: pass"])
+        commander = None
+        if args.command_hz > 0:
+            commander = group.start("commander", [sys.executable, __file__, "--publish-commands", str(args.command_hz)])
         # warm-up: commands flowing and the soft start over (stand pose held with kp > 0)
         started = wait_for(lambda: len(read_record(record)) > 0, 60)
         group.check_alive()
         if not started:
             raise RuntimeError(f"no LowCmd_ reached the fake Go2; logs in {tmp}")
+        diags = []
+        probe = None
+        if args.command_hz > 0:
+            from diagnostic_msgs.msg import DiagnosticArray
+            from quadruped_bridge.ros_probe import RosProbe, diagnostics_text
+
+            probe = RosProbe(ros_domain, use_sim_time=False, name="lowcmd_bench")
+            diags = probe.watch(DiagnosticArray, "/diagnostics")
+            taken = lambda: any("accepting joint commands" in diagnostics_text([d]) for d in diags)  # noqa: E731
+            if not probe.spin_until(taken, 60):
+                raise RuntimeError(f"the bridge never took the commander's joint_commands; logs in {tmp}")
         time.sleep(2.0)
+        base = bridge_counters(diags) if probe else {}
         t0 = time.monotonic()
-        time.sleep(args.seconds)
+        if probe:
+            probe.spin_until(lambda: False, args.seconds)
+        else:
+            time.sleep(args.seconds)
         t1 = time.monotonic()
+        if probe:  # the next heartbeat carries the counters at the window's end
+            n = len(diags)
+            probe.spin_until(lambda: len(diags) > n + 1, 5)
+        end = bridge_counters(diags) if probe else {}
         group.check_alive()
         fake_stats = json.loads(stats.read_text())
+        if probe:
+            probe.close()
+        del commander
     rows = read_record(record)
     window = rows[(rows[:, 0] >= t0) & (rows[:, 0] <= t1)]
     sent = interval_stats(np.sort(window[:, 1]), 1.0 / args.rate)
@@ -125,12 +196,22 @@ def main() -> int:
         "bad_crc_total": fake_stats["bad_crc"], "lowcmd_total": fake_stats["lowcmd_received"],
         "all_crc_valid_in_record": bool(np.all(rows[:, RECORD_HEADER.index("crc_ok")] == 1.0)),
         "micro": micro_result,
+        "load_processes": args.load,
+        "command_hz": args.command_hz,
+        "command_timeout_s": args.command_timeout,
+        "max_stall_credit_s": args.max_stall_credit,
     }
+    for key in ("watchdog_trips", "loop_stalls", "accepted"):
+        if key in end:
+            result[key] = end[key] - base.get(key, 0)
     print(f"| LowCmd_ vs fake Go2 ({args.seconds:.0f} s, {args.model}, load {result['load_average_1min']:.1f} "
           f"on {result['cpu_count']} cores) | value |")
     print("|---|---|")
     for key in ("send_rate_hz", "send_interval_p50_ms", "send_interval_p99_ms", "send_interval_max_ms",
-                "send_late_fraction", "receive_rate_hz", "bad_crc_total", "lowcmd_total"):
+                "send_late_fraction", "receive_rate_hz", "bad_crc_total", "lowcmd_total",
+                "watchdog_trips", "loop_stalls", "accepted"):
+        if key not in result:
+            continue
         v = result[key]
         print(f"| {key} | {v:.3f} |" if isinstance(v, float) else f"| {key} | {v} |")
     if args.json:

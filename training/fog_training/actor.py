@@ -137,9 +137,7 @@ def save_actor(
     actor: SquashedGaussianActor, directory: str | Path, feature: str, extra: dict[str, Any] | None = None
 ) -> None:
     """Write ``actor.json`` + ``actor.safetensors`` into ``directory`` (atomic renames)."""
-    from fog_training.train_loop import ensure_fog_worldmodel
 
-    ensure_fog_worldmodel()
     from fog_worldmodel.config_io import config_to_dict
     from fog_worldmodel.global_world_model import save_safetensors_atomic, write_text_atomic
 
@@ -152,12 +150,8 @@ def save_actor(
 
 def load_actor(directory: str | Path, map_location: str = "cpu") -> tuple[SquashedGaussianActor, dict[str, Any]]:
     """(actor in eval mode, the info of actor.json) from a ``policy`` directory."""
-    from safetensors.torch import load_file
-
-    from fog_training.train_loop import ensure_fog_worldmodel
-
-    ensure_fog_worldmodel()
     from fog_worldmodel.config_io import config_from_dict
+    from safetensors.torch import load_file
 
     d = Path(directory)
     info = json.loads((d / "actor.json").read_text())
@@ -177,9 +171,7 @@ def load_policy(run_dir: str | Path, map_location: str = "cpu"):
         post, _, _, _ = rssm.obs_step(state, prev_action, rssm.encode(frame), is_first, sample=False)
         action = deterministic_action(actor, rssm.feat(post))
     """
-    from fog_training.train_loop import ensure_fog_worldmodel
 
-    ensure_fog_worldmodel()
     from fog_worldmodel.rssm import RSSM
 
     d = Path(run_dir)

@@ -34,13 +34,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from fog_worldmodel.diffusion_sampler import quantize
+from fog_worldmodel.rssm import RSSMState
 
 from fog_training.fog import requires_grad_only
-from fog_training.train_loop import ensure_fog_worldmodel
-
-ensure_fog_worldmodel()
-from fog_worldmodel.diffusion_sampler import quantize  # noqa: E402
-from fog_worldmodel.rssm import RSSMState  # noqa: E402
 
 
 @dataclass

@@ -37,13 +37,10 @@ from typing import Literal
 
 import numpy as np
 import torch
+from fog_worldmodel.rssm import RSSM
 
 from fog_training.actor import SquashedGaussianActor, deterministic_action, load_policy
 from fog_training.data.pusht_collect import DEFAULT_ACTION_SCALE_PX, PushTAction
-from fog_training.train_loop import ensure_fog_worldmodel
-
-ensure_fog_worldmodel()
-from fog_worldmodel.rssm import RSSM  # noqa: E402
 
 EVAL_SEED_OFFSET = 1_000_000
 """Evaluation episodes are seeded from here on, away from training and data-collection seeds."""

@@ -29,13 +29,9 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-
-from fog_training.train_loop import ensure_fog_worldmodel
-
-ensure_fog_worldmodel()
-from fog_worldmodel.global_world_model import GlobalWorldModel  # noqa: E402
-from fog_worldmodel.rssm import RSSM, prev_actions_from  # noqa: E402
-from fog_worldmodel.world_model_env import WorldModelEnv  # noqa: E402
+from fog_worldmodel.global_world_model import GlobalWorldModel
+from fog_worldmodel.rssm import RSSM, prev_actions_from
+from fog_worldmodel.world_model_env import WorldModelEnv
 
 
 @dataclass

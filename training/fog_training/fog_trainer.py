@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+from fog_worldmodel.config_io import config_from_dict, config_to_dict
 from torch import nn
 
 from fog_training import fog
@@ -48,10 +49,7 @@ from fog_training.data.pusht_collect import PushTAction
 from fog_training.fog import FoGStepConfig
 from fog_training.local_models import MLPLocalModel, RSSMLocalModel
 from fog_training.sapo import Temperature, target_entropy
-from fog_training.train_loop import drop_records_after, ensure_fog_worldmodel, use_bf16
-
-ensure_fog_worldmodel()
-from fog_worldmodel.config_io import config_from_dict, config_to_dict  # noqa: E402
+from fog_training.train_loop import drop_records_after, use_bf16
 
 
 @dataclass

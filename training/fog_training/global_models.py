@@ -19,13 +19,10 @@ from typing import Protocol
 
 import numpy as np
 import torch
+from fog_worldmodel.global_world_model import GlobalWorldModel
+from fog_worldmodel.world_model_env import WorldModelEnv
 
 from fog_training.pusht_state_env import StepResult
-from fog_training.train_loop import ensure_fog_worldmodel
-
-ensure_fog_worldmodel()
-from fog_worldmodel.global_world_model import GlobalWorldModel  # noqa: E402
-from fog_worldmodel.world_model_env import WorldModelEnv  # noqa: E402
 
 
 class GlobalModel(Protocol):

@@ -29,14 +29,11 @@ from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
+from fog_worldmodel.rssm import RSSM, RSSMState, prev_actions_from
 from torch import nn
 
 from fog_training.actor import mlp
 from fog_training.fog import SwapConfig, swap
-from fog_training.train_loop import ensure_fog_worldmodel
-
-ensure_fog_worldmodel()
-from fog_worldmodel.rssm import RSSM, RSSMState, prev_actions_from  # noqa: E402
 
 __all__ = ["MLPLocalModel", "RSSMLocalModel", "SwapConfig", "SwapState", "swap"]
 

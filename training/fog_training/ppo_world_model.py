@@ -26,15 +26,13 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+from fog_worldmodel.config_io import config_to_dict
+from fog_worldmodel.rssm import RSSMState
 from torch import nn
 
 from fog_training.actor import ActorConfig, SquashedGaussianActor, mlp, save_actor
 from fog_training.fog_trainer import _Counters
-from fog_training.train_loop import ensure_fog_worldmodel, use_bf16
-
-ensure_fog_worldmodel()
-from fog_worldmodel.config_io import config_to_dict  # noqa: E402
-from fog_worldmodel.rssm import RSSMState  # noqa: E402
+from fog_training.train_loop import use_bf16
 
 
 @dataclass

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,20 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-
-def ensure_fog_worldmodel() -> None:
-    """Make ``fog_worldmodel`` importable from a source checkout when the ROS workspace is not sourced."""
-    try:
-        import fog_worldmodel  # noqa: F401
-    except ImportError:
-        src = Path(__file__).resolve().parents[2] / "ros_ws" / "src" / "fog_worldmodel"
-        if (src / "fog_worldmodel" / "__init__.py").exists():
-            sys.path.insert(0, str(src))
-
-
-ensure_fog_worldmodel()
-
-from fog_training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint  # noqa: E402
+from fog_training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 
 
 @dataclass

@@ -18,13 +18,11 @@ from typing import Literal
 
 import numpy as np
 import torch
+from fog_worldmodel.config_io import config_from_dict, config_to_dict
+from fog_worldmodel.rssm import RSSM, RSSMConfig
 
 from fog_training.train_cli import override_model_config, parse_with_presets
-from fog_training.train_loop import LoopConfig, ensure_fog_worldmodel, read_checkpoint_config, train
-
-ensure_fog_worldmodel()
-from fog_worldmodel.config_io import config_from_dict, config_to_dict  # noqa: E402
-from fog_worldmodel.rssm import RSSM, RSSMConfig  # noqa: E402
+from fog_training.train_loop import LoopConfig, read_checkpoint_config, train
 
 
 @dataclass

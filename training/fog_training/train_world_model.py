@@ -21,17 +21,15 @@ from typing import Literal
 
 import numpy as np
 import torch
+from fog_worldmodel.config_io import config_from_dict, config_to_dict
+from fog_worldmodel.diffusion_sampler import SamplerConfig
+from fog_worldmodel.edm_denoiser import EDMConfig
+from fog_worldmodel.global_world_model import GlobalWorldModel, GlobalWorldModelConfig
+from fog_worldmodel.reward_termination_head import RewardTerminationConfig
+from fog_worldmodel.unet_inner_model import InnerModelConfig
 
 from fog_training.train_cli import override_model_config, parse_with_presets
-from fog_training.train_loop import LoopConfig, ensure_fog_worldmodel, read_checkpoint_config, train
-
-ensure_fog_worldmodel()
-from fog_worldmodel.config_io import config_from_dict, config_to_dict  # noqa: E402
-from fog_worldmodel.diffusion_sampler import SamplerConfig  # noqa: E402
-from fog_worldmodel.edm_denoiser import EDMConfig  # noqa: E402
-from fog_worldmodel.global_world_model import GlobalWorldModel, GlobalWorldModelConfig  # noqa: E402
-from fog_worldmodel.reward_termination_head import RewardTerminationConfig  # noqa: E402
-from fog_worldmodel.unet_inner_model import InnerModelConfig  # noqa: E402
+from fog_training.train_loop import LoopConfig, read_checkpoint_config, train
 
 
 @dataclass

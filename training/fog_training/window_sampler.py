@@ -12,12 +12,9 @@ from typing import Literal
 
 import numpy as np
 import torch
+from fog_worldmodel.image_ops import resize_frames_uint8
 
 from fog_training.data.episode_store import EpisodeStore
-from fog_training.train_loop import ensure_fog_worldmodel
-
-ensure_fog_worldmodel()
-from fog_worldmodel.image_ops import resize_frames_uint8  # noqa: E402
 
 KEYS = ("action", "reward", "is_first", "is_last", "is_terminal")
 

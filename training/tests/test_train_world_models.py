@@ -197,6 +197,16 @@ def test_resumed_run_does_not_duplicate_metrics(tmp_path):
     assert records[:5] == first[:5]  # kept as written; 6 and 7 once, from the resumed run
 
 
+def wait_until(predicate, timeout: float, interval: float = 0.2) -> bool:
+    """Poll `predicate` until it holds or `timeout` (wall s) passes; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)  # the polling interval of a condition wait
+    return bool(predicate())
+
+
 def test_killed_run_resumes_from_its_last_checkpoint(store_path, tmp_path):
     run = tmp_path / "killed"
     cmd = [
@@ -216,21 +226,22 @@ def test_killed_run_resumes_from_its_last_checkpoint(store_path, tmp_path):
     ]
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=os.pathsep.join(sys.path))
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    def checkpointed():
+        return checkpoint_path(run).exists() and load_checkpoint(checkpoint_path(run)).step >= 10
+
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if checkpoint_path(run).exists() and load_checkpoint(checkpoint_path(run)).step >= 10:
-                break
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            time.sleep(0.2)
-        else:
-            pytest.fail("no checkpoint within 60 s")
+        # generous: on a 2-core machine that a nice-0 job keeps busy this niced trainer took over 120 s
+        reached = wait_until(lambda: checkpointed() or proc.poll() is not None, 400)
+        assert proc.poll() is None or checkpointed(), (
+            f"the trainer exited ({proc.returncode}) before its step-10 checkpoint:\n"
+            + proc.stderr.read().decode()[-2000:])
+        assert reached, "awaited a checkpoint of step >= 10 for 400 s"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     step = load_checkpoint(checkpoint_path(run)).step
     assert step >= 10 and step % 5 == 0
-    assert not list(run.glob("*.tmp*")) or all(p.stat().st_size >= 0 for p in run.glob("*.tmp*"))
+    # (a half-written *.tmp the kill may have left beside it must not stop the resume below)
     assert (
         train_rssm.main(
             ["--data", str(store_path), "--out", str(run), "--preset", "debug", "--loop.steps", str(step + 3)]

@@ -61,8 +61,10 @@ class LocomotionConfig:
     """cmd_vel older than this (s) is replaced by zero velocity (stand still)."""
     stand_tolerance: float = 0.4
     """The gait starts once every joint is within this (rad) of the stand pose (and still)."""
-    still_velocity: float = 0.2
-    """... and every joint moves slower than this (rad/s): the bridge's soft start has ended."""
+    still_velocity: float = 0.1
+    """... and every joint moves slower than this (rad/s) ..."""
+    still_time: float = 0.3
+    """... for this long (s): the bridge's soft start has ended (its last tenths are slow, too)."""
     settle_time: float = 1.0
     """Seconds of trotting in place (zero command) after the gait starts, before cmd_vel is followed
     and locomotion/ready turns true (the in-process rollouts of fog_policy.task_rollout settle as long)."""
@@ -105,6 +107,7 @@ class LocomotionNode(Node):
         self._t_cmd_vel = -1e9
         self._walking = False
         self._t_walk = 0.0
+        self._t_still: float | None = None
         self._ready: bool | None = None
         self._last_target: np.ndarray | None = None
         self._t_lost: float | None = None
@@ -188,10 +191,12 @@ class LocomotionNode(Node):
                 "ERROR", f"robot state stale ({age:.3f} s > {self.cfg.state_timeout} s): not commanding"
             )
         if not self._walking:
-            if (
-                np.max(np.abs(q - STAND_POSE)) > self.cfg.stand_tolerance
-                or np.max(np.abs(dq)) > self.cfg.still_velocity
-            ):
+            standing = np.max(np.abs(q - STAND_POSE)) <= self.cfg.stand_tolerance
+            if not standing or np.max(np.abs(dq)) > self.cfg.still_velocity:
+                self._t_still = None
+            elif self._t_still is None:
+                self._t_still = now
+            if self._t_still is None or now - self._t_still < self.cfg.still_time:
                 self.timing.pause()
                 return self._set_status("WARN", "waiting for the robot to stand still (bridge soft start)")
             self.gait.reset()
@@ -246,8 +251,10 @@ class LocomotionNode(Node):
             self._events.append(f"cmd_vel lock released ({self.cmd_vel_lock.owner_name}): gait stopped")
         self.cmd_vel_lock.disarm()
         self._walking = False
+        self._t_still = None
         self._set_ready(False)
         self._t_walk = 0.0
+        self._t_still: float | None = None
         self._ready: bool | None = None
         self._last_target = None
         self.timing.pause()

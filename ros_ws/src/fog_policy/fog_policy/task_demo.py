@@ -102,9 +102,12 @@ class TaskResult:
     mean_distance_reduction_m: float
     falls: int
     command_rate_hz: float
+    """Commands per second while commanding (intervals over 1 s, e.g. the stand-up, left out)."""
     command_interval_p99_s: float | None
     commands: int
     policy_stops: list[str]
+    commanding_seconds: float = 0.0
+    """Seconds covered by the intervals behind command_rate_hz."""
 
 
 def run_task(
@@ -289,7 +292,10 @@ def summarize(task, name, eps, commands, goal_radius, rate, stops) -> TaskResult
     inside = [np.array([c[0] for c in commands if e.start_time <= c[0] <= e.end_time]) for e in eps]
     t = np.concatenate(inside) if inside else np.array([])
     intervals = np.concatenate([np.diff(x) for x in inside if len(x) > 1] or [np.array([])])
-    span = sum(e.end_time - e.start_time for e in eps)
+    # the rate while commanding: a policy node is silent on purpose while the robot stands up and
+    # settles (locomotion/ready), so gaps over 1 s are pauses, not slow commands
+    flowing = intervals[intervals <= 1.0]
+    span = float(flowing.sum())
     return TaskResult(
         task=task,
         policy=name,
@@ -298,7 +304,8 @@ def summarize(task, name, eps, commands, goal_radius, rate, stops) -> TaskResult
         mean_final_distance_m=float(np.mean(finals)) if finals else math.nan,
         mean_distance_reduction_m=float(np.mean(reductions)) if reductions else math.nan,
         falls=sum(p["fell"] for p in per),
-        command_rate_hz=float(len(t) / span) if span > 0 else 0.0,
+        command_rate_hz=float(len(flowing) / span) if span > 0 else 0.0,
+        commanding_seconds=span,
         command_interval_p99_s=float(np.percentile(intervals, 99)) if len(intervals) else None,
         commands=len(t),
         policy_stops=stops,

@@ -70,7 +70,8 @@ def test_fog_deploy_go2_against_the_fake_go2_with_interface_and_domain_from_argu
             wait_nodes_report(probe, proc, ros_domain)
             bridge = lambda: diagnostics_text([d for d in probe.messages["/diagnostics"]  # noqa: E731
                                                if d.status[0].name == "quadruped_bridge: go2"][-1:])
-            assert probe.spin_until(lambda: "lowlevel=granted" in bridge() and len(joints) > 10, timeout=30), bridge()
+            assert probe.spin_until(lambda: "lowlevel=granted" in bridge() and len(joints) > 10, timeout=30), (
+                f"awaited lowlevel=granted and 11 joint_states; got {len(joints)} joint_states and:\n{bridge()}")
             assert f"dds_domain_id={robot_domain}" in bridge() and "network_interface=lo" in bridge()
             group.check_alive()
     finally:

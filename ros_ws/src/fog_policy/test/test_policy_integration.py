@@ -7,6 +7,7 @@ are about the deployment machinery (rates, stops, refusal, determinism), not abo
 
 import json
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -52,15 +53,25 @@ def test_closed_loop_rates_then_camera_loss_stops_commands(artifact, tmp_path):
                 "policy", node_command("fog_policy.policy_node", {"use_sim_time": True, "artifact": str(artifact)})
             )
             commanding = lambda: any("fog_policy: policy: commanding" in diagnostics_text([d]) for d in diags)  # noqa: E731
-            assert probe.spin_until(commanding, timeout=90), diagnostics_text(diags[-6:])
+            assert probe.spin_until(commanding, timeout=90), "awaited 'fog_policy: policy: commanding':\n" + (
+                diagnostics_text(diags[-6:]))
             t0 = probe.now()
             n_cmd0, n_joint0 = len(cmd_times), len(joint_cmds)
             assert probe.spin_sim(60.0, timeout=300), "simulated time stalled"
             t1 = probe.now()
             group.check_alive()
-            # policy rate: 5 Hz of simulated time
-            n_cmd = len([c for c in cmd_times[n_cmd0:] if t0 <= c[0] <= t1])
-            assert abs(n_cmd - 5.0 * (t1 - t0)) <= 0.05 * 5.0 * (t1 - t0), f"{n_cmd} cmd_vel in {t1 - t0:.1f} s"
+            # policy rate: 5 Hz of simulated time while it commands. The policy pauses on purpose while
+            # locomotion/ready is false (a stale robot state under load restarts the controller's
+            # settle): such pauses (gaps over 1 s) are left out of the rate and at most one is allowed.
+            t_cmd = np.array([c[0] for c in cmd_times[n_cmd0:] if t0 <= c[0] <= t1])
+            gaps = np.diff(t_cmd)
+            flowing = gaps[gaps <= 1.0]
+            assert flowing.sum() >= 0.8 * (t1 - t0), (
+                f"the policy commanded for only {flowing.sum():.1f} s of {t1 - t0:.1f} s; pauses: {gaps[gaps > 1.0]}"
+            )
+            rate = len(flowing) / flowing.sum()
+            assert rate == pytest.approx(5.0, rel=0.05), f"{len(t_cmd)} cmd_vel in {t1 - t0:.1f} s: {rate:.2f} Hz"
+            assert (gaps > 1.0).sum() <= 1, f"the policy paused {(gaps > 1.0).sum()} times: {gaps[gaps > 1.0]}"
             # joint commands: 50 Hz by their stamps
             # (the probe's clock can lag the publishers' stamps under load, so the window starts at
             # the first stamp received after t0 when that is later)
@@ -77,7 +88,7 @@ def test_closed_loop_rates_then_camera_loss_stops_commands(artifact, tmp_path):
             # camera loss: the policy stops within two policy periods of the last image
             assert probe.call(SetBool, "sim/camera_enable", SetBool.Request(data=False)).success
             t_off = probe.now()
-            probe.spin_sim(3.0, timeout=30)
+            assert probe.spin_sim(3.0, timeout=60), "awaited 3 s of simulated time after the camera loss: it stalled"
             moving = [c for c in cmd_times if c[0] > t_off - 0.5 and any(abs(v) > 1e-9 for v in c[1:])]
             last_moving = max(c[0] for c in moving) if moving else t_off
             assert last_moving - t_off <= 2 * 0.2 + 0.05, f"commands went on {last_moving - t_off:.2f} s after"
@@ -181,6 +192,19 @@ def synthetic_camera_bag(path, seconds=6.0, seed=0):
             w.write(conns[topic], int(round(t * 1e9)), ts.serialize_cdr(msg, kind))
 
 
+def spin_until_quiet(probe, messages, quiet: float, timeout: float) -> bool:
+    """Spin until `messages` has not grown for `quiet` wall seconds (the publisher has said its last)."""
+    n, since = len(messages), time.monotonic()
+
+    def quiet_now():
+        nonlocal n, since
+        if len(messages) != n:
+            n, since = len(messages), time.monotonic()
+        return time.monotonic() - since >= quiet
+
+    return probe.spin_until(quiet_now, timeout)
+
+
 def dry_run_outputs(artifact, bag, tmp_path, tag):
     domain = private_domain_id()
     probe = RosProbe(domain, use_sim_time=False)
@@ -217,7 +241,9 @@ def dry_run_outputs(artifact, bag, tmp_path, tag):
                 ),
             )
             assert probe.spin_until(lambda: replay.popen.poll() is not None, timeout=120), "replay did not finish"
-            probe.spin(1.0)
+            # the policy's last steps on the last images: await its dry-run outputs to stop coming
+            assert spin_until_quiet(probe, outputs, quiet=1.0, timeout=30), (
+                f"awaited the dry-run outputs to stop: still coming after 30 s ({len(outputs)})")
     finally:
         probe.close()
     assert not live, "dry run must not publish on cmd_vel"

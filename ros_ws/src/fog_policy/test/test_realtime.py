@@ -77,7 +77,8 @@ def test_locomotion_node_reports_its_scheduling_and_refuses_a_bad_priority(tmp_p
             assert "the kernel refused SCHED_FIFO" in rt.log_path.read_text()
             return
         reported = lambda: "scheduling=SCHED_FIFO 20" in diagnostics_text(probe.messages["/diagnostics"])  # noqa: E731
-        assert probe.spin_until(reported, timeout=30), diagnostics_text(probe.messages["/diagnostics"])
+        assert probe.spin_until(reported, timeout=30), "awaited scheduling=SCHED_FIFO 20 reported:\n" + (
+            diagnostics_text(probe.messages["/diagnostics"]))
         assert rt.alive()
     finally:
         probe.close()

@@ -1,11 +1,16 @@
 """The simulated Go2 and the locomotion controller as separate processes over real DDS.
 
-One stack (sim node + locomotion node) is started for the module on a private domain; the tests
-run in file order against it: walk, turn, bad commands, e-stop, and last the watchdog (which
-kills the controller).
+One stack (sim node + locomotion node on a private domain) is shared by the module; every test
+starts from the state `stack` brings it to first: both processes alive, the bridge armed to the
+locomotion node (ACTIVE, joint_commands/source=/locomotion), no e-stop, the robot upright and the
+controller standing under zero cmd_vel. An e-stop left latched is released; a stack a test has
+spent (the watchdog test stops the controller), with a dead process or a fallen robot is replaced
+by a new one. So each test passes alone and in any order: walk, turn, bad commands, foreign
+publishers, e-stop, watchdog.
 """
 
 import math
+import sys
 import time
 
 import numpy as np
@@ -27,34 +32,108 @@ COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 SIM_PARAMS = {"real_time_factor": 0.5, "camera_enabled": False}
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    domain = private_domain_id()
-    logs = tmp_path_factory.mktemp("logs")
-    group = ProcessGroup(logs, ros_env(domain))
-    group.start("sim", node_command("quadruped_bridge.sim_node", SIM_PARAMS))
-    # real-time priority for the 50 Hz loop where the kernel allows it, as on the robot: under a
-    # loaded test machine a normally scheduled loop missed enough ticks to walk 0.87 m of 1.5 m
-    loco = {"use_sim_time": True, "realtime_priority": 50 if may_use_fifo() else 0}
-    group.start("locomotion", node_command("fog_policy.locomotion_node", loco))
-    probe = RosProbe(domain)
-    probe.watch(PoseStamped, "sim/base_pose", sensor=True)
-    probe.watch(DiagnosticArray, "/diagnostics")
-    probe.watch(JointState, "joint_commands", qos=COMMAND_QOS)
-    try:
-        walking = lambda: any(
-            "standing (zero cmd_vel)" in diagnostics_text([d])  # noqa: E731
-            for d in probe.messages["/diagnostics"]
-        )
-        if not probe.spin_until(walking, timeout=60):
-            group.check_alive()
+def reports(probe, prefix):
+    return [d for d in probe.messages["/diagnostics"] if d.status[0].name.startswith(prefix)]
+
+
+class SimStack:
+    """The sim node and the locomotion node, and this test process's observer."""
+
+    def __init__(self, logs):
+        domain = private_domain_id()
+        self.spent = False  # a test stopped a process on purpose: the next test needs a new stack
+        self.group = ProcessGroup(logs, ros_env(domain))
+        self.probe = None
+        try:
+            self.group.start("sim", node_command("quadruped_bridge.sim_node", SIM_PARAMS))
+            # real-time priority for the 50 Hz loop where the kernel allows it, as on the robot: under a
+            # loaded test machine a normally scheduled loop missed enough ticks to walk 0.87 m of 1.5 m
+            loco = {"use_sim_time": True, "realtime_priority": 50 if may_use_fifo() else 0}
+            self.group.start("locomotion", node_command("fog_policy.locomotion_node", loco))
+            probe = self.probe = RosProbe(domain)
+            probe.watch(PoseStamped, "sim/base_pose", sensor=True)
+            probe.watch(DiagnosticArray, "/diagnostics")
+            probe.watch(JointState, "joint_commands", qos=COMMAND_QOS)
+            probe.watch(JointState, "joint_states", sensor=True)
+        except BaseException:
+            self.close()
+            raise
+
+    def alive(self) -> bool:
+        return all(p.alive() for p in self.group.processes)
+
+    def upright(self) -> bool:
+        poses = self.probe.messages["sim/base_pose"]
+        if not poses:
+            return True  # not known yet: the bring-up wait below decides
+        pose = poses[-1].pose
+        return pose.position.z > 0.2 and max(abs(a) for a in roll_pitch_yaw(pose.orientation)[:2]) < 0.5
+
+    def ready(self, timeout=90.0):
+        """Await the start state of every test: armed to the locomotion node, standing, upright."""
+        probe = self.probe
+        if "mode=estop" in diagnostics_text(reports(probe, "quadruped_bridge")[-1:]):
+            res = probe.call(Trigger, "quadruped_bridge/release_estop")
+            assert res.success, res.message
+        n_loco = len(reports(probe, "fog_policy: locomotion"))
+
+        def start_state():
+            self.group.check_alive()
+            bridge = diagnostics_text(reports(probe, "quadruped_bridge")[-1:])
+            loco = reports(probe, "fog_policy: locomotion")
+            return ("mode=active" in bridge and "joint_commands/source=/locomotion" in bridge
+                    and len(loco) > n_loco and loco[-1].status[0].message == "standing (zero cmd_vel)"
+                    and len(probe.messages["sim/base_pose"]) > 0 and self.upright())
+
+        if not probe.spin_until(start_state, timeout):
+            poses = probe.messages["sim/base_pose"]
             raise AssertionError(
-                "locomotion never reported standing:\n" + diagnostics_text(probe.messages["/diagnostics"])
-            )
-        yield group, probe
-    finally:
-        probe.close()
-        group.stop()
+                f"awaited for {timeout:.0f} s: the bridge ACTIVE and armed to /locomotion, a locomotion report "
+                f"'standing (zero cmd_vel)', the robot upright; seen: base z "
+                f"{poses[-1].pose.position.z if poses else float('nan'):.3f}, newest reports:\n"
+                + diagnostics_text(reports(probe, "quadruped_bridge")[-1:] + reports(probe, "fog_policy")[-1:]))
+
+    def close(self):
+        if self.probe is not None:
+            self.probe.close()
+        self.group.stop()
+
+
+class SimStacks:
+    def __init__(self, tmp_path_factory):
+        self._tmp = tmp_path_factory
+        self.stack = None
+
+    def ready(self) -> SimStack:
+        s = self.stack
+        if s is not None and (s.spent or not s.alive() or not s.upright()):
+            s.close()
+            s = self.stack = None
+        if s is None:
+            s = self.stack = SimStack(self._tmp.mktemp("logs"))
+        try:
+            s.ready()
+        except BaseException:
+            s.spent = True  # not in the start state: the next test starts a new stack
+            raise
+        return s
+
+    def close(self):
+        if self.stack is not None:
+            self.stack.close()
+
+
+@pytest.fixture(scope="module")
+def sim_stacks(tmp_path_factory):
+    stacks = SimStacks(tmp_path_factory)
+    yield stacks
+    stacks.close()
+
+
+@pytest.fixture
+def stack(sim_stacks):
+    """The shared stack in the start state (see the module's docstring)."""
+    return sim_stacks.ready()
 
 
 def drive(probe: RosProbe, vx=0.0, vy=0.0, wz=0.0, seconds=1.0):
@@ -77,7 +156,7 @@ def drive(probe: RosProbe, vx=0.0, vy=0.0, wz=0.0, seconds=1.0):
 
 
 def test_walks_forward(stack):
-    _, probe = stack
+    probe = stack.probe
     poses = drive(probe, vx=0.3, seconds=5.0)
     assert len(poses) > 100
     p0, p1 = poses[0].pose.position, poses[-1].pose.position
@@ -91,31 +170,25 @@ def test_walks_forward(stack):
 
 
 def test_turns_with_right_sign_and_magnitude(stack):
-    _, probe = stack
+    probe = stack.probe
     poses = drive(probe, wz=0.8, seconds=3.0)
     yaws = np.unwrap([roll_pitch_yaw(m.pose.orientation)[2] for m in poses])
     turned = yaws[-1] - yaws[0]
     expected = 0.8 * (stamp_seconds(poses[-1]) - stamp_seconds(poses[0]))
     assert turned > 0, "positive yaw rate must turn left (counter-clockwise)"
     assert 0.4 * expected < turned < 1.6 * expected, f"turned {turned:.2f} rad, expected about {expected:.2f}"
-    drive(probe, seconds=1.0)  # settle
 
 
-def wait_armed_to_locomotion(probe):
-    """The start state of the source-lock tests: the bridge is ACTIVE and locked to the locomotion node."""
-    def armed():
-        bridge = [d for d in probe.messages["/diagnostics"] if d.status[0].name.startswith("quadruped_bridge")]
-        text = diagnostics_text(bridge[-1:])
-        return "mode=active" in text and "joint_commands/source=/locomotion" in text
-
-    assert probe.spin_until(armed, timeout=30), diagnostics_text(probe.messages["/diagnostics"][-4:])
+def armed_to_locomotion(probe) -> bool:
+    """The bridge's newest report: ACTIVE and locked to the locomotion node."""
+    text = diagnostics_text(reports(probe, "quadruped_bridge")[-1:])
+    return "mode=active" in text and "joint_commands/source=/locomotion" in text
 
 
 def test_commands_from_another_publisher_are_rejected_and_named(stack):
     """The bridge armed to the locomotion node: joint_commands from this test's probe (bad ones and a
     valid one that would be clamped) are all rejected as a foreign source, named, and the robot stays up."""
-    _, probe = stack
-    wait_armed_to_locomotion(probe)
+    probe = stack.probe
     probe.messages["/diagnostics"].clear()
     nan_q = STAND_POSE.copy()
     nan_q[4] = math.nan
@@ -129,17 +202,19 @@ def test_commands_from_another_publisher_are_rejected_and_named(stack):
     for msg in bad:
         for _ in range(5):
             probe.publish(JointState, "joint_commands", msg, COMMAND_QOS)
-            probe.spin(0.05)
-    probe.spin_sim(1.0, timeout=10)
+            probe.spin(0.05)  # the test's publishing cadence, not a wait
+    named = lambda: "joint_commands from foreign publisher /test_probe" in diagnostics_text(  # noqa: E731
+        probe.messages["/diagnostics"])
+    assert probe.spin_until(named, timeout=20), "awaited the bridge naming /test_probe as a foreign publisher:\n" + (
+        diagnostics_text(probe.messages["/diagnostics"][-4:]))
+    # one more second of simulated time after the last bad command, for the robot to show it stays up
+    assert probe.spin_sim(1.0, timeout=30), "awaited 1 s of simulated time: the clock did not advance"
     text = diagnostics_text(probe.messages["/diagnostics"])
-    assert "joint_commands from foreign publisher /test_probe" in text, text
     assert "command clamped" not in text and "non-finite position" not in text, "a foreign command was inspected"
     after = poses[first:]
     assert min(m.pose.position.z for m in after) > 0.18
     assert max(max(abs(a) for a in roll_pitch_yaw(m.pose.orientation)[:2]) for m in after) < 0.5
-    bridge = [d for d in probe.messages["/diagnostics"] if d.status[0].name.startswith("quadruped_bridge")]
-    assert "mode=active" in diagnostics_text(bridge[-1:])
-    assert "joint_commands/source=/locomotion" in diagnostics_text(bridge[-1:])
+    assert armed_to_locomotion(probe), diagnostics_text(reports(probe, "quadruped_bridge")[-1:])
 
 
 INTRUDER = """
@@ -170,12 +245,9 @@ def test_foreign_process_cannot_command_the_armed_stack(stack):
     1 s of it would turn the robot by about 1 rad)
     while the stack is armed: both are rejected and named on /diagnostics (and the second
     joint_commands publisher is a safety event), the joints keep following the locomotion node."""
-    import sys
-
-    group, probe = stack
-    wait_armed_to_locomotion(probe)
+    group, probe = stack.group, stack.probe
     drive(probe, seconds=0.5)  # this test is the teleop the locomotion node follows (zero cmd_vel)
-    joints = probe.watch(JointState, "joint_states", sensor=True)
+    joints = probe.messages["joint_states"]
     commands = probe.messages["joint_commands"]
     probe.messages["/diagnostics"].clear()
     intruder = group.start("intruder", [sys.executable, "-c", INTRUDER])
@@ -185,7 +257,8 @@ def test_foreign_process_cannot_command_the_armed_stack(stack):
             return ("joint_commands from foreign publisher /intruder" in text
                     and "cmd_vel from foreign publisher /intruder" in text)
 
-        assert probe.spin_until(named, timeout=40), diagnostics_text(probe.messages["/diagnostics"])
+        assert probe.spin_until(named, timeout=40), "awaited both foreign publishers /intruder named:\n" + (
+            diagnostics_text(probe.messages["/diagnostics"][-6:]))
         yaw0 = roll_pitch_yaw(probe.messages["sim/base_pose"][-1].pose.orientation)[2]
         first_joint, first_cmd = len(joints), len(commands)
         # wide wall timeout: the intruder competes for the test machine's 2 busy cores
@@ -205,46 +278,55 @@ def test_foreign_process_cannot_command_the_armed_stack(stack):
         f"calves max {measured[:, 2::3].max():.2f}\n{report}")
     yaw1 = roll_pitch_yaw(probe.messages["sim/base_pose"][-1].pose.orientation)[2]
     assert abs(math.remainder(yaw1 - yaw0, 2 * math.pi)) < 0.3, "the robot turned on the intruder's cmd_vel"
-    bridge = [d for d in probe.messages["/diagnostics"] if d.status[0].name.startswith("quadruped_bridge")]
-    assert "mode=active" in diagnostics_text(bridge[-1:])
+    assert armed_to_locomotion(probe), diagnostics_text(reports(probe, "quadruped_bridge")[-1:])
 
 
 def test_estop_latches_until_released(stack):
-    _, probe = stack
-    z_before = probe.messages["sim/base_pose"][-1].pose.position.z
+    probe = stack.probe
+    poses = probe.messages["sim/base_pose"]
+    z_before = poses[-1].pose.position.z
     res = probe.call(Trigger, "quadruped_bridge/estop")
     assert res.success
-    probe.spin_sim(2.0, timeout=15)
-    diags = probe.messages["/diagnostics"]
-    bridge = [d for d in diags if d.status[0].name.startswith("quadruped_bridge")]
-    assert "mode=estop" in diagnostics_text(bridge[-1:])
-    # the controller's commands are refused while latched, and the robot sinks (damping)
-    poses = probe.messages["sim/base_pose"]
-    assert poses[-1].pose.position.z < z_before - 0.04, "e-stop must damp the joints: the body sinks"
+    # the controller's commands are refused while latched, and the robot sinks (damping): await the
+    # body 4 cm lower within 2 s of simulated time
+    sunk = lambda: poses[-1].pose.position.z < z_before - 0.04  # noqa: E731
+    assert probe.spin_sim(2.0, timeout=30, until=sunk), "awaited 2 s of simulated time: the clock did not advance"
+    assert sunk(), f"e-stop must damp the joints: the body at {poses[-1].pose.position.z:.3f} m, {z_before:.3f} before"
+    bridge = reports(probe, "quadruped_bridge")
+    assert "mode=estop" in diagnostics_text(bridge[-1:]), diagnostics_text(bridge[-1:])
     res = probe.call(Trigger, "quadruped_bridge/release_estop")
     assert res.success, res.message
-    stood = lambda: any("mode=active" in diagnostics_text([d]) for d in probe.messages["/diagnostics"][-4:])  # noqa: E731
-    assert probe.spin_until(stood, timeout=40), "the controller did not take over again after the soft start:\n" + (
-        diagnostics_text(probe.messages["/diagnostics"][-8:])
-    )
-    probe.spin_sim(1.0, timeout=10)
-    assert probe.messages["sim/base_pose"][-1].pose.position.z > 0.22
+    assert probe.spin_until(lambda: armed_to_locomotion(probe), timeout=40), (
+        "awaited the controller taking over again after the soft start (bridge ACTIVE, armed to /locomotion):\n"
+        + diagnostics_text(probe.messages["/diagnostics"][-8:]))
+    assert probe.spin_sim(1.0, timeout=30), "awaited 1 s of simulated time: the clock did not advance"
+    assert poses[-1].pose.position.z > 0.22, f"the body at {poses[-1].pose.position.z:.3f} m after the release"
 
 
 def test_watchdog_damps_within_two_command_periods(stack):
-    group, probe = stack
+    group, probe = stack.group, stack.probe
     commands = probe.messages["joint_commands"]
     probe.messages["/diagnostics"].clear()
     locomotion = next(p for p in group.processes if p.name == "locomotion")
+    stack.spent = True  # the controller is stopped below: the next test gets a new stack
     locomotion.stop()
-    last_cmd = stamp_seconds(commands[-1])
 
     def damping_event():
         text = diagnostics_text(probe.messages["/diagnostics"])
         return "damping: watchdog" in text
 
-    assert probe.spin_until(damping_event, timeout=10), diagnostics_text(probe.messages["/diagnostics"])
+    assert probe.spin_until(damping_event, timeout=30), "awaited the bridge's 'damping: watchdog' event:\n" + (
+        diagnostics_text(probe.messages["/diagnostics"][-4:]))
+    last_cmd = stamp_seconds(commands[-1])  # the controller's last command (its stamp), received by now
     text = diagnostics_text(probe.messages["/diagnostics"])
     line = next(part for part in text.split(" | ") if "damping: watchdog" in part)
     t_damp = float(line.split("[", 1)[1].split()[0])
-    assert 0.0 < t_damp - last_cmd <= 2 * 0.02 + 1e-6, f"damping {t_damp - last_cmd:.3f} s after the last command"
+    # when the simulator took that command (simulated time): the stamp is the controller's view of the
+    # clock, which lags the simulator's by up to a lockstep period (0.048 s stamp-to-damping was seen
+    # with the command taken 0.016 s after its stamp)
+    sim = reports(probe, "quadruped_bridge")[-1]
+    taken = float(next(kv.value for kv in sim.status[0].values if kv.key == "last_command_time"))
+    assert taken >= last_cmd - 1e-3, f"the simulator's last command ({taken:.4f}) older than the last seen ({last_cmd})"
+    assert t_damp - taken <= 2 * 0.02 + 1e-6, f"damping {t_damp - taken:.3f} s after the last command was taken"
+    # and never while commands still came every period
+    assert t_damp - last_cmd > 0.02, f"damping {t_damp - last_cmd:.3f} s after the last command's stamp"

@@ -70,6 +70,42 @@ def read_record(path: str | Path) -> np.ndarray:
     return raw[: n * RECORD_COLUMNS].reshape(n, RECORD_COLUMNS)
 
 
+class RecordReader:
+    """Incremental reader of a `--record` file: each `rows()` reads only the bytes appended since the
+    last call (a partly written row waits for the next call), so polling it in a wait loop costs
+    what is new, not the whole record."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._offset = 0  # bytes of complete rows consumed
+        self._buf = np.zeros((1024, RECORD_COLUMNS))
+        self._n = 0
+
+    def __len__(self) -> int:
+        return len(self.rows())
+
+    def rows(self) -> np.ndarray:
+        """All complete rows written so far, shape (n, RECORD_COLUMNS) (a view: copy to keep it)."""
+        row_bytes = RECORD_COLUMNS * 8
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._offset)
+                data = f.read()
+        except FileNotFoundError:
+            data = b""
+        n_new = len(data) // row_bytes
+        if n_new:
+            new = np.frombuffer(data[: n_new * row_bytes], dtype=np.float64).reshape(n_new, RECORD_COLUMNS)
+            if self._n + n_new > len(self._buf):
+                grown = np.zeros((max(2 * len(self._buf), self._n + n_new), RECORD_COLUMNS))
+                grown[: self._n] = self._buf[: self._n]
+                self._buf = grown
+            self._buf[self._n: self._n + n_new] = new
+            self._n += n_new
+            self._offset += n_new * row_bytes
+        return self._buf[: self._n]
+
+
 def lowcmd_row(cmd, t: float, t_source: float, ok: bool, states: int, sport: bool) -> np.ndarray:
     row = np.empty(RECORD_COLUMNS)
     row[: len(RECORD_HEADER) - 1] = (t, t_source, float(ok), float(states), float(sport))

@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import rclpy
@@ -100,6 +100,9 @@ class Go2BridgeConfig:
     """Watchdog: joint commands older than this (s) -> damping."""
     state_timeout: float = SafetyConfig.state_timeout
     """No LowState_ for this long (s) after the first -> damping (latched until reset)."""
+    max_stall_credit: float = SafetyConfig.max_stall_credit
+    """Most seconds of the motor loop's own lateness not charged to the watchdogs (0 = none; see
+    SafetyConfig.loop_period)."""
     soft_start_duration: float = SafetyConfig.soft_start_duration
     """Soft start to the stand pose (s)."""
     max_position_step: float = SafetyConfig.max_position_step
@@ -130,7 +133,8 @@ class Go2BridgeNode(Node):
             raise ValueError("motor_rate_hz must be > 0 and state_decimation >= 1")
         from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_, LowState_
 
-        self.safety = SafetyLayer(SafetyConfig.from_fields(cfg))
+        # the motor loop runs on the wall clock: its own stalls are not charged to the commander
+        self.safety = SafetyLayer(replace(SafetyConfig.from_fields(cfg), loop_period=1.0 / cfg.motor_rate_hz))
         self._lock = threading.Lock()  # guards safety and the low-level grant between the two threads
         self._stop_requested = False  # a plain flag: stop() may be called from a signal handler
         self.pub_joints = self.create_publisher(JointState, "joint_states", qos_profile_sensor_data)

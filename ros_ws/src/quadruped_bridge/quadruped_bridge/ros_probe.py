@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import tempfile
 import time
 from collections import defaultdict
 
@@ -21,15 +22,56 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 
 _counter = itertools.count()
+MAX_CLAIMED = 16
+"""Domains one process keeps claimed; past that it hands out its own again, least recently used first."""
+_claimed: dict[int, object] = {}  # domain -> its open lock file (the lock lasts as long as the process)
+_lru: list[int] = []
+
+
+def _claim(domain: int) -> bool:
+    """Take this machine's lock on `domain` (a file lock: released when the process exits, even killed)."""
+    try:
+        import fcntl
+    except ImportError:  # no file locks here: every domain counts as free
+        return True
+    lock_dir = os.environ.get("FOG_DOMAIN_LOCK_DIR") or os.path.join(tempfile.gettempdir(), "fog-ros-domains")
+    os.makedirs(lock_dir, exist_ok=True)
+    f = open(os.path.join(lock_dir, f"{domain}.lock"), "a")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return False
+    _claimed[domain] = f
+    return True
 
 
 def private_domain_id() -> int:
-    """A ROS_DOMAIN_ID for one test: distinct per process and per call (range 110-209, or the range
-    FOG_TEST_DOMAINS="LO-HI" names, for a machine where other jobs use those domains)."""
+    """A ROS_DOMAIN_ID for one test: one that no other process on this machine has claimed (range
+    110-209, or the range FOG_TEST_DOMAINS="LO-HI" names, for a machine where other jobs use those
+    domains), so test runs, benchmarks and demos started side by side never share a graph.
+
+    Each call claims a new domain while this process holds fewer than MAX_CLAIMED; then, or when
+    every domain in the range is claimed, it hands out the one it handed out least recently (its
+    earlier user, in the same process, is done by then: tests run one stack at a time). Claims are
+    file locks in FOG_DOMAIN_LOCK_DIR (default: <tmp>/fog-ros-domains), held until the process exits.
+    """
     lo, hi = 110, 209
     if os.environ.get("FOG_TEST_DOMAINS"):
         lo, hi = (int(v) for v in os.environ["FOG_TEST_DOMAINS"].split("-"))
-    return lo + (os.getpid() * 7 + next(_counter) * 13) % (hi - lo + 1)
+    n = hi - lo + 1
+    start = (os.getpid() * 7 + next(_counter) * 13) % n
+    if len(_claimed) < MAX_CLAIMED:
+        for k in range(n):
+            domain = lo + (start + k) % n
+            if domain not in _claimed and _claim(domain):
+                _lru.append(domain)
+                return domain
+    if _lru:
+        domain = _lru.pop(0)
+        _lru.append(domain)
+        return domain
+    return lo + start  # every domain claimed by others and none by us: share one, as before
 
 
 class RosProbe:

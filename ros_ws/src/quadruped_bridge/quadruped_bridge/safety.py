@@ -76,6 +76,15 @@ class SafetyConfig:
     """Feed-forward torque is clamped to this fraction of each motor's torque limit."""
     stand_pose: tuple[float, ...] = tuple(float(x) for x in STAND_POSE)
     """Target pose of the soft start (Unitree joint order)."""
+    loop_period: float = 0.0
+    """Nominal period (s) of the motor loop that calls motor_command, on a wall clock (the Go2
+    bridge: 1/motor_rate_hz); 0 = no stall credit (the simulator's lockstep on simulated time).
+    When the loop itself was late (a gap over twice this), the lateness is not counted against the
+    command stream or the robot state: a bridge process the OS did not run for 40 ms has commands
+    waiting in its DDS queue, not a dead commander (that false trip fired 7 times a minute on a
+    loaded 2-core machine). The credit is capped at `max_stall_credit`."""
+    max_stall_credit: float = 0.25
+    """Most seconds of the motor loop's lateness excused since the last command (or state)."""
 
     @classmethod
     def from_fields(cls, config: object) -> SafetyConfig:
@@ -157,7 +166,11 @@ class SafetyLayer:
         self._cmd: MotorCommand | None = None
         self._t_cmd = -math.inf
         self._last_target: np.ndarray | None = None
-        self.counters = {"accepted": 0, "rejected": 0, "clamped": 0, "foreign": 0}
+        self.counters = {"accepted": 0, "rejected": 0, "clamped": 0, "foreign": 0, "loop_stalls": 0, "watchdog_trips": 0}
+        self._t_tick: float | None = None
+        self._stall_cmd = 0.0
+        """Seconds of the motor loop's own lateness since the last command (not the commander's fault)."""
+        self._stall_state = 0.0
         self._latched = False
         """True while the current damping needs reset() (attitude, stale or bad state)."""
 
@@ -169,6 +182,7 @@ class SafetyLayer:
             return
         self._q = q.copy()
         self._t_state = t
+        self._stall_state = 0.0
         if self.mode is Mode.ZERO_TORQUE:
             self._start_soft(t, "first robot state received")
         if self.mode not in (Mode.DAMPING, Mode.ESTOP, Mode.ZERO_TORQUE):
@@ -236,6 +250,7 @@ class SafetyLayer:
         check.clamped = clamped
         self._cmd = MotorCommand(q=q_step, dq=dq, tau=tau_c, kp=self._kp.copy(), kd=self._kd.copy())
         self._t_cmd = t
+        self._stall_cmd = 0.0
         self._last_target = q_step
         self.counters["accepted"] += 1
         if self.mode is Mode.STAND:
@@ -272,10 +287,16 @@ class SafetyLayer:
         self._start_soft(t, "e-stop released")
         return True
 
-    def reset(self, t: float) -> None:
-        """Clear latched damping (attitude, stale state) and soft-start again; e-stop stays latched."""
+    def reset(self, t: float, q: np.ndarray | None = None) -> None:
+        """Clear latched damping (attitude, stale state) and soft-start again; e-stop stays latched.
+
+        ``q``: the joints' positions now, when the robot was just moved (a simulator reset puts it
+        down): the soft start must begin where the joints are, not at the last state seen before."""
         if self.mode is Mode.ESTOP:
             return
+        if q is not None:
+            self._q = np.asarray(q, dtype=np.float64).copy()
+            self._t_state = t
         if self._q is None:
             self._enter(t, Mode.ZERO_TORQUE, "reset: waiting for the first robot state", "OK")
         else:
@@ -315,14 +336,24 @@ class SafetyLayer:
         return out
 
     def _check_timeouts(self, t: float) -> None:
-        if self.mode is Mode.ACTIVE and t - self._t_cmd > self.config.command_timeout:
+        period = self.config.loop_period
+        if period > 0 and self._t_tick is not None and t - self._t_tick > 2 * period:
+            credit = t - self._t_tick - period
+            cap = self.config.max_stall_credit
+            self._stall_cmd = min(self._stall_cmd + credit, cap)
+            self._stall_state = min(self._stall_state + credit, cap)
+            self.counters["loop_stalls"] += 1
+        self._t_tick = t
+        if self.mode is Mode.ACTIVE and t - self._t_cmd - self._stall_cmd > self.config.command_timeout:
+            self.counters["watchdog_trips"] += 1
             self._enter(
                 t,
                 Mode.DAMPING,
                 f"watchdog: no joint command for {t - self._t_cmd:.3f} s (timeout {self.config.command_timeout:.3f} s)",
                 "ERROR",
             )
-        if self._q is not None and self.mode not in (Mode.ESTOP,) and t - self._t_state > self.config.state_timeout:
+        stale = t - self._t_state - self._stall_state > self.config.state_timeout
+        if self._q is not None and self.mode not in (Mode.ESTOP,) and stale:
             if not (self.mode is Mode.DAMPING and self._latched):
                 self._enter(
                     t,

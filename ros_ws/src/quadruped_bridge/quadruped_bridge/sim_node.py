@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, TwistStamped
+from rclpy.duration import Duration
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -125,7 +126,6 @@ class SimNodeConfig:
     """Stop after this many simulated seconds (0 = run until shut down)."""
     task: str = "pushcube"
     """Scene of quadruped_bridge.tasks: 'pushcube' (cube + goal disc) or 'goal' (marker post at sim/goal_pose)."""
-
 
     def sim(self) -> SimConfig:
         return SimConfig(
@@ -255,7 +255,9 @@ class SimNode(Node):
             self._episode += 1
             self.sim.reset(seed=self.cfg.seed + self._episode, pose=self.cfg.start_pose)
             self.sim.data.time = t  # simulated time never goes backwards: /clock consumers rely on it
-            self.safety.reset(t)
+            # the soft start begins at the lying pose the reset made (not at the pose before it,
+            # which made the robot jump up at once and the controller start during the soft start)
+            self.safety.reset(t, q=self.sim.joint_state()[0])
             self._publish_goal()
         self.pub_event.publish(String(data="reset"))
         res.success, res.message = True, f"scene {self._episode} (seed {self.cfg.seed + self._episode})"
@@ -353,6 +355,9 @@ class SimNode(Node):
                 )
                 with self._lock:  # a last report with the final counts, then let DDS deliver it
                     self._publish_diagnostics(t, heartbeat=True, final=True)
+                # every reliable /diagnostics reader (a recorder, a probe) acknowledged it, or 5 s
+                # (a fixed 0.3 s was too short on a loaded machine: the report never arrived)
+                self.pub_diag.wait_for_all_acked(Duration(seconds=5.0))
                 deadline = time.monotonic() + 0.3
                 while self._running() and time.monotonic() < deadline:
                     time.sleep(0.02)

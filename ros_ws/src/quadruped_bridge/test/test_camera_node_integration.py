@@ -45,7 +45,10 @@ def test_camera_node_publishes_video_file_at_rate(tmp_path):
             group.check_alive()
             raise AssertionError("no images")
         start = len(images)
-        probe.spin(3.0)
+        # 3 s of images at the configured rate, then the rate they came at
+        n = int(3 * RATE)
+        assert probe.spin_until(lambda: len(images) >= start + n, 30), (
+            f"awaited {n} more images for 30 s; got {len(images) - start}")
         got = images[start:]
         t = probe.wall_times["camera/image_raw"][start:]
         rate = (len(got) - 1) / (t[-1] - t[0])
@@ -62,7 +65,8 @@ def test_camera_node_publishes_video_file_at_rate(tmp_path):
         s = 64 / 120
         assert list(info.k) == pytest.approx([100 * s, 0, (80 - 20) * s, 0, 100 * s, 60 * s, 0, 0, 1])
         assert {stamp_seconds(i) for i in infos} >= set(stamps[:-3])  # camera_info with every image
-        assert probe.spin_until(lambda: "converter=own" in diagnostics_text(diags), 5)
+        assert probe.spin_until(lambda: "converter=own" in diagnostics_text(diags), 5), (
+            "awaited converter=own in the camera's report:\n" + diagnostics_text(diags[-1:]))
     finally:
         probe.close()
         group.stop()

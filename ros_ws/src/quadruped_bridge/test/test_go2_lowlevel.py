@@ -7,9 +7,11 @@ import pytest
 from quadruped_bridge.fake_go2 import (
     RECORD_COLUMNS,
     JointModel,
+    RecordReader,
     lowcmd_row,
     model_joint_of_motor,
     motor_command_from_lowcmd,
+    read_record,
     record_column,
 )
 from quadruped_bridge.go2_description import JOINT_LOWER, JOINT_NAMES, JOINT_UPPER, LIE_POSE, STAND_POSE
@@ -177,6 +179,24 @@ def test_record_row_layout():
     assert tuple(row[:6]) == (1.0, 2.0, 1.0, 7.0, 0.0, 0.0)
     assert row[record_column("kd", 5)] == 2.5 and row[record_column("kp", 5)] == 0.0
     assert row[record_column("q", 5)] == pytest.approx(POS_STOP_F)
+
+
+def test_record_reader_reads_only_what_was_appended(tmp_path):
+    """RecordReader sees each row once, in order, waits for a partly written row, and matches read_record."""
+    path = tmp_path / "lowcmd.bin"
+    reader = RecordReader(path)
+    assert reader.rows().shape == (0, RECORD_COLUMNS)  # no file yet
+    rows = np.arange(3000 * RECORD_COLUMNS, dtype=np.float64).reshape(3000, RECORD_COLUMNS)
+    raw = rows.tobytes()
+    cut = 5 * RECORD_COLUMNS * 8 + 17  # five rows and part of the sixth
+    with open(path, "ab") as f:
+        f.write(raw[:cut])
+    np.testing.assert_array_equal(reader.rows(), rows[:5])
+    with open(path, "ab") as f:
+        f.write(raw[cut:])  # the rest of the sixth row and far more than the initial buffer holds
+    np.testing.assert_array_equal(reader.rows(), rows)
+    assert len(reader) == 3000
+    np.testing.assert_array_equal(reader.rows(), read_record(path))
 
 
 def test_joint_model_follows_pd_targets():

@@ -10,7 +10,7 @@ from quadruped_bridge.bag_recovery import needs_recovery, recover
 from quadruped_bridge.go2_description import JOINT_NAMES
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
 from quadruped_bridge.ros_messages import joint_state_msg
-from quadruped_bridge.ros_probe import RosProbe, private_domain_id
+from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, private_domain_id
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rosbags.rosbag2 import Reader, ReaderError
 from rosbags.typesys import Stores, get_typestore
@@ -40,29 +40,45 @@ def bags_in(folder):
     )
 
 
+def recorder_reports(probe):
+    return [d for d in probe.messages["/diagnostics"] if d.status[0].name == "quadruped_bridge: recorder"]
+
+
 def recorder_ready(probe):
-    return lambda: any(d.status[0].name == "quadruped_bridge: recorder" for d in probe.messages["/diagnostics"])
+    return lambda: bool(recorder_reports(probe))
+
+
+def sim_finished(probe) -> bool:
+    """The simulator's final report (published after its last sensor message) has been delivered."""
+    return any(kv.key == "finished" for d in probe.messages["/diagnostics"] for kv in d.status[0].values)
 
 
 def test_live_simulator_bag_holds_every_published_message_in_order(tmp_path):
     domain = private_domain_id()
     out = tmp_path / "bags"
-    with ProcessGroup(tmp_path / "logs", ros_env(domain)) as group:
-        rec = group.start(
-            "recorder", node_command("quadruped_bridge.recorder_node", {"out_dir": str(out), "use_sim_time": True})
-        )
-        sim = group.start(
-            "sim",
-            node_command(
-                "quadruped_bridge.sim_node", {"real_time_factor": 2.0, "duration": 3.0, "wait_for_subscribers": 1}
-            ),
-        )
-        deadline = time.monotonic() + 120
-        while sim.alive() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not sim.alive(), "simulator did not finish its 3 s"
-        time.sleep(0.5)
-        assert rec.stop() == 0, rec.log()
+    # /diagnostics only: the simulator's wait_for_subscribers counts sensor-topic subscribers (the recorder)
+    probe = RosProbe(domain, use_sim_time=False)
+    probe.watch(DiagnosticArray, "/diagnostics")
+    try:
+        with ProcessGroup(tmp_path / "logs", ros_env(domain)) as group:
+            rec = group.start(
+                "recorder", node_command("quadruped_bridge.recorder_node", {"out_dir": str(out), "use_sim_time": True})
+            )
+            sim = group.start(
+                "sim",
+                node_command(
+                    "quadruped_bridge.sim_node", {"real_time_factor": 2.0, "duration": 3.0, "wait_for_subscribers": 1}
+                ),
+            )
+            assert probe.spin_until(lambda: not sim.alive(), 120), "awaited the simulator's exit after its 3 s"
+            # its final report delivered means what it published before it was delivered too; the
+            # recorder then drains what DDS delivered when it is stopped
+            assert probe.spin_until(lambda: sim_finished(probe), 30), (
+                "awaited the simulator's final report on /diagnostics:\n"
+                + diagnostics_text(probe.messages["/diagnostics"][-2:]))
+            assert rec.stop() == 0, rec.log()
+    finally:
+        probe.close()
     (bag,) = bags_in(out)
     msgs, times = read_bag(bag)
     final = [d for d in msgs["/diagnostics"] if any(kv.key == "finished" for kv in d.status[0].values)]
@@ -93,14 +109,27 @@ def test_episode_events_split_bags_and_sigkill_leaves_a_recoverable_bag(tmp_path
             rec = group.start(
                 "recorder", node_command("quadruped_bridge.recorder_node", {"out_dir": str(out), "flush_period": 0.5})
             )
-            assert probe.spin_until(recorder_ready(probe), timeout=30), rec.log()
+            assert probe.spin_until(recorder_ready(probe), timeout=30), f"awaited the recorder's report:\n{rec.log()}"
             pub = probe.node.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
             events = probe.node.create_publisher(String, "episode/event", EVENT_QOS)
-            assert probe.spin_until(lambda: pub.get_subscription_count() and events.get_subscription_count(), 10)
+            assert probe.spin_until(lambda: pub.get_subscription_count() and events.get_subscription_count(), 10), (
+                "awaited the recorder's subscriptions to joint_states and episode/event")
 
             def event(name):
+                """Publish an episode event and await the recorder acting on it: "start" opens an episode
+                bag (its next report names it), "success" closes it (its log says so)."""
+                n_reports, n_closed = len(recorder_reports(probe)), rec.log().count("closed episode_")
                 events.publish(String(data=name))
-                probe.spin(0.3)
+                if name == "start":
+                    def opened():
+                        new = recorder_reports(probe)[n_reports:]
+                        return bool(new) and new[-1].status[0].message.startswith("recording episode_")
+
+                    assert probe.spin_until(opened, 10), "awaited a recorder report 'recording episode_...':\n" + (
+                        diagnostics_text(recorder_reports(probe)[-1:]))
+                else:
+                    closed = lambda: rec.log().count("closed episode_") > n_closed  # noqa: E731
+                    assert probe.spin_until(closed, 10), f"awaited 'closed episode_' in its log:\n{rec.log()}"
 
             def stream(seconds):
                 end = time.monotonic() + seconds
@@ -108,7 +137,7 @@ def test_episode_events_split_bags_and_sigkill_leaves_a_recoverable_bag(tmp_path
                     seq = len(sent)
                     pub.publish(joint_state_msg(float(seq), JOINT_NAMES, np.full(12, float(seq))))
                     sent.append(seq)
-                    probe.spin(0.01)
+                    probe.spin(0.01)  # the stream's publishing period (~100 Hz), not a wait
 
             event("start")
             stream(1.0)

@@ -40,7 +40,9 @@ def write_bag(path, n=300, period_ns=4_000_000, t0=5_000_000_000):
                 w.write(ce, t, TS.serialize_cdr(Str(data=f"event {i}"), "std_msgs/msg/String"))
 
 
-def replay_into_probe(tmp_path, bag, params, topic="joint_states"):
+def replay_into_probe(tmp_path, bag, params, expect, topic="joint_states", clock_end=None):
+    """Replay `bag` into a probe; await the replay's exit, then `expect` ({topic: count}) messages and,
+    if given, a /clock at `clock_end` (the recording's last time)."""
     domain = private_domain_id()
     probe = RosProbe(domain, use_sim_time=False)
     probe.watch(JointState, topic, qos=DEEP)
@@ -56,8 +58,16 @@ def replay_into_probe(tmp_path, bag, params, topic="joint_states"):
                 ),
             )
             assert probe.spin_until(lambda: proc.popen.poll() is not None, timeout=60), "replay did not finish"
-            probe.spin(0.3)
             assert proc.popen.returncode == 0, proc.log()
+            def arrived():
+                clock = probe.messages["/clock"]
+                last = clock[-1].clock.sec + clock[-1].clock.nanosec * 1e-9 if clock else None
+                return all(len(probe.messages[t]) >= n for t, n in expect.items()) and (
+                    clock_end is None or (last is not None and abs(last - clock_end) < 1e-6))
+
+            assert probe.spin_until(arrived, 30), (
+                f"awaited {expect} and /clock at {clock_end} from the finished replay; got "
+                f"{ {t: len(probe.messages[t]) for t in (*expect, '/clock')} }")
         return (
             [m.position[0] for m in probe.messages[topic]],
             [m.data for m in probe.messages["episode/event"]],
@@ -70,8 +80,9 @@ def replay_into_probe(tmp_path, bag, params, topic="joint_states"):
 def test_replay_twice_gives_identical_sequences_and_the_recorded_clock(tmp_path):
     bag = tmp_path / "bag"
     write_bag(bag)
-    first = replay_into_probe(tmp_path, bag, {"rate": 4.0})
-    second = replay_into_probe(tmp_path, bag, {"rate": 4.0})
+    expect = {"joint_states": 300, "episode/event": 3}
+    first = replay_into_probe(tmp_path, bag, {"rate": 4.0}, expect, clock_end=5.0 + 299 * 0.004)
+    second = replay_into_probe(tmp_path, bag, {"rate": 4.0}, expect, clock_end=5.0 + 299 * 0.004)
     assert first[0] == second[0] == [float(i) for i in range(300)]
     assert first[1] == second[1] == ["event 0", "event 100", "event 200"]
     clock = first[2]
@@ -83,7 +94,8 @@ def test_remap_and_missing_topic_error(tmp_path):
     bag = tmp_path / "bag"
     write_bag(bag, n=50)
     seq, _, _ = replay_into_probe(
-        tmp_path, bag, {"rate": 0.0, "remap": ["joint_states:=robot2/joint_states"]}, topic="robot2/joint_states"
+        tmp_path, bag, {"rate": 0.0, "remap": ["joint_states:=robot2/joint_states"]}, {"robot2/joint_states": 50},
+        topic="robot2/joint_states"
     )
     assert seq == [float(i) for i in range(50)]
     domain = private_domain_id()
@@ -140,7 +152,10 @@ def test_replay_commands_nothing(tmp_path):
                 return proc.popen.poll() is not None
 
             assert probe.spin_until(finished, timeout=60), "replay did not finish"
-            probe.spin_until(lambda: len(probe.messages["replay/cmd_vel"]) >= 100, timeout=2)
+            arrived = lambda: all(len(probe.messages[t]) >= 100 for t in  # noqa: E731
+                                  ("/joint_states", "replay/cmd_vel", "replay/joint_commands"))
+            assert probe.spin_until(arrived, timeout=30), "awaited 100 messages on each replayed topic: " + str(
+                {t: len(v) for t, v in probe.messages.items()})
             assert proc.popen.returncode == 0, proc.log()
             # the sensors and the recorded commands (for comparison) arrived ...
             assert len(probe.messages["/joint_states"]) == 100

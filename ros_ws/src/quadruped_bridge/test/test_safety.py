@@ -210,3 +210,81 @@ def test_diagnostics_events_fold_repeats_so_a_rare_rejection_is_not_crowded_out(
     text = format_events(many, limit=10)
     assert text.startswith("(5 earlier kinds of event not shown) | [5.000 WARN] event 5")
     assert "[4.000 WARN]" not in text and text.endswith("[14.000 WARN] event 14")
+
+
+def test_reset_soft_starts_from_the_pose_it_is_given():
+    """A simulator reset puts the robot down: the soft start must begin at the lying pose, not jump
+    from the standing pose the layer saw last (the robot used to pop up within 0.2 s)."""
+    s = standing_layer()
+    s.reset(1.3, q=LIE_POSE)
+    assert s.mode is Mode.SOFT_START
+    first = s.motor_command(1.3)
+    np.testing.assert_allclose(first.q, LIE_POSE, atol=1e-9, err_msg="soft start did not begin at the given pose")
+    for t in np.arange(1.31, 1.8, 0.01):  # states keep arriving (the robot still lies)
+        tick(s, float(t), q=LIE_POSE)
+    half = tick(s, 1.8, q=LIE_POSE)  # half-way through the 1 s soft start: half-way between the poses
+    np.testing.assert_allclose(half.q, (LIE_POSE + STAND_POSE) / 2, atol=1e-9)
+    # without a pose, the reset starts from the last state seen
+    s2 = standing_layer()
+    s2.reset(1.3)
+    np.testing.assert_allclose(tick(s2, 1.3).q, STAND_POSE, atol=1e-9)
+
+
+def _active_layer(cfg: SafetyConfig) -> tuple[SafetyLayer, float]:
+    """Stand, then a 200 Hz command stream ticked by a 500 Hz loop up to t = 1.5 s."""
+    s = SafetyLayer(cfg)
+    t = 0.0
+    while t <= 1.2:
+        tick(s, t)
+        t += 0.002
+    assert s.mode is Mode.STAND
+    for k in range(150):
+        t = 1.2 + k * 0.002
+        if k % 5 == 0:
+            assert s.submit_command(t, JOINT_NAMES, STAND_POSE).accepted
+        tick(s, t)
+    assert s.mode is Mode.ACTIVE
+    return s, t
+
+
+def test_a_stall_of_the_motor_loop_itself_is_not_a_dead_commander():
+    """The process is not run for 60 ms (load): commands were waiting in its queue; no trip. With no
+    stall credit (loop_period 0, the simulator's setting) the same gap trips the watchdog."""
+    cfg = SafetyConfig(soft_start_duration=1.0, command_timeout=0.03, state_timeout=0.1, loop_period=0.002)
+    s, t = _active_layer(cfg)
+    t += 0.060  # no tick, no command, no state for 60 ms
+    tick(s, t)
+    assert s.mode is Mode.ACTIVE, f"a 60 ms stall of the loop itself tripped: {s.mode_reason}"
+    assert s.counters["loop_stalls"] == 1
+    assert s.submit_command(t + 0.0005, JOINT_NAMES, STAND_POSE).accepted  # the queued command arrives
+    assert s.mode is Mode.ACTIVE
+
+    strict, t2 = _active_layer(SafetyConfig(soft_start_duration=1.0, command_timeout=0.03, state_timeout=0.1))
+    tick(strict, t2 + 0.060)
+    assert strict.mode is Mode.DAMPING and "watchdog" in strict.mode_reason
+
+
+def test_a_dead_commander_still_trips_with_the_loop_on_time():
+    """Commands stop while the loop keeps its 2 ms period: damping after the 30 ms timeout."""
+    cfg = SafetyConfig(soft_start_duration=1.0, command_timeout=0.03, state_timeout=0.1, loop_period=0.002)
+    s, t = _active_layer(cfg)
+    t_last = 1.2 + 145 * 0.002  # the last command of the stream
+    while s.mode is Mode.ACTIVE and t < t_last + 0.2:
+        t += 0.002
+        tick(s, t)
+    assert s.mode is Mode.DAMPING and "watchdog" in s.mode_reason
+    assert t - t_last <= 0.03 + 0.0025, f"tripped {t - t_last:.4f} s after the last command (timeout 0.03 s)"
+
+
+def test_stall_credit_is_capped():
+    """A loop that keeps stalling cannot postpone the watchdog past command_timeout + max_stall_credit."""
+    cfg = SafetyConfig(
+        soft_start_duration=1.0, command_timeout=0.03, state_timeout=10.0, loop_period=0.002, max_stall_credit=0.05
+    )
+    s, t = _active_layer(cfg)
+    t_last = 1.2 + 145 * 0.002
+    while s.mode is Mode.ACTIVE and t < t_last + 1.0:
+        t += 0.010  # every tick 8 ms late: credit accrues on each
+        tick(s, t)
+    assert s.mode is Mode.DAMPING, "the watchdog never tripped with a stalling loop and no commands"
+    assert t - t_last <= 0.03 + 0.05 + 0.0101, f"tripped {t - t_last:.3f} s after the last command"
