@@ -193,13 +193,18 @@ def test_teleop_drives_the_dream(world, tmp_path):
         os.close(slave)
 
 
-def test_dream_task_plays_imagined_episodes_in_order_and_logs_them(world, artifact, tmp_path):
+def test_dream_task_plays_imagined_episodes_in_order_logs_them_and_repeats_them(world, artifact, tmp_path):
     from fog_policy.dream_task import run_dream_task
 
-    r = run_dream_task(tmp_path / "bench", policy=str(artifact), world_model=str(world["bundle"]), episodes=4,
-                       episode_seconds=1.0, seed=5, domain_id=private_domain_id(), log=lambda s: None,
-                       policy_params={"surprise_threshold": 1.0e9})
+    def run(tag):
+        return run_dream_task(tmp_path / tag, policy=str(artifact), world_model=str(world["bundle"]), episodes=4,
+                              episode_seconds=1.0, seed=5, domain_id=private_domain_id(), log=lambda s: None,
+                              policy_params={"surprise_threshold": 1.0e9})
+
+    r, again = run("a"), run("b")
     assert len(r.episodes) == 4
+    # lockstep, seeded noise, the policy's memory reset before each first frame: the same run twice
+    assert r.episodes == again.episodes, f"{r.episodes}\n!=\n{again.episodes}"
     # episode k: start window k (modulo the bundle's 3), seed 5 + k; ended by the head or after 1 s (5 steps)
     assert [e["start_window"] for e in r.episodes] == [0, 1, 2, 0]
     assert [e["seed"] for e in r.episodes] == [5, 6, 7, 8]
@@ -208,7 +213,7 @@ def test_dream_task_plays_imagined_episodes_in_order_and_logs_them(world, artifa
     assert r.success_rate == sum(e["terminated"] for e in r.episodes) / 4
     assert r.lockstep_timeouts == 0, "the policy answered every imagined frame"
     assert 4.0 < r.command_rate_hz < 6.0, f"{r.command_rate_hz:.2f} commands per dream second"
-    assert (tmp_path / "bench" / "summary.json").exists()
+    assert (tmp_path / "a" / "summary.json").exists()
 
 
 def test_what_is_not_a_world_model_is_refused_by_name(world, artifact, tmp_path):
