@@ -518,10 +518,14 @@ def test_estop_latches_damping_until_released(go2):
 def test_every_crc_valid_and_rate(go2):
     stack = go2.at(STOOD)
     stack.await_(lambda: len(stack.rows()) > 1000, 30, "more than 1000 LowCmd_ in the record")
-    stats, rows = stack.stats(), stack.rows()
+    rows = stack.rows().copy()
+    # the fake writes its stats just after its record: await the snapshot that counts these rows (one
+    # read before the record once counted 984 of its 1004 rows)
+    stack.await_(lambda: stack.stats().get("lowcmd_received", 0) >= len(rows), 10,
+                 f"the fake's stats counting the {len(rows)} LowCmd_ in its record")
+    stats = stack.stats()
     assert stats["bad_crc"] == 0
     assert np.all(rows[:, 2] == 1.0)
-    assert stats["lowcmd_received"] >= len(rows) > 1000
     sent = rows[-1000:, 1]  # DDS source timestamps: when the bridge wrote them
     rate = (len(sent) - 1) / (sent[-1] - sent[0])
     # 500 Hz on an idle machine (benchmarks/go2_lowcmd_rate.py); here only a floor, the CPU is shared
