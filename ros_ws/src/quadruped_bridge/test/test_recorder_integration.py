@@ -48,11 +48,6 @@ def recorder_ready(probe):
     return lambda: bool(recorder_reports(probe))
 
 
-def sim_finished(probe) -> bool:
-    """The simulator's final report (published after its last sensor message) has been delivered."""
-    return any(kv.key == "finished" for d in probe.messages["/diagnostics"] for kv in d.status[0].values)
-
-
 def test_live_simulator_bag_holds_every_published_message_in_order(tmp_path):
     domain = private_domain_id()
     out = tmp_path / "bags"
@@ -71,11 +66,12 @@ def test_live_simulator_bag_holds_every_published_message_in_order(tmp_path):
                 ),
             )
             assert probe.spin_until(lambda: not sim.alive(), 120), "awaited the simulator's exit after its 3 s"
-            # its final report delivered means what it published before it was delivered too; the
-            # recorder then drains what DDS delivered when it is stopped
-            assert probe.spin_until(lambda: sim_finished(probe), 30), (
-                "awaited the simulator's final report on /diagnostics:\n"
-                + diagnostics_text(probe.messages["/diagnostics"][-2:]))
+            # The simulator exits only after its final report was acknowledged by every reliable
+            # /diagnostics reader it matched (the recorder), or 5 s: exit 0 and the report in the
+            # bag (below) mean what it published before was delivered too. (This probe is not
+            # awaited: on a loaded machine the simulator had not discovered it before its 1.5 s run
+            # ended.) The recorder then drains what DDS delivered when it is stopped.
+            assert sim.popen.wait(timeout=30) == 0, sim.log()
             assert rec.stop() == 0, rec.log()
     finally:
         probe.close()
