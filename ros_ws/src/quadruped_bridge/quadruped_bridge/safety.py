@@ -166,7 +166,9 @@ class SafetyLayer:
         self._cmd: MotorCommand | None = None
         self._t_cmd = -math.inf
         self._last_target: np.ndarray | None = None
-        self.counters = {"accepted": 0, "rejected": 0, "clamped": 0, "foreign": 0, "loop_stalls": 0, "watchdog_trips": 0}
+        self.counters = {
+            "accepted": 0, "rejected": 0, "clamped": 0, "foreign": 0, "loop_stalls": 0, "watchdog_trips": 0,
+        }  # fmt: skip
         self._t_tick: float | None = None
         self._stall_cmd = 0.0
         """Seconds of the motor loop's own lateness since the last command (not the commander's fault)."""
