@@ -53,7 +53,7 @@ def bundled_artifact(task: str = "goal") -> Path:
         from ament_index_python.packages import get_package_share_directory
 
         candidates.append(Path(get_package_share_directory("fog_policy")) / "artifacts" / task)
-    except (ImportError, LookupError, ValueError):
+    except (ImportError, LookupError, ValueError, OSError):  # OSError: the workspace is not sourced
         pass
     candidates.append(Path(__file__).resolve().parents[1] / "artifacts" / task)
     for c in candidates:
