@@ -49,6 +49,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
 from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
+from quadruped_bridge.command_source import COMMAND_QUEUE_DEPTH
 from quadruped_bridge.go2_description import CAMERA_FOVY_DEG, JOINT_NAMES, STAND_POSE
 from quadruped_bridge.ros_params import declare_config
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -60,7 +61,7 @@ from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import Bool, Float32, String
 from std_srvs.srv import Trigger
 
-COMMAND_SUB_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+COMMAND_SUB_QOS = QoSProfile(depth=COMMAND_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 RELIABLE_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -206,10 +207,12 @@ class DreamNode(Node):
         # the reset services wait for the loop, which may wait for the policy's reset service: separate
         # callback groups (and a multi-threaded executor) so that the answer can arrive meanwhile
         services = MutuallyExclusiveCallbackGroup()
-        self.create_service(Trigger, "dream/reset", lambda req, res: self._on_reset(res, same=False),
-                            callback_group=services)
-        self.create_service(Trigger, "dream/restart", lambda req, res: self._on_reset(res, same=True),
-                            callback_group=services)
+        self.create_service(
+            Trigger, "dream/reset", lambda req, res: self._on_reset(res, same=False), callback_group=services
+        )
+        self.create_service(
+            Trigger, "dream/restart", lambda req, res: self._on_reset(res, same=True), callback_group=services
+        )
         self.policy_reset = (
             self.create_client(Trigger, self.cfg.policy_reset_service, callback_group=MutuallyExclusiveCallbackGroup())
             if self.cfg.policy_reset_service

@@ -29,7 +29,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
 from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
-from quadruped_bridge.command_source import CommandSourceLock, GraphNames, gid_of
+from quadruped_bridge.command_source import COMMAND_QUEUE_DEPTH, CommandSourceLock, GraphNames, gid_of
 from quadruped_bridge.go2_description import JOINT_NAMES, STAND_POSE
 from quadruped_bridge.ros_params import declare_config
 from rclpy.executors import SingleThreadedExecutor
@@ -43,7 +43,7 @@ from fog_policy.timing import LoopTiming
 from fog_policy.trot_gait import GaitConfig, TrotGait
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-COMMAND_SUB_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+COMMAND_SUB_QOS = QoSProfile(depth=COMMAND_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
 """Subscription side of the command topic: deeper than the publishers' depth 1, so that a foreign
 publisher's messages (rejected by the source lock) cannot evict the armed publisher's from the
 reader's queue; the callback takes every message in order, the newest wins."""

@@ -9,9 +9,13 @@ Lifecycle:
 With `autostart` (default), the node configures and activates itself: `fog deploy` and the launch
 file need no lifecycle manager.
 
-Sensor callbacks only store the latest message. One timer at `policy_rate_hz` (the artifact's)
-runs the step and publishes cmd_vel (geometry_msgs/Twist) or, for a joint-space artifact,
-joint_commands; with `dry_run` it publishes on fog_policy/dry_run/<topic> only. It stops
+Sensor callbacks only store messages. One timer at `policy_rate_hz` (the artifact's) runs the step
+on the newest image, joint state and IMU reading and publishes cmd_vel (geometry_msgs/Twist) or,
+for a joint-space artifact, joint_commands. With `trigger:=image` (bag replay, dream) the step runs
+on the first image of each policy period instead, with the joint state and IMU reading stamped at
+or before that image, once readings stamped at or after it have arrived (fog_policy.sensor_inputs:
+the outputs then depend only on the data, not on the order a busy executor took the topics in).
+With `dry_run` it publishes on fog_policy/dry_run/<topic> only. It stops
 commanding (one zero command, then silence, and the reason on /diagnostics) when:
   - the camera image or the joint state is older than its timeout (stale sensor);
   - the world model's surprise stays above the threshold for `surprise_steps` steps: what the
@@ -47,9 +51,11 @@ from std_srvs.srv import SetBool, Trigger
 
 from fog_policy.policy_artifact import ArtifactError, check_compatible
 from fog_policy.proprio import check_names, proprio_vector
+from fog_policy.sensor_inputs import StampedBuffer
 from fog_policy.timing import LoopTiming
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+IMAGE_TRIGGER_SENSOR_QOS = QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT)
 READY_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
@@ -95,8 +101,9 @@ class PolicyNode(LifecycleNode):
         self.runtime = None
         self.timer = None
         self.image: tuple[float, float, Image] | None = None  # (stamp, wall arrival, msg)
-        self.joints: tuple[float, np.ndarray, np.ndarray] | None = None
-        self.imu: tuple[float, np.ndarray, np.ndarray] | None = None
+        self.joint_buffer: StampedBuffer[tuple[np.ndarray, np.ndarray]] = StampedBuffer()  # (q, dq)
+        self.imu_buffer: StampedBuffer[tuple[np.ndarray, np.ndarray]] = StampedBuffer()  # (quat, gyro)
+        self._pending_image: tuple[float, float, Image] | None = None  # image trigger: awaiting its sensors
         self.camera_size: tuple[int, int] | None = None
         self.enabled = self.cfg.enabled
         self.stopped_reason: str | None = None
@@ -108,10 +115,13 @@ class PolicyNode(LifecycleNode):
         self.timing: LoopTiming | None = None  # image arrival (wall) -> command published: latency
         self._index = {n: i for i, n in enumerate(self.cfg.joint_names)}
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
-        self.create_subscription(Image, "camera/image_raw", self._on_image, qos_profile_sensor_data)
+        # best effort (matches every sensor publisher); the image trigger keeps a deep queue so a busy
+        # moment drops nothing a replay sent
+        sensor_qos = qos_profile_sensor_data if self.cfg.trigger == "timer" else IMAGE_TRIGGER_SENSOR_QOS
+        self.create_subscription(Image, "camera/image_raw", self._on_image, sensor_qos)
         self.create_subscription(CameraInfo, "camera/camera_info", self._on_info, qos_profile_sensor_data)
-        self.create_subscription(JointState, "joint_states", self._on_joints, qos_profile_sensor_data)
-        self.create_subscription(Imu, "imu/data", self._on_imu, qos_profile_sensor_data)
+        self.create_subscription(JointState, "joint_states", self._on_joints, sensor_qos)
+        self.create_subscription(Imu, "imu/data", self._on_imu, sensor_qos)
         self.create_subscription(String, "episode/event", self._on_event, QoSProfile(depth=10))
         self.locomotion_ready = False
         self.create_subscription(Bool, "locomotion/ready", self._on_ready, READY_QOS)
@@ -157,6 +167,7 @@ class PolicyNode(LifecycleNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.runtime.reset()
         self._next_image_tick = None
+        self._pending_image = None
         if self.cfg.trigger == "timer":
             self.timer = self.create_timer(1.0 / self.rate, self._tick)
         self._activated = True
@@ -189,7 +200,21 @@ class PolicyNode(LifecycleNode):
                 self._next_image_tick = stamp
             if stamp + 1e-9 >= self._next_image_tick:
                 self._next_image_tick += period * max(1, int((stamp - self._next_image_tick) // period) + 1)
-                self._tick(now=stamp)
+                if self._pending_image is not None:  # its sensors never caught up: step with what came
+                    self._step_pending()
+                self._pending_image = self.image
+                self._step_pending_when_sensors_reached()
+
+    def _step_pending_when_sensors_reached(self) -> None:
+        """Image trigger: step on the pending image once joint states and IMU readings stamped at or
+        after it have arrived (the ones before it, published earlier, are then all in)."""
+        pending = self._pending_image
+        if pending is not None and self.joint_buffer.reached(pending[0]) and self.imu_buffer.reached(pending[0]):
+            self._step_pending()
+
+    def _step_pending(self) -> None:
+        pending, self._pending_image = self._pending_image, None
+        self._tick(now=pending[0], image=pending)
 
     def _active(self) -> bool:
         return getattr(self, "_activated", False)
@@ -207,11 +232,13 @@ class PolicyNode(LifecycleNode):
         q[order] = msg.position
         if len(msg.velocity) == len(order):
             dq[order] = msg.velocity
-        self.joints = (rm.from_stamp(msg.header.stamp), q, dq)
+        self.joint_buffer.add(rm.from_stamp(msg.header.stamp), (q, dq))
+        self._step_pending_when_sensors_reached()
 
     def _on_imu(self, msg: Imu) -> None:
         quat, gyro, _ = rm.imu_arrays(msg)
-        self.imu = (rm.from_stamp(msg.header.stamp), quat, gyro)
+        self.imu_buffer.add(rm.from_stamp(msg.header.stamp), (quat, gyro))
+        self._step_pending_when_sensors_reached()
 
     def _on_event(self, msg: String) -> None:
         if msg.data in ("start", "reset") and self.runtime is not None:
@@ -254,34 +281,38 @@ class PolicyNode(LifecycleNode):
         return res
 
     # ----------------------------------------------------------------- step
-    def _tick(self, now: float | None = None) -> None:
+    def _tick(self, now: float | None = None, image: tuple[float, float, Image] | None = None) -> None:
+        """One policy step: at `now` on the newest readings (timer), or at an image's stamp on that
+        image and the readings stamped at or before it (image trigger)."""
         wall = time.monotonic()
         now = self._now() if now is None else now
+        if image is None:
+            image, joints, imu = self.image, self.joint_buffer.newest, self.imu_buffer.newest
+        else:
+            joints, imu = self.joint_buffer.at(image[0]), self.imu_buffer.at(image[0])
         if not self.enabled:
             return self._set_status("WARN", "disabled (fog_policy/enable)")
         if self.surprise_latched:
             return self._set_status("ERROR", self.stopped_reason or "surprise")
-        if self.image is None or self.joints is None or self.imu is None:
+        if image is None or joints is None or imu is None:
             missing = [
-                n
-                for n, v in (("camera/image_raw", self.image), ("joint_states", self.joints), ("imu/data", self.imu))
-                if v is None
+                n for n, v in (("camera/image_raw", image), ("joint_states", joints), ("imu/data", imu)) if v is None
             ]
             return self._stop(f"waiting for {', '.join(missing)}", level="WARN")
         if self._gated() and not self.locomotion_ready:
             return self._stop(
                 "waiting for the locomotion controller to stand and trot (locomotion/ready)", level="WARN"
             )
-        t_img, arrival, img_msg = self.image
+        t_img, arrival, img_msg = image
         if now - t_img > self.cfg.image_timeout:
             return self._stop(f"camera stale: last image {now - t_img:.2f} s old (> {self.cfg.image_timeout} s)")
-        age = now - min(self.joints[0], self.imu[0])
+        age = now - min(joints[0], imu[0])
         if age > self.cfg.joint_timeout:
             return self._stop(f"joint state / IMU stale: {age:.2f} s old (> {self.cfg.joint_timeout} s)")
         try:
             rgb = rm.image_array(img_msg)
-            _, q, dq = self.joints
-            _, quat, gyro = self.imu
+            _, (q, dq) = joints
+            _, (quat, gyro) = imu
             proprio = proprio_vector(
                 self.runtime.meta["observation"]["proprio"]["names"], self._index, q, dq, quat, gyro
             )

@@ -21,6 +21,13 @@ from dataclasses import dataclass
 ACTIONS = ("reject", "damping")
 UNKNOWN = "unknown node"
 GID_SIZE = 16
+COMMAND_QUEUE_DEPTH = 200
+"""Reader-side queue depth of a command topic (joint_commands, cmd_vel). The topic is keyless, so
+every publisher's messages share the reader's one KEEP_LAST queue: a foreign publisher's flood
+(rejected by the lock) evicts the armed publisher's newest command when the queue fills before
+the executor takes it: at depth 10, 0.1 s of a busy moment under a 100 Hz flood. The simulator in
+lockstep then waits for a command that never comes (lockstep_timeout), and its watchdog trips.
+200 covers 2 s of a 100 Hz flood; the callback takes every message in order and the newest wins."""
 """Bytes of a GID that identify the endpoint (rmw_fastrtps: 16; some rmw pad to 24)."""
 
 
@@ -45,8 +52,9 @@ class Verdict:
 
 
 class CommandSourceLock:
-    def __init__(self, topic: str, source: str = "", on_foreign: str = "reject",
-                 names: Callable[[bytes], str] | None = None):
+    def __init__(
+        self, topic: str, source: str = "", on_foreign: str = "reject", names: Callable[[bytes], str] | None = None
+    ):
         if on_foreign not in ACTIONS:
             raise ValueError(f"foreign publisher action must be one of {ACTIONS}, got {on_foreign!r}")
         self.topic = topic
@@ -117,14 +125,19 @@ class CommandSourceLock:
             if name == UNKNOWN and seen < 8:
                 continue  # the graph knows the endpoint before its node's name: report it once named
             self._reported.add(gid)
-            out.append(f"second publisher on {self.topic} while armed: {name} ({short_gid(gid)}); "
-                       f"action {self.on_foreign} (armed to {self.owner_name})")
+            out.append(
+                f"second publisher on {self.topic} while armed: {name} ({short_gid(gid)}); "
+                f"action {self.on_foreign} (armed to {self.owner_name})"
+            )
         return out
 
     def status(self) -> dict[str, str]:
         return {
-            f"{self.topic}/source": (f"{self.owner_name} ({short_gid(self.owner)})" if self.owner is not None
-                                     else f"unarmed ({'only ' + self.source if self.source else 'first to arm'})"),
+            f"{self.topic}/source": (
+                f"{self.owner_name} ({short_gid(self.owner)})"
+                if self.owner is not None
+                else f"unarmed ({'only ' + self.source if self.source else 'first to arm'})"
+            ),
             f"{self.topic}/foreign_rejected": str(self.rejected),
             **({f"{self.topic}/last_foreign": self.last_rejected} if self.last_rejected else {}),
         }

@@ -50,7 +50,7 @@ from std_srvs.srv import Trigger
 
 from quadruped_bridge import clean_exit, go2_dds, network_policy
 from quadruped_bridge import ros_messages as rm
-from quadruped_bridge.command_source import BridgeCommandGuard
+from quadruped_bridge.command_source import COMMAND_QUEUE_DEPTH, BridgeCommandGuard
 from quadruped_bridge.go2_description import JOINT_NAMES
 from quadruped_bridge.go2_lowlevel import LowCmdPacker, check_dds_domain, lowstate_arrays, lowstate_crc_valid
 from quadruped_bridge.loop_timing import RateMeter
@@ -59,13 +59,19 @@ from quadruped_bridge.ros_params import declare_config
 from quadruped_bridge.safety import Mode, SafetyConfig, SafetyLayer, format_events
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-COMMAND_SUB_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+COMMAND_SUB_QOS = QoSProfile(depth=COMMAND_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
 """Subscription side of the command topic: deeper than the publishers' depth 1, so that a foreign
 publisher's messages (rejected by the source lock) cannot evict the armed publisher's from the
 reader's queue; the callback takes every message in order, the newest wins."""
 LEVELS = ["OK", "WARN", "ERROR"]
-DIAG_LEVEL = {Mode.ZERO_TORQUE: "WARN", Mode.SOFT_START: "OK", Mode.STAND: "OK", Mode.ACTIVE: "OK",
-              Mode.DAMPING: "ERROR", Mode.ESTOP: "ERROR"}
+DIAG_LEVEL = {
+    Mode.ZERO_TORQUE: "WARN",
+    Mode.SOFT_START: "OK",
+    Mode.STAND: "OK",
+    Mode.ACTIVE: "OK",
+    Mode.DAMPING: "ERROR",
+    Mode.ESTOP: "ERROR",
+}
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,6 @@ class Go2BridgeConfig:
     """A second joint_commands publisher while armed: 'reject' (drop and report) or 'damping' (latched)."""
 
 
-
 class Go2BridgeNode(Node):
     def __init__(self, **kwargs):
         super().__init__("go2_bridge", **kwargs)
@@ -128,7 +133,8 @@ class Go2BridgeNode(Node):
             raise ValueError(
                 f"refusing to start: the ROS graph runs on DDS domain {ros_domain}, the robot's domain "
                 f"(dds_domain_id {cfg.dds_domain_id}); the ROS graph must never share the robot's DDS domain: "
-                "run ROS on another domain (ROS_DOMAIN_ID, --domain-id, domain_id:=)")
+                "run ROS on another domain (ROS_DOMAIN_ID, --domain-id, domain_id:=)"
+            )
         if cfg.motor_rate_hz <= 0 or cfg.state_decimation < 1:
             raise ValueError("motor_rate_hz must be > 0 and state_decimation >= 1")
         from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_, LowState_
@@ -176,7 +182,8 @@ class Go2BridgeNode(Node):
         self.get_logger().info(
             f"Go2 bridge: DDS domain {cfg.dds_domain_id} on {cfg.network_interface}"
             f"{' (REAL ROBOT)' if cfg.real_robot else ''}, motor loop {cfg.motor_rate_hz:.0f} Hz, "
-            f"kp {cfg.kp} kd {cfg.kd}, watchdog {cfg.command_timeout * 1e3:.0f} ms")
+            f"kp {cfg.kp} kd {cfg.kd}, watchdog {cfg.command_timeout * 1e3:.0f} ms"
+        )
 
     # ----------------------------------------------------------- sport mode
     def _motion_switcher(self) -> go2_dds.MotionSwitcher:
@@ -202,8 +209,10 @@ class Go2BridgeNode(Node):
         if mode == "":
             self._grant_lowlevel("no sport mode active")
         elif mode is None:
-            self._sport_status = (f"motion switcher: {err}; LowCmd_ held (call go2/release_sport_mode to retry, "
-                                  "or check_sport_mode:=false for a robot without one)")
+            self._sport_status = (
+                f"motion switcher: {err}; LowCmd_ held (call go2/release_sport_mode to retry, "
+                "or check_sport_mode:=false for a robot without one)"
+            )
         elif self.cfg.release_sport_mode_on_start:
             ok, msg = switcher.release()
             if ok:
@@ -211,8 +220,10 @@ class Go2BridgeNode(Node):
             else:
                 self._sport_status = f"could not release sport mode {mode!r}: {msg}; LowCmd_ held"
         else:
-            self._sport_status = (f"sport mode {mode!r} active: LowCmd_ held; lie the robot down or hoist it, "
-                                  "then call go2/release_sport_mode")
+            self._sport_status = (
+                f"sport mode {mode!r} active: LowCmd_ held; lie the robot down or hoist it, "
+                "then call go2/release_sport_mode"
+            )
         if not self._lowlevel:
             self.get_logger().warning(self._sport_status)
 
@@ -276,23 +287,27 @@ class Go2BridgeNode(Node):
         cmd = self.lowcmd_meter.stats(period)
         tick_ms = self._tick_ms[: min(self._ticks, len(self._tick_ms))] if self._ticks else np.zeros(1)
         st = self.lowstate_meter.stats()
-        values.update({
-            "lowlevel": "granted" if lowlevel else "held",
-            "sport_mode": sport,
-            "lowcmd_sent": str(self.lowcmd_meter.total),
-            "lowcmd_rate_hz": f"{cmd['rate_hz']:.1f}",
-            "lowcmd_interval_p50_ms": f"{cmd['p50_ms']:.3f}",
-            "lowcmd_interval_p99_ms": f"{cmd['p99_ms']:.3f}",
-            "motor_loop_overruns": str(self._overruns),
-            "motor_tick_p50_ms": f"{np.percentile(tick_ms, 50):.3f}",
-            "motor_tick_p99_ms": f"{np.percentile(tick_ms, 99):.3f}",
-            "lowstate_bad_crc": str(self._bad_crc),
-            "lowstate_received": str(self._states),
-            "lowstate_rate_hz": f"{st['rate_hz']:.1f}",
-            "lowstate_age_ms": f"{max(0.0, now - self._last_state_t) * 1e3:.1f}" if self._last_state_t > 0 else "never",
-            "network_interface": self.cfg.network_interface,
-            "dds_domain_id": str(self.cfg.dds_domain_id),
-        })
+        values.update(
+            {
+                "lowlevel": "granted" if lowlevel else "held",
+                "sport_mode": sport,
+                "lowcmd_sent": str(self.lowcmd_meter.total),
+                "lowcmd_rate_hz": f"{cmd['rate_hz']:.1f}",
+                "lowcmd_interval_p50_ms": f"{cmd['p50_ms']:.3f}",
+                "lowcmd_interval_p99_ms": f"{cmd['p99_ms']:.3f}",
+                "motor_loop_overruns": str(self._overruns),
+                "motor_tick_p50_ms": f"{np.percentile(tick_ms, 50):.3f}",
+                "motor_tick_p99_ms": f"{np.percentile(tick_ms, 99):.3f}",
+                "lowstate_bad_crc": str(self._bad_crc),
+                "lowstate_received": str(self._states),
+                "lowstate_rate_hz": f"{st['rate_hz']:.1f}",
+                "lowstate_age_ms": f"{max(0.0, now - self._last_state_t) * 1e3:.1f}"
+                if self._last_state_t > 0
+                else "never",
+                "network_interface": self.cfg.network_interface,
+                "dds_domain_id": str(self.cfg.dds_domain_id),
+            }
+        )
         values.update(self._net)
         values.update(self.guard.status())
         if events:

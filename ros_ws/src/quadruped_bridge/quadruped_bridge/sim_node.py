@@ -42,14 +42,14 @@ from std_srvs.srv import SetBool, Trigger
 
 from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
-from quadruped_bridge.command_source import BridgeCommandGuard
+from quadruped_bridge.command_source import COMMAND_QUEUE_DEPTH, BridgeCommandGuard
 from quadruped_bridge.go2_description import JOINT_NAMES
 from quadruped_bridge.ros_params import declare_config
 from quadruped_bridge.safety import Mode, SafetyConfig, SafetyLayer, format_events
 from quadruped_bridge.sim import Go2Sim, SimConfig, quat_to_rpy
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-COMMAND_SUB_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+COMMAND_SUB_QOS = QoSProfile(depth=COMMAND_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
 """Subscription side of the command topic: deeper than the publishers' depth 1, so that a foreign
 publisher's messages (rejected by the source lock) cannot evict the armed publisher's from the
 reader's queue; the callback takes every message in order, the newest wins."""
@@ -165,6 +165,7 @@ class SimNode(Node):
         self._lock = threading.Lock()  # guards sim and safety between the physics and executor threads
         self._command_arrived = threading.Condition(self._lock)
         self._gave_up_waiting_for: float | None = None  # lockstep: the command time we stopped waiting after
+        self.lockstep_timeouts = 0  # lockstep waits that ended without a command (on /diagnostics)
         self._stop_requested = False  # a plain flag: stop() may be called from a signal handler
         self._until: Callable[[], bool] = lambda: False
         self._run_thread: threading.Thread | None = None
@@ -310,6 +311,7 @@ class SimNode(Node):
         self._last_event_pub = t
         values = self.safety.status()
         values["achieved_real_time_factor"] = f"{self._achieved_rtf:.2f}"
+        values["lockstep_timeouts"] = str(self.lockstep_timeouts)
         values.update(self._net)
         values.update(self.guard.status())
         values.update({f"published/{k}": str(v) for k, v in self.published.items()})
@@ -397,6 +399,7 @@ class SimNode(Node):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self._gave_up_waiting_for = last
+                self.lockstep_timeouts += 1
                 return
             self._command_arrived.wait(min(remaining, 0.05))  # slices: a stop needs no notify
 
