@@ -25,8 +25,9 @@ def register(verb: str, module: str, help_text: str) -> None:
     VERBS[verb] = (module, help_text)
 
 
-# `collect` drives ROS 2 nodes: it lives with them in quadruped_bridge (needs the built workspace).
-register("collect", "quadruped_bridge.collect", "record exploration episodes from the simulator into bags")
+# `collect` starts the simulator, the locomotion controller, exploration and the recorder: it lives in
+# fog_policy, above everything it starts (needs the built workspace).
+register("collect", "fog_policy.collect", "record exploration episodes from the simulator into bags")
 register("security", "quadruped_bridge.sros2_keystore", "SROS2: `security init --out DIR` writes the robot's keystore")
 register("dataset", "fog_training.data.bag_to_dataset", "convert rosbag2 bags into a Zarr episode dataset")
 register(

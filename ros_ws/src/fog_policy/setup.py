@@ -43,6 +43,7 @@ setup(
             "policy_node = fog_policy.policy_node:main",
             "deploy = fog_policy.deploy:main",
             "dream_node = fog_policy.dream_node:main",
+            "collect = fog_policy.collect:main",
         ]
     },
 )

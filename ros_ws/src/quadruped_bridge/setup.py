@@ -33,7 +33,6 @@ setup(
             "bag_recovery = quadruped_bridge.bag_recovery:main",
             "replay_node = quadruped_bridge.replay_node:main",
             "exploration_node = quadruped_bridge.exploration_node:main",
-            "collect = quadruped_bridge.collect:main",
             "teleop = quadruped_bridge.teleop:main",
         ]
     },

@@ -18,8 +18,10 @@ ROS_VARIABLES = ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOCALHOS
 NODES = ("quadruped_bridge: go2", "fog_policy: locomotion", "fog_policy: policy")
 
 
-def fog(*args: str) -> list[str]:
-    return [sys.executable, "-m", "fog_training.cli", *args]
+def fog(verb: str, *args: str) -> list[str]:
+    """`fog <verb> ...` as the fog CLI (fog_training.cli, a layer above) runs it: the verb's module main."""
+    assert verb == "deploy", verb
+    return [sys.executable, "-m", "fog_policy.deploy", *args]
 
 
 def user_env(**extra) -> dict[str, str]:

@@ -254,8 +254,10 @@ def test_nodes_exit_0_at_their_own_end(bag, tmp_path):
         assert "simulated 1.0" in procs[0].log() and "replay finished" in procs[1].log()
 
 
-def fog(*args: str) -> list[str]:
-    return [sys.executable, "-m", "fog_training.cli", *args]
+def fog(verb: str, *args: str) -> list[str]:
+    """`fog <verb> ...` as the fog CLI (fog_training.cli, a layer above) runs it: the verb's module main."""
+    assert verb == "deploy", verb
+    return [sys.executable, "-m", "fog_policy.deploy", *args]
 
 
 @pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "duration"])

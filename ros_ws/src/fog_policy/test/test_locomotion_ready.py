@@ -9,7 +9,6 @@ node must command nothing but a stop (zero cmd_vel) while it is false, and step 
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from fog_training.untrained_artifact import make_untrained_artifact
 from geometry_msgs.msg import Twist
 from quadruped_bridge.go2_description import STAND_POSE
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
@@ -24,9 +23,8 @@ READY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, durabil
 RELIABLE = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
 
 
-def test_policy_waits_for_the_robot_to_stand_and_settle(tmp_path):
-    artifact = tmp_path / "untrained"
-    make_untrained_artifact(artifact, seed=1)
+def test_policy_waits_for_the_robot_to_stand_and_settle(tmp_path, untrained_artifact):
+    artifact = untrained_artifact
     domain = private_domain_id()
     group = ProcessGroup(tmp_path / "logs", ros_env(domain))
     group.start("sim", node_command("quadruped_bridge.sim_node", {"real_time_factor": 0.5, "start_pose": "lie"}))

@@ -1,7 +1,8 @@
 """The policy node in closed loop with the simulator and the locomotion controller, each its own
 process over DDS; artifact refusal; deterministic dry-run replay of a bag.
 
-The artifact is an untrained (seeded) policy exported through the real export path: these tests
+The artifact is an untrained (seeded) policy exported through the real export path and committed
+(conftest.py's `untrained_artifact`): these tests
 are about the deployment machinery (rates, stops, refusal, determinism), not about task success.
 """
 
@@ -12,7 +13,6 @@ import time
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from fog_training.untrained_artifact import make_untrained_artifact
 from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
 from quadruped_bridge.go2_description import JOINT_NAMES
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
@@ -27,11 +27,9 @@ pytestmark = pytest.mark.integration
 RELIABLE = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
 
 
-@pytest.fixture(scope="module")
-def artifact(tmp_path_factory):
-    out = tmp_path_factory.mktemp("artifacts") / "untrained"
-    make_untrained_artifact(out, seed=1)
-    return out
+@pytest.fixture
+def artifact(untrained_artifact):
+    return untrained_artifact
 
 
 def test_closed_loop_rates_then_camera_loss_stops_commands(artifact, tmp_path):

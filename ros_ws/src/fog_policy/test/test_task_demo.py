@@ -4,28 +4,24 @@ bundled policy artifacts.
 The demo runs here with an untrained exported policy and with the reference command sources: the
 tests check the demo's bookkeeping against what the simulator published, and that the scripted
 ground-truth controller reaches the marker (the task is solvable over ROS); learned-policy success
-is measured in benchmarks/task_success.py.
+is measured in benchmarks/task_success.py. The bundled artifacts are checked in
+training/tests/test_bundled_artifacts.py (their parity check is the exporter's).
 """
 
 import json
 
 import numpy as np
 import pytest
-from fog_policy.policy_artifact import check_compatible, load_meta
-from fog_policy.task_demo import bundled_artifact, run_task
-from fog_training.export import validate_artifact
-from fog_training.untrained_artifact import make_untrained_artifact
-from quadruped_bridge.go2_description import JOINT_NAMES
+from fog_policy.task_demo import run_task
 from quadruped_bridge.ros_probe import private_domain_id
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.mark.parametrize("policy", ["artifact", "random"])
-def test_pushcube_demo_episodes_and_outputs(tmp_path, policy):
+def test_pushcube_demo_episodes_and_outputs(tmp_path, policy, untrained_artifact):
     if policy == "artifact":
-        policy = str(tmp_path / "untrained")
-        make_untrained_artifact(policy, seed=2)
+        policy = str(untrained_artifact)
     out = tmp_path / "demo"
     r = run_task(out, task="pushcube", policy=policy, episodes=2, episode_seconds=6.0, seed=5, real_time_factor=2.0,
                  video=policy != "random", domain_id=private_domain_id())  # fmt: skip
@@ -46,23 +42,6 @@ def test_pushcube_demo_episodes_and_outputs(tmp_path, policy):
     assert summary["success_rate"] == r.success_rate and len(summary["episodes"]) == 2
     assert (out / "pushcube.png").stat().st_size > 10_000
     assert (out / "demo.mp4").exists() == (policy != "random")
-
-
-@pytest.mark.parametrize("task", ["goal", "pushcube"])
-def test_bundled_policy_artifact_is_valid_and_made_by_the_pipeline(task):
-    artifact = bundled_artifact(task)
-    meta = load_meta(artifact)
-    check_compatible(meta, list(JOINT_NAMES))
-    assert meta["action"]["kind"] == "cmd_vel"
-    assert meta["created_by"].startswith(f"fog pipeline {task}") or meta["created_by"].startswith(
-        "fog pipeline pushcube"
-    )
-    stages = meta["config"]["pipeline"]["stages"]
-    assert list(stages) == ["collect", "dataset", "global", "rssm", "policy", "export"]
-    assert all(cmd.startswith("fog ") for cmd in stages.values())
-    report = validate_artifact(artifact)  # onnxruntime replays the recorded inputs: parity with torch
-    assert max(report["max_abs_diff"].values()) <= report["tolerance"] and report["steps"] >= 8
-    assert sum(f.stat().st_size for f in artifact.iterdir()) < 20e6  # small enough for the repository
 
 
 def test_goal_scripted_controller_reaches_the_marker_over_ros(tmp_path):

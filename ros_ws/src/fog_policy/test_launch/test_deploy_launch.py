@@ -5,8 +5,8 @@ installed (the deploy Docker image, docker/Dockerfile.deploy; the robot; a ROS 2
 project's venv), under the pinned pytest thanks to conftest.py beside this file and pytest.ini's
 `-p no:launch_testing`. Those packages are not installable from PyPI, so in the pip environment the
 module is skipped with that reason; there the same nodes are started as processes by
-test_policy_integration.py and test_sim_locomotion_integration.py. The artifact beside this file
-is an untrained policy exported through `fog export`'s code path (fog_training.untrained_artifact).
+test_policy_integration.py and test_sim_locomotion_integration.py. The artifact (../test_data/) is
+an untrained policy exported through `fog export`'s code path (fog_training.untrained_artifact).
 """
 
 import os
@@ -26,7 +26,7 @@ from quadruped_bridge.ros_probe import RosProbe, private_domain_id  # noqa: E402
 from rclpy.qos import QoSProfile  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 
-ARTIFACT = str(Path(__file__).resolve().parent / "untrained_artifact")
+ARTIFACT = str(Path(__file__).resolve().parents[1] / "test_data" / "untrained_artifact")
 DEPLOY = os.path.join(get_package_share_directory("fog_policy"), "launch", "deploy.launch.py")
 DOMAIN = private_domain_id()  # both tests' launches (one at a time) and their probes; localhost discovery
 

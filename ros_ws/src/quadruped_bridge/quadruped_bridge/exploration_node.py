@@ -7,7 +7,8 @@ the time and to end episodes (fall, cube out of the arena, cube at the goal, tim
 calls sim/reset between episodes. On a real robot, without ground truth, episodes end on the time
 limit only and no reset service is called (an operator resets the scene; see teleop_node).
 
-It starts an episode only when the locomotion controller reports that the robot stands.
+It starts an episode only when the locomotion controller says on the latched `locomotion/ready`
+(std_msgs/Bool, the topic contract) that the robot stands and follows cmd_vel.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ import sys
 from dataclasses import dataclass
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, Twist
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from std_msgs.msg import String
+from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
 from quadruped_bridge import clean_exit
@@ -80,7 +80,7 @@ class ExplorationNode(Node):
         self.pub_cmd = self.create_publisher(Twist, "cmd_vel", COMMAND_QOS)
         self.pub_event = self.create_publisher(String, "episode/event", EVENT_QOS)
         self.base = self.cube = self.goal = None
-        self.loco_status = ""
+        self.loco_ready = False  # locomotion/ready: the robot stands and follows cmd_vel
         if self.cfg.use_ground_truth:
             self.create_subscription(
                 PoseStamped, "sim/base_pose", lambda m: setattr(self, "base", m), qos_profile_sensor_data
@@ -89,7 +89,7 @@ class ExplorationNode(Node):
                 PoseStamped, "sim/cube_pose", lambda m: setattr(self, "cube", m), qos_profile_sensor_data
             )
             self.create_subscription(PoseStamped, "sim/goal_pose", lambda m: setattr(self, "goal", m), LATCHED_QOS)
-        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, QoSProfile(depth=20))
+        self.create_subscription(Bool, "locomotion/ready", self._on_ready, LATCHED_QOS)
         self.reset_client = self.create_client(Trigger, "sim/reset")
         self.state = "waiting"
         self.t_state = None
@@ -98,10 +98,8 @@ class ExplorationNode(Node):
         self.done = False
         self.create_timer(1.0 / self.cfg.rate_hz, self._tick)
 
-    def _on_diag(self, msg: DiagnosticArray) -> None:
-        for st in msg.status:
-            if st.name == "fog_policy: locomotion":
-                self.loco_status = st.message
+    def _on_ready(self, msg: Bool) -> None:
+        self.loco_ready = bool(msg.data)
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -115,7 +113,7 @@ class ExplorationNode(Node):
         now = self._now()
         if self.t_state is None:
             self.t_state = now
-        standing = self.loco_status.startswith(("standing", "walking"))
+        standing = self.loco_ready
         if self.state == "waiting":
             self._publish((0.0, 0.0, 0.0))
             if not standing:
@@ -163,7 +161,7 @@ class ExplorationNode(Node):
         self.commands.command[:] = 0.0
         if self.cfg.use_ground_truth and self.reset_client.service_is_ready():
             self.state = "resetting"
-            self.loco_status = ""
+            self.loco_ready = False  # the reset's episode/event stops the controller; await it standing again
             self.reset_client.call_async(Trigger.Request()).add_done_callback(lambda _f: self._after_reset())
         else:
             self._after_reset()

@@ -66,7 +66,7 @@ def test_launch_tests_for_ros_installs_compile_and_have_their_artifact():
     assert LAUNCH_TESTS, "no launch_pytest tests found"
     for path in LAUNCH_TESTS:
         compile(path.read_text(), str(path), "exec")
-        artifact = path.parent / "untrained_artifact"
+        artifact = path.parent.parent / "test_data" / "untrained_artifact"
         assert (artifact / "policy.onnx").exists() and (artifact / "policy_meta.json").exists()
 
 

@@ -24,7 +24,7 @@ OPENSSL = shutil.which("openssl")
 @pytest.fixture(scope="module")
 def keystore(tmp_path_factory):
     out = tmp_path_factory.mktemp("sros2") / "keystore"
-    proc = subprocess.run([sys.executable, "-m", "fog_training.cli", "security", "init", "--out", str(out),
+    proc = subprocess.run([sys.executable, "-m", "quadruped_bridge.sros2_keystore", "init", "--out", str(out),
                            "--domain-id", "42"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out
@@ -45,7 +45,7 @@ def test_layout_is_the_one_ros2_expects(keystore):
                          "permissions.xml", "permissions.p7s"}, node
         assert (d / "key.pem").stat().st_mode & 0o077 == 0, f"{node}: private key readable by others"
     # a second init must not overwrite the keystore (and its CA)
-    again = subprocess.run([sys.executable, "-m", "fog_training.cli", "security", "init", "--out", str(keystore)],
+    again = subprocess.run([sys.executable, "-m", "quadruped_bridge.sros2_keystore", "init", "--out", str(keystore)],
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 2 and "refusing to overwrite" in again.stderr
 

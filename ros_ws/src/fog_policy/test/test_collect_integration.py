@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from quadruped_bridge.collect import CollectConfig, collect
+from fog_policy.collect import CollectConfig, collect
 from quadruped_bridge.ros_probe import private_domain_id
 from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore

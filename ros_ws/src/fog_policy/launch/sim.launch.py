@@ -1,7 +1,7 @@
 """The simulated Go2 (bridge + safety layer) and the trot locomotion controller.
 
-    ros2 launch quadruped_bridge sim.launch.py real_time_factor:=1.0 camera_size:=64
-    ros2 launch quadruped_bridge sim.launch.py network:=lan domain_id:=7     (open to the subnet, deliberately)
+    ros2 launch fog_policy sim.launch.py real_time_factor:=1.0 camera_size:=64
+    ros2 launch fog_policy sim.launch.py network:=lan domain_id:=7     (open to the subnet, deliberately)
 
 Network (quadruped_bridge.network_policy): the project's ROS domain (42 unless domain_id:=,
 ROS_DOMAIN_ID or FOG_ROS_DOMAIN_ID say otherwise) with localhost discovery unless network:=lan.
