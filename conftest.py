@@ -40,8 +40,12 @@ def parse_order(value: str) -> tuple[str, int | None]:
     return kind, None
 
 
+ORDER = pytest.StashKey[tuple[str, int | None]]()
+"""The run's test order (kind, seed) in the config's stash."""
+
+
 def pytest_configure(config):
-    config._fog_order = parse_order(config.getoption("order"))
+    config.stash[ORDER] = parse_order(config.getoption("order"))
 
 
 def order_text(kind: str, seed: int | None) -> str:
@@ -49,8 +53,8 @@ def order_text(kind: str, seed: int | None) -> str:
 
 
 def pytest_report_header(config):
-    text = order_text(*config._fog_order)
-    return f"test order: {text}" + (f" (repeat with --order={text})" if config._fog_order[0] == "shuffle" else "")
+    text = order_text(*config.stash[ORDER])
+    return f"test order: {text}" + (f" (repeat with --order={text})" if config.stash[ORDER][0] == "shuffle" else "")
 
 
 def ordered(items: list, kind: str, seed: int | None) -> list:
@@ -74,7 +78,7 @@ def ordered(items: list, kind: str, seed: int | None) -> list:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    kind, seed = config._fog_order
+    kind, seed = config.stash[ORDER]
     items[:] = ordered(items, kind, seed)
 
 
@@ -94,7 +98,7 @@ def pytest_sessionfinish(session, exitstatus):
         "failed": ids("failed"),
         "errors": ids("error"),
         "skipped": len(stats.get("skipped", [])),
-        "order": order_text(*session.config._fog_order),
+        "order": order_text(*session.config.stash[ORDER]),
     }
     with open(path, "w") as f:
         json.dump(report, f, indent=1)

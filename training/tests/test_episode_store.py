@@ -110,7 +110,7 @@ def test_unclosed_writer_keeps_committed_episodes(tmp_path):
     for ep in eps:
         w.add_episode(**ep)
     # Simulate a kill in the middle of the third episode: its images were appended, nothing else.
-    w._arrays["image"].append(_episode(5, 3)["image"], axis=0)
+    w._arrays["image"].append(_episode(5, 3)["image"], axis=0)  # noqa: SLF001  (the kill, from inside)
     del w
     with pytest.raises(IncompleteStoreError, match=r"crash\.zarr was never closed.*2 episodes / 9 steps"):
         EpisodeStore(path)

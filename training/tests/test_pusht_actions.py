@@ -92,7 +92,7 @@ def test_do_nothing_keeps_the_t_where_it_was(encoding):
     for s in seeds:
         env = PushTStateEnv(action=enc)
         env.reset(seed=s)
-        start.append(env.env._get_coverage())
+        start.append(env.env._get_coverage())  # noqa: SLF001  (gym-pusht has no public coverage before a step)
     final, best, succ, length, _ = eval_policy.run_state_policy(
         eval_policy.reference_policy("nothing", enc, seeds), seeds, 15, action=enc
     )

@@ -34,12 +34,15 @@ def test_geometry_and_pixels_match_gym_pusht(env):
         obs, *_ = env.step(np.array(target))
         # Our pure keypoints equal gym-pusht's own.
         np.testing.assert_allclose(
-            t_keypoints(*env.block.position, env.block.angle), env.get_keypoints(env._block_shapes), atol=1e-9
+            t_keypoints(*env.block.position, env.block.angle),
+            env.get_keypoints(env._block_shapes),  # noqa: SLF001  (gym-pusht's own, in its order)
+            atol=1e-9,
         )
         # The fast renderer is bit-identical to the environment's pixel observation.
         np.testing.assert_array_equal(render_native(env), obs["pixels"])
     goal_body = env.get_goal_pose_body(env.goal_pose)
-    goal = np.array([goal_body.local_to_world(v) for s in env._block_shapes for v in s.get_vertices()])
+    shapes = env._block_shapes  # noqa: SLF001  (gym-pusht's own shapes, in its order)
+    goal = np.array([goal_body.local_to_world(v) for s in shapes for v in s.get_vertices()])
     np.testing.assert_allclose(GOAL_KEYPOINTS, goal, atol=1e-9)
     # A T exactly on the goal has zero keypoint distance.
     assert reward_terms(np.array([0.0, 0.0]), np.array([256.0, 256.0, math.pi / 4]))[1] == pytest.approx(0.0, abs=1e-12)

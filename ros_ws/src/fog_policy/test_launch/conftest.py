@@ -17,4 +17,4 @@ except ImportError:  # older pytest: fixtures are functions carrying _pytestfixt
     FixtureFunctionDefinition = None
 
 if FixtureFunctionDefinition is not None and not hasattr(FixtureFunctionDefinition, "_pytestfixturefunction"):
-    FixtureFunctionDefinition._pytestfixturefunction = property(lambda self: self._fixture_function_marker)
+    FixtureFunctionDefinition._pytestfixturefunction = property(lambda self: self._fixture_function_marker)  # noqa: SLF001  (the shim for launch_pytest's read of pytest's private name)

@@ -100,9 +100,10 @@ class RosProbe:
         return self.messages[topic]
 
     def publish(self, msg_type, topic: str, msg, qos: QoSProfile | None = None) -> None:
-        self._publisher(msg_type, topic, qos).publish(msg)
+        self.publisher(msg_type, topic, qos).publish(msg)
 
-    def _publisher(self, msg_type, topic: str, qos: QoSProfile | None = None):
+    def publisher(self, msg_type, topic: str, qos: QoSProfile | None = None):
+        """This probe's publisher on `topic` (made on first use, then reused)."""
         if topic not in self._publishers:
             self._publishers[topic] = self.node.create_publisher(msg_type, topic, qos or QoSProfile(depth=1))
         return self._publishers[topic]
@@ -110,7 +111,7 @@ class RosProbe:
     def wait_for_subscriber(self, msg_type, topic: str, qos: QoSProfile | None = None, timeout: float = 10.0) -> bool:
         """Create the publisher of `topic` and spin until discovery has matched a subscriber to it
         (what is published before that is lost)."""
-        pub = self._publisher(msg_type, topic, qos)
+        pub = self.publisher(msg_type, topic, qos)
         return self.spin_until(lambda: pub.get_subscription_count() > 0, timeout)
 
     def spin(self, seconds: float) -> None:

@@ -114,7 +114,7 @@ class Stack:
             count = probe.messages["joint_states_count"]
             probe.node.create_subscription(JointState, "joint_states", lambda m: count.append(stamp_seconds(m)),
                                            QoSProfile(depth=5000, reliability=ReliabilityPolicy.BEST_EFFORT))
-            self._pub = probe._publisher(JointState, "joint_commands", COMMAND_QOS)
+            self._pub = probe.publisher(JointState, "joint_commands", COMMAND_QOS)
             self._thread = threading.Thread(target=self._publish_loop, daemon=True)
             self._thread.start()
             held = lambda: "sport mode 'normal' active" in diagnostics_text(self.bridge_diags())  # noqa: E731
