@@ -42,7 +42,7 @@ $(STAMP): requirements.txt training/pyproject.toml $(wildcard $(WS)/src/*/setup.
 	$(PY) -m pip install -q --disable-pip-version-check -r $(VENV)/requirements-main.txt 2>&1 | { grep -v 'is ignored: it is neither' || true; }
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e training 2>&1 | { grep -v 'is ignored: it is neither' || true; }
 	# The workspace's Python packages too (importable without sourcing; colcon still installs launch/ and config/).
-	$(PY) -m pip install -q --no-deps --no-build-isolation $(foreach p,quadruped_bridge fog_policy fog_worldmodel,-e $(WS)/src/$(p)) \
+	$(PY) -m pip install -q --no-deps --no-build-isolation $(foreach p,fog_contract quadruped_bridge fog_policy fog_worldmodel,-e $(WS)/src/$(p)) \
 		2>&1 | { grep -v 'is ignored: it is neither' || true; }
 	$(PY) -m pip check
 	touch $@

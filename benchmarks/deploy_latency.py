@@ -11,7 +11,7 @@ After `--minutes` it reads the nodes' own timing reports from /diagnostics:
   - locomotion: cmd_vel arrival -> first joint_commands carrying it, compute per tick, missed
     deadlines at 50 Hz.
 Missed deadlines are judged on the nodes' clock (simulated time); "late in wall time" counts the
-ticks that came more than half a period late by the wall clock (see fog_policy/timing.py): when
+ticks that came more than half a period late by the wall clock (see fog_contract/loop_timing.py): when
 only the first count is high, the simulator's clock advanced in bursts, not the node.
 
     python benchmarks/deploy_latency.py --minutes 10

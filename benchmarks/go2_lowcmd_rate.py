@@ -35,9 +35,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from fog_contract.loop_timing import interval_stats
 from quadruped_bridge.fake_go2 import RECORD_HEADER, read_record
 from quadruped_bridge.go2_dds import cyclonedds_uri
-from quadruped_bridge.loop_timing import interval_stats
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env, wait_for
 from quadruped_bridge.ros_probe import private_domain_id
 
@@ -96,7 +96,7 @@ def bridge_counters(diags) -> dict[str, int]:
 def publish_commands(rate_hz: float) -> int:
     """The commander process: the stand pose on joint_commands at `rate_hz` until killed."""
     import rclpy
-    from quadruped_bridge.go2_description import JOINT_NAMES, STAND_POSE
+    from fog_contract.go2 import JOINT_NAMES, STAND_POSE
     from quadruped_bridge.ros_messages import joint_state_msg
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import JointState

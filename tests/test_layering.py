@@ -2,6 +2,7 @@
 
 The layers, bottom to top (ARCHITECTURE's data flow):
 
+    fog_contract       the robot contract: joints, topics, proprio features, image resize (pure Python)
     quadruped_bridge   robot I/O: simulator, Go2 bridge, safety layer, recorder, replay, camera
     fog_worldmodel     the world models (torch), no ROS
     fog_policy         on the robot: locomotion controller, policy and dream nodes, deploy, collect, demos
@@ -26,8 +27,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYER = {"quadruped_bridge": 0, "fog_worldmodel": 0, "fog_policy": 1, "fog_training": 2}
+LAYER = {"fog_contract": 0, "quadruped_bridge": 1, "fog_worldmodel": 1, "fog_policy": 2, "fog_training": 3}
 TREES = {
+    "fog_contract": ROOT / "ros_ws/src/fog_contract",
     "quadruped_bridge": ROOT / "ros_ws/src/quadruped_bridge",
     "fog_worldmodel": ROOT / "ros_ws/src/fog_worldmodel",
     "fog_policy": ROOT / "ros_ws/src/fog_policy",
@@ -97,5 +99,25 @@ node = Node(package="fog_policy", executable="locomotion_node")
     assert len(found) == 5, found
     assert not violations("fog_training", source)
     assert [v.split(": ", 1)[1] for v in violations("fog_worldmodel", "import quadruped_bridge")] == [
-        "fog_worldmodel (layer 0) import quadruped_bridge: quadruped_bridge is a peer"
+        "fog_worldmodel (layer 1) import quadruped_bridge: quadruped_bridge is a peer"
     ]
+
+
+CONTRACT_MAY_IMPORT = {"numpy", "cv2", "fog_contract", "pytest", "setuptools"}
+
+
+def test_the_contract_is_pure_python():
+    """fog_contract imports the standard library, numpy and cv2 only: no ROS, no torch, so every
+    layer (and a tool without ROS) can use it."""
+    import sys
+
+    found = []
+    for f in python_files(TREES["fog_contract"]):
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+            for name in names:
+                top = name.split(".")[0]
+                if top not in CONTRACT_MAY_IMPORT and top not in sys.stdlib_module_names:
+                    found.append(f"{f.relative_to(ROOT)}:{node.lineno}: import {name}")
+    assert not found, "fog_contract must stay pure Python (stdlib, numpy, cv2):\n" + "\n".join(found)

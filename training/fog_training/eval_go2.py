@@ -26,7 +26,7 @@ import torch
 def torch_policy_source(run: str | Path):
     """(act(obs), reset()) running RUN/policy's actor and RSSM as the exported PolicyStep does
     (the policy reads the image only; the graph's proprio input is ignored)."""
-    from fog_policy.policy_runtime import resize_rgb
+    from fog_contract.images import resize_rgb
 
     from fog_training.actor import load_policy
     from fog_training.export import PolicyStep

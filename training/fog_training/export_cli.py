@@ -20,6 +20,7 @@ import json
 import sys
 
 import torch
+from fog_contract.go2 import STAND_POSE
 
 from fog_training.export import ParityError, export_policy, validate_artifact
 
@@ -90,7 +91,7 @@ def export_main(argv: list[str] | None = None) -> int:
         # the simulator scene the policy was trained for (fog deploy --robot sim picks it from here)
         "task": task_of(meta),
         "normalization": meta.get("normalization", {}),
-        "default_pose": [0.0, 0.9, -1.8] * 4,
+        "default_pose": [float(v) for v in STAND_POSE],
         "action_scale": 1.0,
         "created_by": "fog export " + " ".join(argv if argv is not None else sys.argv[1:]),
         "config": {"run": str(a.run), "data": str(a.data), "dataset_meta": meta},

@@ -15,14 +15,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from fog_contract import go2
+from fog_contract.go2 import CMD_NAMES, JOINT_NAMES
+from fog_contract.proprio import PROPRIO_NAMES
 from fog_worldmodel.rssm import RSSM, RSSMConfig
 from torch import nn
 
-from fog_training.data.bag_to_dataset import CMD_NAMES, JOINT_NAMES, PROPRIO_NAMES
 from fog_training.export import export_policy
 
-CMD_LOW, CMD_HIGH = [-0.3, -0.3, -1.0], [0.5, 0.3, 1.0]
-STAND = [0.0, 0.9, -1.8] * 4
+CMD_LOW, CMD_HIGH = list(go2.CMD_LOW), list(go2.CMD_HIGH)
+STAND = [float(v) for v in go2.STAND_POSE]
 
 
 class BoundedActor(nn.Module):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -15,13 +14,10 @@ import pytest
 from fog_training.data import alignment as al
 from fog_training.data import synthetic_bags as sb
 from fog_training.data.bag_to_dataset import (
-    JOINT_LOWER,
     JOINT_NAMES,
-    JOINT_UPPER,
     PROPRIO_NAMES,
     BagToDatasetConfig,
     convert,
-    quat_rotate_inverse,
 )
 from fog_training.data.bag_to_dataset import main as dataset_main
 from fog_training.data.episode_store import EpisodeStore
@@ -93,24 +89,6 @@ def test_map_to_clock_and_runs():
     assert al.contiguous_runs(np.array([1, 1, 0, 1, 0, 0, 1, 1, 1], bool), 2) == [(0, 2), (6, 9)]
     assert al.dropped_frames(np.array([0, 10, 20, 50, 60, 61]), 10.0) == 2
     np.testing.assert_array_equal(al.gaps(np.array([0, 10, 20, 50, 60]), 10.0), [2])
-
-
-def test_quat_rotate_inverse():
-    r = 0.3
-    q = np.array([math.sin(r / 2), 0, 0, math.cos(r / 2)])  # roll r
-    rx = np.array([[1, 0, 0], [0, math.cos(r), -math.sin(r)], [0, math.sin(r), math.cos(r)]])
-    np.testing.assert_allclose(quat_rotate_inverse(q, np.array([0, 0, -1.0])), rx.T @ [0, 0, -1.0], atol=1e-12)
-
-
-def test_joint_order_matches_go2_description():
-    spec = importlib.util.spec_from_file_location(
-        "go2_description", REPO / "ros_ws/src/quadruped_bridge/quadruped_bridge/go2_description.py"
-    )
-    go2 = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(go2)
-    assert JOINT_NAMES == go2.JOINT_NAMES == sb.UNITREE_JOINTS
-    np.testing.assert_allclose(JOINT_LOWER, go2.JOINT_LOWER)
-    np.testing.assert_allclose(JOINT_UPPER, go2.JOINT_UPPER)
 
 
 # ---------------------------------------------------------------- exact alignment

@@ -2,10 +2,10 @@
 and pass the exporter's parity check with the robot's runtime; small enough for the repository."""
 
 import pytest
+from fog_contract.go2 import JOINT_NAMES
 from fog_policy.policy_artifact import check_compatible, load_meta
 from fog_policy.task_demo import bundled_artifact
 from fog_training.export import validate_artifact
-from quadruped_bridge.go2_description import JOINT_NAMES
 
 
 @pytest.mark.parametrize("task", ["goal", "pushcube"])

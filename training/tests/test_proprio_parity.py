@@ -1,9 +1,9 @@
 """The robot builds the policy's proprio features exactly as `fog dataset` built them for training."""
 
 import numpy as np
-from fog_policy.proprio import check_names, gravity_in_imu_frame, proprio_vector
+from fog_contract.go2 import JOINT_NAMES as BRIDGE_JOINT_NAMES
+from fog_contract.proprio import check_names, gravity_in_imu_frame, proprio_vector
 from fog_training.data.bag_to_dataset import JOINT_NAMES, PROPRIO_NAMES, projected_gravity
-from quadruped_bridge.go2_description import JOINT_NAMES as BRIDGE_JOINT_NAMES
 from rosbags.typesys import Stores, get_typestore
 
 TS = get_typestore(Stores.ROS2_KILTED)

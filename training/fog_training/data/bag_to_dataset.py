@@ -38,6 +38,10 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import tyro
+from fog_contract import topics
+from fog_contract.go2 import CMD_NAMES, JOINT_LOWER, JOINT_NAMES, JOINT_UPPER
+from fog_contract.images import resize_rgb
+from fog_contract.proprio import PROPRIO_NAMES, gravity_in_imu_frame
 
 from fog_training.data import alignment as al
 from fog_training.data.bag_reader import (
@@ -49,32 +53,18 @@ from fog_training.data.bag_reader import (
     header_stamp_ns,
 )
 
-# Relative topic names of the contract (docs/ARCHITECTURE.md); a namespace may prefix them.
+# Relative topic names of the contract (fog_contract.topics); a namespace may prefix them.
 IMAGE, INFO, JOINTS, IMU, CMD, JCMD, EVENT = (
-    "camera/image_raw",
-    "camera/camera_info",
-    "joint_states",
-    "imu/data",
-    "cmd_vel",
-    "joint_commands",
-    "episode/event",
+    topics.IMAGE,
+    topics.CAMERA_INFO,
+    topics.JOINT_STATES,
+    topics.IMU,
+    topics.CMD_VEL,
+    topics.JOINT_COMMANDS,
+    topics.EPISODE_EVENT,
 )
-CUBE, BASE, GOAL = "sim/cube_pose", "sim/base_pose", "sim/goal_pose"
-CLOCK = "/clock"  # absolute: never namespaced
-
-JOINT_NAMES: tuple[str, ...] = tuple(
-    f"{leg}_{kind}_joint" for leg in ("FR", "FL", "RR", "RL") for kind in ("hip", "thigh", "calf")
-)
-"""Unitree order, as quadruped_bridge/go2_description.py (the source of truth; a test checks they agree)."""
-JOINT_LOWER = (-1.0472, -1.5708, -2.7227) * 2 + (-1.0472, -0.5236, -2.7227) * 2
-JOINT_UPPER = (1.0472, 3.4907, -0.83776) * 2 + (1.0472, 4.5379, -0.83776) * 2
-
-PROPRIO_NAMES: tuple[str, ...] = (
-    tuple(f"joint_pos.{j}" for j in JOINT_NAMES)
-    + tuple(f"joint_vel.{j}" for j in JOINT_NAMES)
-    + ("gravity.x", "gravity.y", "gravity.z", "gyro.x", "gyro.y", "gyro.z")
-)
-CMD_NAMES = ("vx", "vy", "yaw_rate")
+CUBE, BASE, GOAL = topics.SIM_CUBE_POSE, topics.SIM_BASE_POSE, topics.SIM_GOAL_POSE
+CLOCK = topics.CLOCK  # absolute: never namespaced
 
 TOPIC_ROLES = {
     "camera": IMAGE,
@@ -165,25 +155,12 @@ class BagToDatasetConfig:
 # ---------------------------------------------------------------- message conversion (pure)
 
 
-def quat_rotate_inverse(q_xyzw: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Rotate ``v`` by the inverse of unit quaternion ``q`` (x, y, z, w): world -> body."""
-    q = np.asarray(q_xyzw, np.float64)
-    q = q / np.linalg.norm(q)
-    u, w = q[:3], q[3]
-    v = np.asarray(v, np.float64)
-    return v * (2 * w * w - 1) - np.cross(u, v) * 2 * w + u * (2 * np.dot(u, v))
-
-
 def projected_gravity(msg) -> np.ndarray:
-    """Unit gravity in the IMU frame: from the orientation, or (no orientation) from the accelerometer."""
-    o = msg.orientation
-    q = np.array([o.x, o.y, o.z, o.w])
-    if msg.orientation_covariance[0] == -1 or np.linalg.norm(q) < 1e-6:
-        a = msg.linear_acceleration
-        acc = np.array([a.x, a.y, a.z])
-        n = np.linalg.norm(acc)
-        return -acc / n if n > 1e-6 else np.array([0.0, 0.0, -1.0])
-    return quat_rotate_inverse(q, np.array([0.0, 0.0, -1.0]))
+    """Unit gravity in the IMU frame (fog_contract.proprio, as on the robot): from the orientation, or
+    (an IMU that flags it absent: covariance[0] = -1) from the accelerometer."""
+    o, a = msg.orientation, msg.linear_acceleration
+    quat = (0.0, 0.0, 0.0, 0.0) if msg.orientation_covariance[0] == -1 else (o.w, o.x, o.y, o.z)
+    return gravity_in_imu_frame(quat, (a.x, a.y, a.z))
 
 
 def yaw_of(q) -> float:
@@ -221,14 +198,6 @@ def compressed_to_rgb(msg, bag: Path, topic: str) -> np.ndarray:
     if img is None:
         raise BagError(bag, f"cannot decode CompressedImage (format {msg.format!r}; jpeg or png expected)", topic)
     return np.ascontiguousarray(img if "compressed rgb" in fmt else img[..., ::-1])
-
-
-def resize_image(rgb: np.ndarray, size: int) -> np.ndarray:
-    import cv2
-
-    if rgb.shape[:2] == (size, size):
-        return rgb
-    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def joint_permutation(names: list[str], count: int, bag: Path, topic: str) -> np.ndarray:
@@ -518,7 +487,7 @@ def _convert_bag(path: Path, cfg, bag_index: int, typestore, progress, force_sca
                     msg = typestore.deserialize_cdr(raw, src.topics[topic])
                     if rel == IMAGE:
                         to_rgb = compressed_to_rgb if hasattr(msg, "format") else image_to_rgb
-                        decoded[rel][k] = resize_image(to_rgb(msg, src.path, topic), cfg.image_size)
+                        decoded[rel][k] = resize_rgb(to_rgb(msg, src.path, topic), cfg.image_size)
                     elif rel == JOINTS:
                         perm = _jperm(jperm_cache, list(msg.name), len(msg.position), src.path, topic)
                         pos = np.asarray(msg.position, np.float64)[perm]
@@ -1037,8 +1006,8 @@ def build_meta(
     else:
         action = {
             "names": list(JOINT_NAMES),
-            "low": list(JOINT_LOWER),
-            "high": list(JOINT_UPPER),
+            "low": [float(v) for v in JOINT_LOWER],
+            "high": [float(v) for v in JOINT_UPPER],
             "source": "joint_commands position targets (by name, Unitree order): the latest at or before the tick",
         }
     from quadruped_bridge.tasks import GoalTask

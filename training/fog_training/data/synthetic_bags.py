@@ -17,23 +17,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from fog_contract import topics
+from fog_contract.go2 import JOINT_NAMES
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
-UNITREE_JOINTS: tuple[str, ...] = tuple(
-    f"{leg}_{kind}_joint" for leg in ("FR", "FL", "RR", "RL") for kind in ("hip", "thigh", "calf")
-)
+UNITREE_JOINTS: tuple[str, ...] = JOINT_NAMES
 
 IMAGE, INFO, JOINTS, IMU, CMD, JCMD, EVENT = (
-    "camera/image_raw",
-    "camera/camera_info",
-    "joint_states",
-    "imu/data",
-    "cmd_vel",
-    "joint_commands",
-    "episode/event",
+    topics.IMAGE,
+    topics.CAMERA_INFO,
+    topics.JOINT_STATES,
+    topics.IMU,
+    topics.CMD_VEL,
+    topics.JOINT_COMMANDS,
+    topics.EPISODE_EVENT,
 )
-CUBE, BASE, GOAL, CLOCK = "sim/cube_pose", "sim/base_pose", "sim/goal_pose", "/clock"
+CUBE, BASE, GOAL, CLOCK = topics.SIM_CUBE_POSE, topics.SIM_BASE_POSE, topics.SIM_GOAL_POSE, topics.CLOCK
 
 
 def synthetic_frame(k: int, hw: tuple[int, int]) -> np.ndarray:

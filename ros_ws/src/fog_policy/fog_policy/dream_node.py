@@ -46,11 +46,11 @@ from dataclasses import dataclass
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
+from fog_contract.go2 import CAMERA_FOVY_DEG, JOINT_NAMES, STAND_POSE
+from fog_contract.topics import COMMAND_QUEUE_DEPTH
 from geometry_msgs.msg import Twist
 from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
-from quadruped_bridge.command_source import COMMAND_QUEUE_DEPTH
-from quadruped_bridge.go2_description import CAMERA_FOVY_DEG, JOINT_NAMES, STAND_POSE
 from quadruped_bridge.ros_params import declare_config
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import MultiThreadedExecutor

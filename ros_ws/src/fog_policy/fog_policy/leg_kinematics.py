@@ -13,7 +13,7 @@ positions (4, 3), Jacobians (4, 3, 3) with J[leg] = d foot[leg] / d q[leg].
 from __future__ import annotations
 
 import numpy as np
-from quadruped_bridge.go2_description import (
+from fog_contract.go2 import (
     CALF_LENGTH,
     FOOT_OFFSET_X,
     JOINT_LOWER,

@@ -26,11 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
+from fog_contract.go2 import JOINT_NAMES, STAND_POSE
+from fog_contract.loop_timing import LoopTiming
+from fog_contract.topics import COMMAND_QUEUE_DEPTH
 from geometry_msgs.msg import Twist
 from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
-from quadruped_bridge.command_source import COMMAND_QUEUE_DEPTH, CommandSourceLock, GraphNames, gid_of
-from quadruped_bridge.go2_description import JOINT_NAMES, STAND_POSE
+from quadruped_bridge.command_source import CommandSourceLock, GraphNames, gid_of
 from quadruped_bridge.ros_params import declare_config
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -39,7 +41,6 @@ from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Bool, String
 
 from fog_policy.realtime import scheduling_of, set_realtime_priority
-from fog_policy.timing import LoopTiming
 from fog_policy.trot_gait import GaitConfig, TrotGait
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)

@@ -37,10 +37,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
+from fog_contract.go2 import JOINT_NAMES
+from fog_contract.loop_timing import LoopTiming
+from fog_contract.proprio import check_names, proprio_vector
 from geometry_msgs.msg import Twist
 from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
-from quadruped_bridge.go2_description import JOINT_NAMES
 from quadruped_bridge.ros_params import declare_config
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -50,9 +52,7 @@ from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool, Trigger
 
 from fog_policy.policy_artifact import ArtifactError, check_compatible
-from fog_policy.proprio import check_names, proprio_vector
 from fog_policy.sensor_inputs import StampedBuffer
-from fog_policy.timing import LoopTiming
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 IMAGE_TRIGGER_SENSOR_QOS = QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT)

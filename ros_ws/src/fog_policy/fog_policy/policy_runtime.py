@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from fog_contract.images import resize_rgb
 
 from fog_policy.policy_artifact import INPUTS, ONNX_FILE, OUTPUTS, ArtifactError, load_meta
 
@@ -31,14 +32,6 @@ class StepOutput:
     """KL(posterior || prior) of this step (nats)."""
     raw_action: np.ndarray
     """The graph's action before clipping."""
-
-
-def resize_rgb(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
-    if rgb.shape[:2] == (height, width):
-        return rgb
-    import cv2
-
-    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
 
 
 class PolicyRuntime:

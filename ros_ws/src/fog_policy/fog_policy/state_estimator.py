@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from quadruped_bridge.go2_description import FOOT_RADIUS
+from fog_contract.go2 import FOOT_RADIUS
 
 from fog_policy.leg_kinematics import foot_jacobians, foot_positions
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from fog_contract.go2 import JOINT_NAMES
 from quadruped_bridge.exploration import EpisodeConfig, command_bounds
-from quadruped_bridge.go2_description import JOINT_NAMES
 from quadruped_bridge.sim import Go2Sim, SimConfig
 from quadruped_bridge.tasks import GoalTask, task_by_name
 
@@ -82,8 +82,9 @@ def make_source(
         return (lambda _o: rng.uniform(low, high)), (lambda: None), None
     if name == "scripted":
         return (lambda o: task.scripted_command(o.base_xy, o.yaw, o.marker_xy)), (lambda: None), None
+    from fog_contract.proprio import proprio_vector
+
     from fog_policy.policy_runtime import PolicyRuntime
-    from fog_policy.proprio import proprio_vector
 
     runtime = PolicyRuntime(name)
     names = runtime.meta["observation"]["proprio"]["names"]

@@ -28,7 +28,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from quadruped_bridge.go2_description import (
+from fog_contract.go2 import (
     FOOT_RADIUS,
     JOINT_DAMPING,
     LEGS,

@@ -71,7 +71,7 @@ def robot_bag(path, seconds: float = 1.5) -> None:
     Header, Time = T["std_msgs/msg/Header"], T["builtin_interfaces/msg/Time"]
     vec, quat = T["geometry_msgs/msg/Vector3"], T["geometry_msgs/msg/Quaternion"]
     img = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
-    from quadruped_bridge.go2_description import JOINT_NAMES
+    from fog_contract.go2 import JOINT_NAMES
 
     def header(t):
         ns = int(round(t * 1e9))

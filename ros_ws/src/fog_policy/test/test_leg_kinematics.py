@@ -5,19 +5,19 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 import pytest
+from fog_contract.go2 import (
+    JOINT_LOWER,
+    JOINT_NAMES,
+    JOINT_UPPER,
+    LEGS,
+    STAND_POSE,
+)
 from fog_policy.leg_kinematics import (
     REACH_MAX,
     foot_jacobians,
     foot_positions,
     inverse_kinematics,
     joint_velocities,
-)
-from quadruped_bridge.go2_description import (
-    JOINT_LOWER,
-    JOINT_NAMES,
-    JOINT_UPPER,
-    LEGS,
-    STAND_POSE,
 )
 from quadruped_bridge.go2_mjcf import go2_model, joint_addresses
 

@@ -9,8 +9,8 @@ node must command nothing but a stop (zero cmd_vel) while it is false, and step 
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
+from fog_contract.go2 import STAND_POSE
 from geometry_msgs.msg import Twist
-from quadruped_bridge.go2_description import STAND_POSE
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
 from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, private_domain_id, stamp_seconds
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy

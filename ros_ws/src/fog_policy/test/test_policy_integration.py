@@ -13,8 +13,8 @@ import time
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
+from fog_contract.go2 import JOINT_NAMES
 from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
-from quadruped_bridge.go2_description import JOINT_NAMES
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
 from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, private_domain_id, stamp_seconds
 from rclpy.qos import QoSProfile, ReliabilityPolicy

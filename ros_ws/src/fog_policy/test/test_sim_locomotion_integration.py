@@ -16,9 +16,9 @@ import time
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
+from fog_contract.go2 import JOINT_NAMES, STAND_POSE
 from fog_policy.realtime import may_use_fifo
 from geometry_msgs.msg import PoseStamped, Twist
-from quadruped_bridge.go2_description import JOINT_NAMES, STAND_POSE
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
 from quadruped_bridge.ros_messages import joint_state_msg
 from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, private_domain_id, roll_pitch_yaw, stamp_seconds
@@ -222,7 +222,7 @@ import time, rclpy
 from geometry_msgs.msg import Twist
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
-from quadruped_bridge.go2_description import JOINT_NAMES, STAND_POSE
+from fog_contract.go2 import JOINT_NAMES, STAND_POSE
 from quadruped_bridge.ros_messages import joint_state_msg
 rclpy.init()
 node = rclpy.create_node("intruder")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fog_contract.go2 import JOINT_LOWER, JOINT_UPPER, STAND_POSE
 from fog_policy.leg_kinematics import foot_jacobians, foot_positions
 from fog_policy.state_estimator import LegOdometry
 from fog_policy.trot_gait import (
@@ -18,7 +19,6 @@ from fog_policy.trot_gait import (
     roll_pitch,
     tilt_matrix,
 )
-from quadruped_bridge.go2_description import JOINT_LOWER, JOINT_UPPER, STAND_POSE
 from quadruped_bridge.sim import Go2Sim, SimConfig
 
 CONTROL_DT = 0.02

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
+from fog_contract.go2 import CAMERA_FOVY_DEG
+from fog_contract.loop_timing import RateMeter
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
@@ -27,8 +29,6 @@ from sensor_msgs.msg import CameraInfo, Image
 from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.camera_capture import CameraModel, FrameGeometry, ImageConverter, open_source
-from quadruped_bridge.go2_description import CAMERA_FOVY_DEG
-from quadruped_bridge.loop_timing import RateMeter
 from quadruped_bridge.ros_params import declare_config
 
 

@@ -21,13 +21,6 @@ from dataclasses import dataclass
 ACTIONS = ("reject", "damping")
 UNKNOWN = "unknown node"
 GID_SIZE = 16
-COMMAND_QUEUE_DEPTH = 200
-"""Reader-side queue depth of a command topic (joint_commands, cmd_vel). The topic is keyless, so
-every publisher's messages share the reader's one KEEP_LAST queue: a foreign publisher's flood
-(rejected by the lock) evicts the armed publisher's newest command when the queue fills before
-the executor takes it: at depth 10, 0.1 s of a busy moment under a 100 Hz flood. The simulator in
-lockstep then waits for a command that never comes (lockstep_timeout), and its watchdog trips.
-200 covers 2 s of a 100 Hz flood; the callback takes every message in order and the newest wins."""
 """Bytes of a GID that identify the endpoint (rmw_fastrtps: 16; some rmw pad to 24)."""
 
 

@@ -32,8 +32,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from fog_contract.go2 import JOINT_LOWER, JOINT_UPPER, LIE_POSE, NUM_JOINTS, STAND_POSE, TORQUE_LIMITS
 
-from quadruped_bridge.go2_description import JOINT_LOWER, JOINT_UPPER, LIE_POSE, NUM_JOINTS, STAND_POSE, TORQUE_LIMITS
 from quadruped_bridge.go2_lowlevel import (
     NUM_MOTOR_SLOTS,
     POS_STOP_F,
@@ -149,7 +149,7 @@ class JointModel:
     joint_names = None
 
     def __init__(self, dt: float, pose: np.ndarray, inertia: float = 0.02, damping: float = 0.3):
-        from quadruped_bridge.go2_description import JOINT_NAMES
+        from fog_contract.go2 import JOINT_NAMES
 
         self.joint_names = JOINT_NAMES
         self.dt, self.inertia, self.damping = dt, inertia, damping
@@ -179,7 +179,8 @@ class MujocoModel:
     """The project's MuJoCo Go2 (quadruped_bridge.sim.Go2Sim): floor, gravity, contacts."""
 
     def __init__(self, dt: float, pose: str):
-        from quadruped_bridge.go2_description import JOINT_NAMES
+        from fog_contract.go2 import JOINT_NAMES
+
         from quadruped_bridge.sim import Go2Sim, SimConfig
 
         self.joint_names = JOINT_NAMES  # Go2Sim's joint arrays are in this order (mapped by name inside)

@@ -42,6 +42,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
+from fog_contract.go2 import JOINT_NAMES
+from fog_contract.loop_timing import RateMeter
+from fog_contract.topics import COMMAND_QUEUE_DEPTH
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -50,10 +53,8 @@ from std_srvs.srv import Trigger
 
 from quadruped_bridge import clean_exit, go2_dds, network_policy
 from quadruped_bridge import ros_messages as rm
-from quadruped_bridge.command_source import COMMAND_QUEUE_DEPTH, BridgeCommandGuard
-from quadruped_bridge.go2_description import JOINT_NAMES
+from quadruped_bridge.command_source import BridgeCommandGuard
 from quadruped_bridge.go2_lowlevel import LowCmdPacker, check_dds_domain, lowstate_arrays, lowstate_crc_valid
-from quadruped_bridge.loop_timing import RateMeter
 from quadruped_bridge.motor_command import MotorCommand
 from quadruped_bridge.ros_params import declare_config
 from quadruped_bridge.safety import Mode, SafetyConfig, SafetyLayer, format_events

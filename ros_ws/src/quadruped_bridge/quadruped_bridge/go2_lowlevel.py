@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from fog_contract.go2 import JOINT_KINDS, JOINT_NAMES, LEGS, NUM_JOINTS
 
-from quadruped_bridge.go2_description import JOINT_KINDS, JOINT_NAMES, LEGS, NUM_JOINTS
 from quadruped_bridge.motor_command import MotorCommand
 
 if TYPE_CHECKING:  # the SDK is imported lazily: the pure mapping works without it

@@ -22,8 +22,7 @@ import math
 
 import mujoco
 import numpy as np
-
-from quadruped_bridge.go2_description import (
+from fog_contract.go2 import (
     CALF_LENGTH,
     CAMERA_FOVY_DEG,
     CAMERA_POS,

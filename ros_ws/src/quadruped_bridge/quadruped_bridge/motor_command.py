@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from quadruped_bridge.go2_description import NUM_JOINTS, TORQUE_LIMITS
+from fog_contract.go2 import NUM_JOINTS, TORQUE_LIMITS
 
 
 def _zeros() -> np.ndarray:

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray
+from fog_contract import topics
+from fog_contract.go2 import JOINT_NAMES
 from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -44,28 +46,28 @@ from std_msgs.msg import String
 from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.bag_recovery import needs_recovery, recover
-from quadruped_bridge.go2_description import JOINT_NAMES
 from quadruped_bridge.ros_params import declare_config
 
-# topic -> (type, rosbags type name, sensor-data QoS?)
+MESSAGE_CLASSES: dict[str, type] = {
+    "sensor_msgs/msg/Image": Image,
+    "sensor_msgs/msg/CameraInfo": CameraInfo,
+    "sensor_msgs/msg/JointState": JointState,
+    "sensor_msgs/msg/Imu": Imu,
+    "geometry_msgs/msg/Twist": Twist,
+    "geometry_msgs/msg/TwistStamped": TwistStamped,
+    "geometry_msgs/msg/PoseStamped": PoseStamped,
+    "std_msgs/msg/String": String,
+    "diagnostic_msgs/msg/DiagnosticArray": DiagnosticArray,
+}
+# topic -> (type, rosbags type name, sensor-data QoS?), from the contract's topic table
 CONTRACT_TOPICS: dict[str, tuple[type, str, bool]] = {
-    "camera/image_raw": (Image, "sensor_msgs/msg/Image", True),
-    "camera/camera_info": (CameraInfo, "sensor_msgs/msg/CameraInfo", True),
-    "joint_states": (JointState, "sensor_msgs/msg/JointState", True),
-    "imu/data": (Imu, "sensor_msgs/msg/Imu", True),
-    "joint_commands": (JointState, "sensor_msgs/msg/JointState", False),
-    "cmd_vel": (Twist, "geometry_msgs/msg/Twist", False),
-    "episode/event": (String, "std_msgs/msg/String", False),
-    "/diagnostics": (DiagnosticArray, "diagnostic_msgs/msg/DiagnosticArray", False),
+    n: (MESSAGE_CLASSES[t.type], t.type, t.sensor) for n, t in topics.CONTRACT.items()
 }
 SIM_TOPICS: dict[str, tuple[type, str, bool]] = {
-    "sim/base_pose": (PoseStamped, "geometry_msgs/msg/PoseStamped", True),
-    "sim/base_twist": (TwistStamped, "geometry_msgs/msg/TwistStamped", True),
-    "sim/cube_pose": (PoseStamped, "geometry_msgs/msg/PoseStamped", True),
-    "sim/goal_pose": (PoseStamped, "geometry_msgs/msg/PoseStamped", False),
+    n: (MESSAGE_CLASSES[t.type], t.type, t.sensor) for n, t in topics.SIM_TOPICS.items()
 }
 DIAG_NAME = "quadruped_bridge: recorder"
-LATCHED_TOPICS = ("sim/goal_pose",)
+LATCHED_TOPICS = (topics.SIM_GOAL_POSE,)
 """Transient-local topics: their last message is repeated at the start of every new bag, so that
 each episode's bag is complete on its own (a goal published at reset, before "start", included)."""
 START_EVENTS = {"start"}

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
+from fog_contract import topics as contract
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosbags.rosbag2 import Reader
@@ -53,13 +54,13 @@ class ReplayConfig:
     """Publish /clock with the recorded time (for use_sim_time consumers)."""
     clock_rate_hz: float = 200.0
     """/clock updates per recorded second between messages."""
-    latched_topics: tuple[str, ...] = ("sim/goal_pose",)
+    latched_topics: tuple[str, ...] = (contract.SIM_GOAL_POSE,)
     """Topics published transient-local (late subscribers get the last message)."""
     wait_for_subscribers: int = 0
     """Start only when every replayed topic has at least this many subscribers."""
     start_delay: float = 0.0
     """Wall seconds to wait after subscribers are matched before the first message."""
-    command_topics: tuple[str, ...] = ("joint_commands", "cmd_vel")
+    command_topics: tuple[str, ...] = contract.COMMAND_TOPICS
     """Names of command topics (last path element, or a full name): never replayed onto the live graph."""
     command_namespace: str = "replay"
     """Recorded commands are published under this namespace (replay/joint_commands) for comparison;

@@ -30,8 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 
 import numpy as np
-
-from quadruped_bridge.go2_description import (
+from fog_contract.go2 import (
     JOINT_LOWER,
     JOINT_NAMES,
     JOINT_UPPER,
@@ -40,6 +39,7 @@ from quadruped_bridge.go2_description import (
     STAND_POSE,
     TORQUE_LIMITS,
 )
+
 from quadruped_bridge.motor_command import MotorCommand, extrapolate
 
 

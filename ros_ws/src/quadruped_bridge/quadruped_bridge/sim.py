@@ -18,8 +18,7 @@ from typing import Self
 
 import mujoco
 import numpy as np
-
-from quadruped_bridge.go2_description import (
+from fog_contract.go2 import (
     CAMERA_FOVY_DEG,
     FOOT_RADIUS,
     JOINT_NAMES,
@@ -28,6 +27,7 @@ from quadruped_bridge.go2_description import (
     NUM_JOINTS,
     STAND_POSE,
 )
+
 from quadruped_bridge.go2_mjcf import (
     CUBE_HALF_SIZE,
     actuator_ids,

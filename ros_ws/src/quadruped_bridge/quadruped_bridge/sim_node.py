@@ -30,6 +30,9 @@ from dataclasses import dataclass
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
+from fog_contract.go2 import JOINT_NAMES
+from fog_contract.loop_timing import Every
+from fog_contract.topics import COMMAND_QUEUE_DEPTH
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from rclpy.duration import Duration
 from rclpy.executors import SingleThreadedExecutor
@@ -42,8 +45,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
-from quadruped_bridge.command_source import COMMAND_QUEUE_DEPTH, BridgeCommandGuard
-from quadruped_bridge.go2_description import JOINT_NAMES
+from quadruped_bridge.command_source import BridgeCommandGuard
 from quadruped_bridge.ros_params import declare_config
 from quadruped_bridge.safety import Mode, SafetyConfig, SafetyLayer, format_events
 from quadruped_bridge.sim import Go2Sim, SimConfig, quat_to_rpy
@@ -136,20 +138,6 @@ class SimNodeConfig:
             foot_condim=self.foot_condim,
             task=self.task,
         )
-
-
-class Every:
-    """Fires once per `period` of simulated time (period <= 0 never fires)."""
-
-    def __init__(self, rate_hz: float, t0: float):
-        self.period = 1.0 / rate_hz if rate_hz > 0 else 0.0
-        self.next = t0
-
-    def due(self, t: float) -> bool:
-        if self.period <= 0.0 or t + 1e-9 < self.next:
-            return False
-        self.next = max(self.next + self.period, t)
-        return True
 
 
 class SimNode(Node):

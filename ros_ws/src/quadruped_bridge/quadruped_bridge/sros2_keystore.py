@@ -34,6 +34,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from fog_contract import topics
+
 ENCLAVES = {name: f"/fog/{name}" for name in (
     "go2_sim", "go2_bridge", "bag_replay", "camera", "locomotion", "fog_policy", "recorder", "monitor")}
 """Node name -> SROS2 enclave (the launch files pass `--ros-args --enclave` with these)."""
@@ -73,7 +75,7 @@ CONTRACT: dict[str, Grant] = {
 }
 """The topic contract per node (enclave): who may publish and subscribe what."""
 
-COMMAND_TOPICS = ("cmd_vel", "joint_commands")
+COMMAND_TOPICS = topics.COMMAND_TOPICS
 
 
 def dds_topics(ros_names, prefix: str = "rt/") -> list[str]:

@@ -28,9 +28,9 @@ import time
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from fog_contract.go2 import JOINT_NAMES, JOINT_UPPER, STAND_POSE
 from quadruped_bridge.fake_go2 import RecordReader, record_column
 from quadruped_bridge.go2_dds import cyclonedds_uri
-from quadruped_bridge.go2_description import JOINT_NAMES, JOINT_UPPER, STAND_POSE
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env, wait_for
 from quadruped_bridge.ros_messages import joint_state_msg
 from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, private_domain_id, stamp_seconds

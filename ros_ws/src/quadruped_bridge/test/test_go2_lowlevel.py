@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from fog_contract.go2 import JOINT_LOWER, JOINT_NAMES, JOINT_UPPER, LIE_POSE, STAND_POSE
+from fog_contract.loop_timing import RateMeter, interval_stats
 from quadruped_bridge.fake_go2 import (
     RECORD_COLUMNS,
     JointModel,
@@ -14,7 +16,6 @@ from quadruped_bridge.fake_go2 import (
     read_record,
     record_column,
 )
-from quadruped_bridge.go2_description import JOINT_LOWER, JOINT_NAMES, JOINT_UPPER, LIE_POSE, STAND_POSE
 from quadruped_bridge.go2_lowlevel import (
     HEAD,
     LEVEL_LOWLEVEL,
@@ -36,7 +37,6 @@ from quadruped_bridge.go2_lowlevel import (
     stamp_crc,
     unitree_motor_name,
 )
-from quadruped_bridge.loop_timing import RateMeter, interval_stats
 from quadruped_bridge.motor_command import MotorCommand
 from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_, LowState_
 from unitree_sdk2py.test.lowlevel.unitree_go2_const import LegID as SDK_LEG_ID

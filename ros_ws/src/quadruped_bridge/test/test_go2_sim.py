@@ -8,7 +8,7 @@ import threading
 import mujoco
 import numpy as np
 import pytest
-from quadruped_bridge.go2_description import (
+from fog_contract.go2 import (
     JOINT_LOWER,
     JOINT_NAMES,
     JOINT_UPPER,

@@ -6,8 +6,8 @@ import time
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
+from fog_contract.go2 import JOINT_NAMES
 from quadruped_bridge.bag_recovery import needs_recovery, recover
-from quadruped_bridge.go2_description import JOINT_NAMES
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
 from quadruped_bridge.ros_messages import joint_state_msg
 from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, private_domain_id

@@ -1,7 +1,7 @@
 """Bag replay in its own process: deterministic, complete, with /clock and remapping."""
 
 import pytest
-from quadruped_bridge.go2_description import JOINT_NAMES
+from fog_contract.go2 import JOINT_NAMES
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
 from quadruped_bridge.ros_probe import RosProbe, private_domain_id
 from rclpy.qos import QoSProfile, ReliabilityPolicy

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from quadruped_bridge.go2_description import JOINT_LOWER, JOINT_NAMES, JOINT_UPPER, LIE_POSE, STAND_POSE, TORQUE_LIMITS
+from fog_contract.go2 import JOINT_LOWER, JOINT_NAMES, JOINT_UPPER, LIE_POSE, STAND_POSE, TORQUE_LIMITS
 from quadruped_bridge.safety import Mode, SafetyConfig, SafetyEvent, SafetyLayer, format_events
 
 CFG = SafetyConfig(soft_start_duration=1.0, command_timeout=0.03, state_timeout=0.1)

@@ -1,4 +1,5 @@
-from fog_policy.timing import LoopTiming
+import numpy as np
+from fog_contract.loop_timing import Every, LoopTiming
 
 
 def test_missed_deadlines_late_ticks_and_slow_computation():
@@ -29,3 +30,14 @@ def test_wall_clock_lateness_is_counted_apart_and_pause_forgives_the_gap():
     t.tick(5.02, 0.001, wall=15.02)
     assert (t.missed, t.late_wall, t.ticks) == (2, 1, 5)
     assert t.report()["late_wall"] == "1"
+
+
+def test_every_fires_once_per_period_and_does_not_replay_missed_periods():
+    tick = Every(10.0, t0=0.0)
+    fired = [t for t in np.arange(0.0, 1.0, 0.01) if tick.due(t)]
+    assert len(fired) == 10 and fired[0] == 0.0
+    # a clock that jumps 5 periods ahead: the missed periods are not replayed one per call
+    late = Every(10.0, t0=0.0)
+    after_jump = [t for t in np.arange(0.55, 1.0, 0.01) if late.due(t)] if late.due(0.0) else []
+    assert 5 <= len(after_jump) <= 6, after_jump
+    assert not any(Every(0.0, 0.0).due(t) for t in (0.0, 1.0)), "rate 0 never fires"

@@ -1,7 +1,8 @@
 """Proprioceptive features by name, exactly as the dataset converter builds them.
 
-A policy artifact lists the features it was trained on (`observation.proprio.names`); the deploy
-node builds that vector from the latest joint_states and imu/data. Names:
+A policy artifact lists the features it was trained on (`observation.proprio.names`); the policy
+node builds that vector from joint_states and imu/data, the dataset converter from the same topics
+in a bag. Names:
 
   joint_pos.<joint>, joint_vel.<joint>   joint position (rad), velocity (rad/s) by joint name
   gravity.x|y|z                          unit gravity vector in the IMU frame (from orientation)
@@ -14,14 +15,27 @@ from __future__ import annotations
 
 import numpy as np
 
+from fog_contract.go2 import JOINT_NAMES
+
 AXES = {"x": 0, "y": 1, "z": 2}
 
+PROPRIO_NAMES: tuple[str, ...] = (
+    tuple(f"joint_pos.{j}" for j in JOINT_NAMES)
+    + tuple(f"joint_vel.{j}" for j in JOINT_NAMES)
+    + ("gravity.x", "gravity.y", "gravity.z", "gyro.x", "gyro.y", "gyro.z")
+)
+"""The features `fog dataset` stores for the Go2, in this order."""
 
-def gravity_in_imu_frame(quat_wxyz) -> np.ndarray:
-    """Unit gravity (0, 0, -1) of the world expressed in the IMU frame."""
+
+def gravity_in_imu_frame(quat_wxyz, accel=None) -> np.ndarray:
+    """Unit gravity (0, 0, -1) of the world expressed in the IMU frame, from the orientation; for an
+    IMU that gives none (zero quaternion), from the accelerometer (-accel / |accel|) when given."""
     w, x, y, z = (float(v) for v in quat_wxyz)
     n = np.sqrt(w * w + x * x + y * y + z * z)
-    if n < 1e-9:
+    if n < 1e-6:
+        a = None if accel is None else np.asarray(accel, np.float64)
+        if a is not None and np.linalg.norm(a) > 1e-6:
+            return -a / np.linalg.norm(a)
         return np.array([0.0, 0.0, -1.0])
     w, x, y, z = w / n, x / n, y / n, z / n
     # third row of R^T (world -> IMU) times -1: R^T @ (0, 0, -1) = -(R[2, :])
@@ -41,9 +55,9 @@ def check_names(names) -> None:
         )
 
 
-def proprio_vector(names, joint_index: dict[str, int], q, dq, quat_wxyz, gyro) -> np.ndarray:
+def proprio_vector(names, joint_index: dict[str, int], q, dq, quat_wxyz, gyro, accel=None) -> np.ndarray:
     """The features `names` from joint arrays (indexed by `joint_index[name]`) and the IMU."""
-    g = gravity_in_imu_frame(quat_wxyz)
+    g = gravity_in_imu_frame(quat_wxyz, accel)
     out = np.empty(len(names), dtype=np.float32)
     for i, name in enumerate(names):
         kind, _, key = name.partition(".")

@@ -1,8 +1,9 @@
-"""Unitree Go2: joint order, limits, kinematic and inertial figures.
+"""Unitree Go2: joint order, limits, kinematic and inertial figures; the cmd_vel command space.
 
-One source of truth for every backend (simulator, real robot, bag replay) and for the
-locomotion controller. Figures are Unitree's published ones (URDF / MuJoCo Menagerie
-`unitree_go2`, see ../shared/docs/LOCOMOTION.md); the joint order is Unitree's SDK order:
+One source of truth for every backend (simulator, real robot, bag replay), the locomotion
+controller, the dataset converter and the exported policies. Figures are Unitree's published ones
+(URDF / MuJoCo Menagerie `unitree_go2`, see ../shared/docs/LOCOMOTION.md); the joint order is
+Unitree's SDK order:
 legs FR, FL, RR, RL, each (hip, thigh, calf).
 """
 
@@ -92,3 +93,10 @@ def leg_slice(leg: str) -> slice:
     """Indices of a leg's three joints in Unitree order."""
     i = LEGS.index(leg)
     return slice(3 * i, 3 * i + 3)
+
+
+CMD_NAMES: tuple[str, ...] = ("vx", "vy", "yaw_rate")
+"""The cmd_vel command a policy outputs: forward (m/s), left (m/s), yaw rate (rad/s)."""
+CMD_LOW: tuple[float, ...] = (-0.3, -0.3, -1.0)
+CMD_HIGH: tuple[float, ...] = (0.5, 0.3, 1.0)
+"""Bounds of the cmd_vel policies (what the trot gait follows well)."""
