@@ -52,6 +52,7 @@ from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool, Trigger
 
 from fog_policy.policy_artifact import ArtifactError, check_compatible
+from fog_policy.policy_guard import SurpriseLatch, input_problem
 from fog_policy.sensor_inputs import StampedBuffer
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
@@ -102,13 +103,12 @@ class PolicyNode(LifecycleNode):
         self.timer = None
         self.image: tuple[float, float, Image] | None = None  # (stamp, wall arrival, msg)
         self.joint_buffer: StampedBuffer[tuple[np.ndarray, np.ndarray]] = StampedBuffer()  # (q, dq)
-        self.imu_buffer: StampedBuffer[tuple[np.ndarray, np.ndarray]] = StampedBuffer()  # (quat, gyro)
+        self.imu_buffer: StampedBuffer[tuple[np.ndarray, np.ndarray, np.ndarray]] = StampedBuffer()  # quat, gyro, accel
         self._pending_image: tuple[float, float, Image] | None = None  # image trigger: awaiting its sensors
         self.camera_size: tuple[int, int] | None = None
         self.enabled = self.cfg.enabled
         self.stopped_reason: str | None = None
-        self.surprise_count = 0
-        self.surprise_latched = False
+        self.surprise: SurpriseLatch | None = None  # from the artifact at configure
         self.status = ("WARN", "unconfigured")
         self._status_sent = None
         self.steps = 0
@@ -152,6 +152,7 @@ class PolicyNode(LifecycleNode):
         self.timing = LoopTiming(1.0 / self.rate)
         self.threshold = self.cfg.surprise_threshold or float(meta["surprise"]["threshold"])
         self.max_surprising = self.cfg.surprise_steps or int(meta["surprise"]["steps"])
+        self.surprise = SurpriseLatch(self.threshold, self.max_surprising)
         topic = "cmd_vel" if self.kind == "cmd_vel" else "joint_commands"
         if self.cfg.dry_run:
             topic = f"fog_policy/dry_run/{topic}"
@@ -236,19 +237,21 @@ class PolicyNode(LifecycleNode):
         self._step_pending_when_sensors_reached()
 
     def _on_imu(self, msg: Imu) -> None:
-        quat, gyro, _ = rm.imu_arrays(msg)
-        self.imu_buffer.add(rm.from_stamp(msg.header.stamp), (quat, gyro))
+        quat, gyro, accel = rm.imu_arrays(msg)
+        if msg.orientation_covariance[0] == -1:  # no orientation (REP 145): gravity from the accelerometer
+            quat = np.zeros(4)
+        self.imu_buffer.add(rm.from_stamp(msg.header.stamp), (quat, gyro, accel))
         self._step_pending_when_sensors_reached()
 
     def _on_event(self, msg: String) -> None:
         if msg.data in ("start", "reset") and self.runtime is not None:
             self.runtime.reset()
-            self.surprise_count = 0
+            self.surprise.reset()
 
     def _on_ready(self, msg: Bool) -> None:
         if msg.data and not self.locomotion_ready and self.runtime is not None:
             self.runtime.reset()  # the policy's memory starts when the robot can follow it
-            self.surprise_count = 0
+            self.surprise.reset()
         self.locomotion_ready = bool(msg.data)
 
     def _gated(self) -> bool:
@@ -265,16 +268,16 @@ class PolicyNode(LifecycleNode):
         e.g. the dream backend at a new episode; episode/event "reset" gives no such guarantee)."""
         if self.runtime is not None:
             self.runtime.reset()
-        self.surprise_count = 0
+            self.surprise.reset()
         res.success, res.message = True, "recurrent state reset"
         return res
 
     def _on_enable(self, req, res):
         self.enabled = bool(req.data)
         if self.enabled:
-            self.surprise_latched, self.surprise_count = False, 0
             if self.runtime is not None:
                 self.runtime.reset()
+                self.surprise.reset(unlatch=True)
         else:
             self._stop("disabled by fog_policy/enable")
         res.success, res.message = True, f"policy {'enabled' if self.enabled else 'disabled'}"
@@ -292,43 +295,34 @@ class PolicyNode(LifecycleNode):
             joints, imu = self.joint_buffer.at(image[0]), self.imu_buffer.at(image[0])
         if not self.enabled:
             return self._set_status("WARN", "disabled (fog_policy/enable)")
-        if self.surprise_latched:
-            return self._set_status("ERROR", self.stopped_reason or "surprise")
-        if image is None or joints is None or imu is None:
-            missing = [
-                n for n, v in (("camera/image_raw", image), ("joint_states", joints), ("imu/data", imu)) if v is None
-            ]
-            return self._stop(f"waiting for {', '.join(missing)}", level="WARN")
-        if self._gated() and not self.locomotion_ready:
+        if self.surprise.latched:
+            return self._set_status("ERROR", self.surprise.reason)
+        if self._gated() and not self.locomotion_ready and None not in (image, joints, imu):
             return self._stop(
                 "waiting for the locomotion controller to stand and trot (locomotion/ready)", level="WARN"
             )
-        t_img, arrival, img_msg = image
-        if now - t_img > self.cfg.image_timeout:
-            return self._stop(f"camera stale: last image {now - t_img:.2f} s old (> {self.cfg.image_timeout} s)")
-        age = now - min(joints[0], imu[0])
-        if age > self.cfg.joint_timeout:
-            return self._stop(f"joint state / IMU stale: {age:.2f} s old (> {self.cfg.joint_timeout} s)")
+        problem = input_problem(
+            now,
+            *(None if v is None else v[0] for v in (image, joints, imu)),
+            self.cfg.image_timeout,
+            self.cfg.joint_timeout,
+        )
+        if problem is not None:
+            level, reason = problem
+            return self._stop(reason, level=level)
+        _, arrival, img_msg = image
         try:
             rgb = rm.image_array(img_msg)
             _, (q, dq) = joints
-            _, (quat, gyro) = imu
+            _, (quat, gyro, accel) = imu
             proprio = proprio_vector(
-                self.runtime.meta["observation"]["proprio"]["names"], self._index, q, dq, quat, gyro
+                self.runtime.meta["observation"]["proprio"]["names"], self._index, q, dq, quat, gyro, accel
             )
             out = self.runtime.step(rgb, proprio)
         except ValueError as e:
             return self._stop(f"bad input: {e}")
-        if out.surprise > self.threshold:
-            self.surprise_count += 1
-            if self.surprise_count >= self.max_surprising:
-                self.surprise_latched = True
-                return self._stop(
-                    f"surprise {out.surprise:.2f} > {self.threshold:.2f} for {self.surprise_count} steps: "
-                    "the world model no longer recognises what it sees (re-enable to resume)"
-                )
-        else:
-            self.surprise_count = 0
+        if self.surprise.update(out.surprise):
+            return self._stop(self.surprise.reason)
         self._publish_action(now, out.action)
         done = time.monotonic()
         self.timing.tick(now, done - wall, wall)
