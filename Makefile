@@ -61,6 +61,8 @@ $(SDK_STAMP): $(STAMP) requirements.txt | apt-deps
 
 WS_SOURCES := $(shell find $(WS)/src -name setup.py -o -name package.xml -o -name '*.launch.py' -o -name '*.yaml' -o -path '*/artifacts/*' -type f 2>/dev/null)
 $(WS_STAMP): $(STAMP) $(SDK_STAMP) $(WS_SOURCES)
+	# a file moved or deleted since the last build leaves a dangling symlink that stops colcon's copy
+	! test -d $(WS)/build || find $(WS)/build $(WS)/install -xtype l -delete
 	cd $(WS) && ../$(VENV)/bin/colcon --log-base log build --symlink-install --event-handlers console_direct- 2>&1 | tail -n 3
 	touch $@
 
