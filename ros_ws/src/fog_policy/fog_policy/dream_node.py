@@ -47,7 +47,6 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from fog_contract.go2 import CAMERA_FOVY_DEG, JOINT_NAMES, STAND_POSE
-from fog_contract.topics import COMMAND_QUEUE_DEPTH
 from geometry_msgs.msg import Twist
 from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
@@ -61,7 +60,11 @@ from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import Bool, Float32, String
 from std_srvs.srv import Trigger
 
-COMMAND_SUB_QOS = QoSProfile(depth=COMMAND_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
+COMMAND_SUB_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+"""Shallow on purpose (not fog_contract's COMMAND_QUEUE_DEPTH): the dream steps on the newest command
+and its lockstep counts arrivals, so a deep backlog of an earlier episode's commands would be taken
+as the answers to the new episode's frames (training/tests/test_dream_integration.py saw the same frames for two
+different commands at depth 200). The dream has no source lock for a flood to matter to."""
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 RELIABLE_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 

@@ -19,9 +19,10 @@ NODES = ("quadruped_bridge: go2", "fog_policy: locomotion", "fog_policy: policy"
 
 
 def fog(verb: str, *args: str) -> list[str]:
-    """`fog <verb> ...` as the fog CLI (fog_training.cli, a layer above) runs it: the verb's module main."""
-    assert verb == "deploy", verb
-    return [sys.executable, "-m", "fog_policy.deploy", *args]
+    """`fog <verb> ...` as the fog CLI (fog_training.cli, a layer above) runs it: the verb's module main
+    (training/tests/test_cli.py checks the CLI's table names these modules)."""
+    module = {"deploy": "fog_policy.deploy", "collect": "fog_policy.collect"}[verb]
+    return [sys.executable, "-m", module, *args]
 
 
 def user_env(**extra) -> dict[str, str]:
