@@ -92,7 +92,7 @@ def bptt_actor_update(trainer) -> dict[str, float]:
     N, H, A = cfg.num_envs, cfg.horizon, trainer.action_dim
     state = local.start(gm.reset(trainer.rng)).model
     env = gm.env
-    obs, act, hidden = env._obs.clone(), env._act.clone(), env._hidden.clone()
+    obs, act, hidden = env.context()
     alpha = trainer.temperature.alpha
     total = torch.zeros(N, device=trainer.device)
     disc = 1.0

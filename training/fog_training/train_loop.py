@@ -79,7 +79,7 @@ def use_bf16(precision: str, device: torch.device) -> bool:
         return False
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())  # noqa: SLF001  (torch has no public check)
 
 
 class _LossModule(nn.Module):

@@ -358,7 +358,7 @@ def render_native(env) -> np.ndarray:
     """
     import cv2
 
-    screen = env._draw()
+    screen = env._draw()  # noqa: SLF001  (gym-pusht draws only through it; tests check the pixels against render())
     raw = np.frombuffer(screen.get_buffer(), np.uint8).reshape(screen.get_height(), screen.get_pitch() // 4, 4)
     small = cv2.resize(raw[:, : screen.get_width()], (NATIVE_SIZE, NATIVE_SIZE))
     # Channel byte offsets from the surface's masks (little-endian 32-bit pixels: XRGB -> B, G, R, X).

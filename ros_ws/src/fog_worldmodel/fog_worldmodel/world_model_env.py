@@ -103,6 +103,14 @@ class WorldModelEnv:
         return obs, act, hidden
 
     @torch.no_grad()
+    def context(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Copies of the current context, for a caller that rolls the model forward itself (BPTT through
+        the sampler): frames [B, L, 3, S, S] in [-1, 1], normalized actions [B, L, A] (slot L-1 is where
+        the next action goes) and the reward head's hidden state."""
+        if self._obs is None:
+            raise RuntimeError("WorldModelEnv.context() before reset()")
+        return self._obs.clone(), self._act.clone(), self._hidden.clone()
+
     def reset(self, frames: Any, actions: Any, seed: int | None = None):
         """Start from context windows: frames uint8 [B, L, H, W, 3], actions [B, L-1 or L, A].
 

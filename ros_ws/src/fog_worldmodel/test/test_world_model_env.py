@@ -98,3 +98,15 @@ def test_autoreset_with_time_limit(model):
     assert env.final_frames is not None and env.final_frames.shape == (2, 16, 16, 3)
     _, _, d3 = env.step(np.zeros((2, 3)))
     assert not d3.any()  # the step counter restarted with the new context
+
+
+def test_context_is_a_copy_of_the_current_window(model):
+    env = WorldModelEnv(model, seed=0)
+    with pytest.raises(RuntimeError, match="before reset"):
+        env.context()
+    frames, actions = context()
+    env.reset(frames, actions)
+    obs, act, hidden = env.context()
+    assert obs.shape[:2] == act.shape[:2] == (3, 4) and act.shape[2] == 3
+    obs += 1.0  # a copy: the environment's own window is untouched
+    assert not torch.equal(obs, env.context()[0])
