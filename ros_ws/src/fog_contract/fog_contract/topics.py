@@ -70,10 +70,11 @@ POLICY_RATE_HZ = 5.0
 """The FoG policy's cmd_vel rate (an artifact may say otherwise)."""
 
 COMMAND_QUEUE_DEPTH = 200
-"""Reader-side queue depth of a command topic (joint_commands, cmd_vel). The topic is keyless, so
-every publisher's messages share the reader's one KEEP_LAST queue: a foreign publisher's flood
-(rejected by the bridges' source lock) evicts the armed publisher's newest command when the queue
-fills before the executor takes it: at depth 10, 0.1 s of a busy moment under a 100 Hz flood. The
-simulator in lockstep then waits for a command that never comes (lockstep_timeout), and its
-watchdog trips. 200 covers 2 s of a 100 Hz flood; the callback takes every message in order and
-the newest wins."""
+"""Reader-side queue depth of a command topic (joint_commands, cmd_vel) at the bridges and the
+locomotion node. The topic is keyless, so every publisher's messages share the reader's one
+KEEP_LAST queue: a foreign publisher's flood (rejected by the source lock) can evict the armed
+publisher's newest command if the queue fills before the executor takes it (at depth 10: 0.1 s of
+a stalled executor under a 100 Hz flood); the simulator in lockstep would then wait for a command
+that never comes and trip its watchdog. A defence, not a measured fix: a 500 Hz flood at depth 10
+tripped nothing in 2 x 3 s of simulated time. 200 covers 2 s of a 100 Hz flood; the callback takes
+every message in order and the newest wins. (The dream node keeps 10: see its COMMAND_SUB_QOS.)"""
