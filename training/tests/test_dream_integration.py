@@ -206,6 +206,7 @@ def test_dream_task_plays_imagined_episodes_in_order_logs_them_and_repeats_them(
     # lockstep, seeded noise, the policy's memory reset before each first frame: the same run twice
     assert r.episodes == again.episodes, f"{r.episodes}\n!=\n{again.episodes}"
     # episode k: start window k (modulo the bundle's 3), seed 5 + k; ended by the head or after 1 s (5 steps)
+    assert [e["episode"] for e in r.episodes] == [0, 1, 2, 3], "counted from the rewind"
     assert [e["start_window"] for e in r.episodes] == [0, 1, 2, 0]
     assert [e["seed"] for e in r.episodes] == [5, 6, 7, 8]
     for e in r.episodes:

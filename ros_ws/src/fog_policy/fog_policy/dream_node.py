@@ -23,7 +23,9 @@ Services (std_srvs/Trigger; each answers once the new episode's first frame is o
   dream/reset: a new episode from the next start window (start + k, modulo the number of windows,
   with sampler seed seed + k, k counting these draws: the same parameters give the same dreams);
   dream/restart: the current episode again from its first frame (same window, same seed: try
-  another command from the same start).
+  another command from the same start);
+  dream/rewind: the first episode again (window `start`, seed `seed`): a run of episodes begins
+  here whatever the dream imagined before (e.g. while a policy was still starting).
 An episode also ends, and the next is drawn, after the frame the termination head calls terminal
 (reset_on_termination) and after episode_seconds.
 
@@ -179,7 +181,7 @@ class DreamNode(Node):
         self._cmd = np.zeros(3)
         self._t_cmd = -1e9
         self._cmd_count = 0
-        self._pending_reset: tuple[str, bool] | None = None  # (reason, same start and seed)
+        self._pending_reset: tuple[str, str] | None = None  # (reason, which start: "next" | "same" | "first")
         self._reset_done = threading.Condition(self._lock)
         self._first_frame_stamp: float | None = None  # of the episode the last reset started
         self._loop_running = False
@@ -216,6 +218,9 @@ class DreamNode(Node):
         self.create_service(
             Trigger, "dream/restart", lambda req, res: self._on_reset(res, same=True), callback_group=services
         )
+        self.create_service(
+            Trigger, "dream/rewind", lambda req, res: self._on_reset(res, first=True), callback_group=services
+        )
         self.policy_reset = (
             self.create_client(Trigger, self.cfg.policy_reset_service, callback_group=MutuallyExclusiveCallbackGroup())
             if self.cfg.policy_reset_service
@@ -239,13 +244,15 @@ class DreamNode(Node):
             self._cmd_count += 1
             self._command_arrived.notify_all()
 
-    def _on_reset(self, res, same: bool):
+    def _on_reset(self, res, same: bool = False, first: bool = False):
         """Ask the loop for a new episode and answer once its first frame is published."""
         with self._lock:
             if not self._loop_running:
                 res.success, res.message = False, "the dream is not running"
                 return res
-            self._pending_reset = ("dream/restart" if same else "dream/reset", same)
+            which = "first" if first else "same" if same else "next"
+            reason = {"first": "dream/rewind", "same": "dream/restart", "next": "dream/reset"}[which]
+            self._pending_reset = (reason, which)
             self._first_frame_stamp = None
             self._command_arrived.notify_all()
             deadline = time.monotonic() + 30.0
@@ -325,13 +332,14 @@ class DreamNode(Node):
     def _command(self, t: float) -> np.ndarray:
         return self._cmd.copy() if t - self._t_cmd <= self.cfg.cmd_vel_timeout else np.zeros(3)
 
-    def _begin_episode(self, reason: str | None, same: bool = False) -> np.ndarray:
-        """Reset the model to a start window: the first (`start`), the next one, or (same) the current
-        one again; every episode after the first is announced with episode/event "reset"."""
+    def _begin_episode(self, reason: str | None, which: str = "next") -> np.ndarray:
+        """Reset the model to a start window: the next one, the current one again ("same") or the
+        first one ("first", and at the start); every episode after the first is announced with
+        episode/event "reset"."""
         if reason is not None:
             self._log_episode(reason)
             self.episode += 1
-            self.draws += 0 if same else 1
+            self.draws = 0 if which == "first" else self.draws + (0 if which == "same" else 1)
             self.pub_event.publish(String(data="reset"))
         frame = self.dream.reset(self.cfg.start + self.draws, seed=self.cfg.seed + self.draws)
         self.episode_return = 0.0
@@ -470,7 +478,7 @@ class DreamNode(Node):
             wall0 = time.monotonic()
             with self._lock:
                 self._t = t_next
-                reason, same = self._pending_reset or (None, False)
+                reason, which = self._pending_reset or (None, "next")
                 if reason is None and self.last_step is not None and self.dream.steps > 0:
                     if self.cfg.reset_on_termination and self.last_step.terminated:
                         reason = "terminal frame"
@@ -479,7 +487,7 @@ class DreamNode(Node):
                 if reason is not None:
                     self._pending_reset = None
                     self.last_step = None
-                    frame = self._begin_episode(reason, same)
+                    frame = self._begin_episode(reason, which)
                     new_episode = True
                 else:
                     out = self.dream.step(self._command(t_next))

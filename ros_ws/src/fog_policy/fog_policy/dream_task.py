@@ -9,8 +9,11 @@ dataset every terminal step is an arrival at the marker, see the bundle's dream.
 ``episode_seconds`` of dream time (a failure). What it measures is how good the world model
 believes the policy is; benchmarks/task_success.py puts it beside the simulator's verdict.
 
-The first episode is restarted once the policy commands (dream/restart), so that no episode counts
-frames imagined before the policy was up. Writes ``episodes.jsonl`` (the dream node's log),
+Once the policy commands, the dream rewinds to its first episode (dream/rewind: window `start`,
+seed `seed`) and only the episodes after that count, numbered from 0: no counted episode holds
+frames imagined before the policy was up, and the same parameters give the same episodes however
+far the dream got while the policy started (it may already have ended an episode by then).
+Writes ``episodes.jsonl`` (the dream node's log),
 ``summary.json`` and ``logs/``.
 """
 
@@ -91,9 +94,9 @@ def run_dream_task(
         if not probe.spin_until(lambda: commanding() or not all(p.alive() for p in group.processes), timeout=600):
             raise RuntimeError("the policy never commanded in the dream within 600 s:\n" + diagnostics_text(diags[-4:]))
         group.check_alive()
-        res = probe.call(Trigger, "dream/restart", timeout=30)
+        res = probe.call(Trigger, "dream/rewind", timeout=30)
         if not res.success:
-            raise RuntimeError(f"dream/restart failed: {res.message}")
+            raise RuntimeError(f"dream/rewind failed: {res.message}")
         t_first = probe.now()
         n_cmd0 = len(commands)
 
@@ -101,7 +104,10 @@ def run_dream_task(
             if not episode_log.exists():
                 return []
             lines = [json.loads(x) for x in episode_log.read_text().splitlines() if x.strip()]
-            return [r for r in lines if not r["ended_by"].startswith("dream/")]  # the restarted warm-up
+            # the episodes after the rewind (the warm-up before it ends with ended_by "dream/rewind")
+            marks = [i for i, r in enumerate(lines) if r["ended_by"] == "dream/rewind"]
+            rows = lines[marks[-1] + 1 :] if marks else []
+            return [{**r, "episode": k} for k, r in enumerate(rows)]
 
         last, last_change = 0, time.monotonic()
         while len(rows) < episodes:
