@@ -44,6 +44,7 @@ from geometry_msgs.msg import Twist
 from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.ros_params import declare_config
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -127,7 +128,9 @@ class PolicyNode(LifecycleNode):
         self.create_subscription(Bool, "locomotion/ready", self._on_ready, READY_QOS)
         self.create_service(SetBool, "fog_policy/enable", self._on_enable)
         self.create_service(Trigger, "fog_policy/reset", self._on_reset)
-        self.create_timer(1.0, lambda: self._publish_status(force=True))
+        # the status heartbeat runs on the wall clock: under use_sim_time a node waiting for /clock (a replay
+        # that has not started) still says where it is to a monitor that joined after its last change
+        self.create_timer(1.0, lambda: self._publish_status(force=True), clock=Clock(clock_type=ClockType.STEADY_TIME))
         self._net = network_policy.report(self)
 
     # ------------------------------------------------------------- lifecycle
