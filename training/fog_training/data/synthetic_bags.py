@@ -17,23 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from fog_contract import topics
 from fog_contract.go2 import JOINT_NAMES
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
+# the converter's short names for the contract's topics (fog_contract.topics)
+from fog_training.data.bag_to_dataset import BASE, CLOCK, CMD, CUBE, EVENT, GOAL, IMAGE, IMU, INFO, JCMD, JOINTS  # noqa: F401
+
 UNITREE_JOINTS: tuple[str, ...] = JOINT_NAMES
 
-IMAGE, INFO, JOINTS, IMU, CMD, JCMD, EVENT = (
-    topics.IMAGE,
-    topics.CAMERA_INFO,
-    topics.JOINT_STATES,
-    topics.IMU,
-    topics.CMD_VEL,
-    topics.JOINT_COMMANDS,
-    topics.EPISODE_EVENT,
-)
-CUBE, BASE, GOAL, CLOCK = topics.SIM_CUBE_POSE, topics.SIM_BASE_POSE, topics.SIM_GOAL_POSE, topics.CLOCK
 
 
 def synthetic_frame(k: int, hw: tuple[int, int]) -> np.ndarray:
