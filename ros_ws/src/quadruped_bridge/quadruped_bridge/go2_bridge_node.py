@@ -333,8 +333,11 @@ class Go2BridgeNode(Node):
                 roll, pitch = state.roll_pitch
                 self.safety.update_state(t, state.q, state.dq, roll, pitch)
             motor = self.safety.motor_command(t) if lowlevel else None
+            if motor is not None:
+                # written under the lock: once the e-stop service has replied, no command computed
+                # before the latch can still go out (a preempted tick used to write it afterwards)
+                self._send(motor)
         if motor is not None:
-            self._send(motor)
             self.lowcmd_meter.tick(t)
         if state is not None:
             self._states += 1

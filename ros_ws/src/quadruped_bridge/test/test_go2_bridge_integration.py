@@ -480,12 +480,13 @@ def test_watchdog_damping_visible_in_lowcmd(go2):
     assert np.all(damp[start:]), "damping must hold while no command arrives:\n" + row_summary(rows[~damp][-3:])
     assert np.all(rows[damp][:, motor_cols("dq")] == 0.0) and np.all(rows[damp][:, motor_cols("tau")] == 0.0)
     # By the bridge's clock: the motor tick that noticed the silence, after the last command it took
-    # (never before the timeout; later by a starved tick at most).
+    # (never before the timeout; later by a starved tick at most: 0.252 s late once with both cores kept
+    # busy, `make test-repeat LOAD=1`; the idle tick interval is in docs/BENCHMARKS.md).
     text = diagnostics_text(stack.probe.messages["/diagnostics"])
     said = re.search(r"watchdog: no joint command for ([0-9.]+) s", text)
     assert said, "the watchdog event does not say how long the commands had stopped"
     silent = float(said.group(1))
-    assert TIMEOUT <= silent <= TIMEOUT + 0.25, f"the bridge damped after {silent:.3f} s of silence ({TIMEOUT} s)"
+    assert TIMEOUT <= silent <= TIMEOUT + 0.5, f"the bridge damped after {silent:.3f} s of silence ({TIMEOUT} s)"
     # From outside: when the bridge sent the first damping LowCmd_ (its DDS source time) after the last
     # command this test published: never before the timeout, and within it plus what delivering the last
     # command and writing the LowCmd_ take on a loaded 2-core machine (a write 0.47 s after its tick was seen)
@@ -496,12 +497,15 @@ def test_watchdog_damping_visible_in_lowcmd(go2):
 def test_estop_latches_damping_until_released(go2):
     stack = go2.at(ACTIVE)  # commands at the stand pose keep coming through the e-stop
     assert stack.probe.call(Trigger, "quadruped_bridge/estop").success
-    t_estop, published = time.monotonic(), stack.published
+    t_estop, published = time.time(), stack.published
     # the latch must hold while the controller keeps publishing: 250 LowCmd_ (0.5 s) and 30 commands
 
-    def after():  # rows the fake took after the e-stop (its clock is this machine's monotonic one)
+    def after():
+        # rows the bridge wrote after the service replied, by their DDS source timestamp (this machine's
+        # wall clock). Not by when the fake took them: a loaded fake once took three LowCmd_ written
+        # before the e-stop 50 ms late, in one batch (CI, stop 19)
         rows = stack.rows()
-        return rows[rows[:, 0] > t_estop + 0.05]
+        return rows[rows[:, 1] > t_estop]
 
     stack.await_(lambda: len(after()) >= 250 and stack.published - published >= 30, 20,
                  "250 LowCmd_ and 30 published commands after the e-stop")
