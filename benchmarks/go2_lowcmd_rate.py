@@ -141,8 +141,8 @@ def main() -> int:
                                  "--model", args.model, "--record", str(record), "--stats", str(stats)])
         group.start("bridge", node_command("quadruped_bridge.go2_bridge_node", {
             "network_interface": "lo", "dds_domain_id": dds_domain, "motor_rate_hz": args.rate,
-            "soft_start_duration": 1.0, "check_sport_mode": False, "command_timeout": args.command_timeout,
-            "max_stall_credit": args.max_stall_credit}))
+            "safety.soft_start_duration": 1.0, "check_sport_mode": False,
+            "safety.command_timeout": args.command_timeout, "safety.max_stall_credit": args.max_stall_credit}))
         for i in range(args.load):
             group.start(f"load{i}", [sys.executable, "-c", "while True: pass"])
         commander = None

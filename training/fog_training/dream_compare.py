@@ -50,8 +50,9 @@ class CompareError(ValueError):
 
 def bag_episode(bag: Path, episode: int, rate: float, image_size: int) -> dict:
     """The bag's episode ``episode`` as `fog dataset` would store it (image, action, reward ...)."""
+    from fog_training.data.bag_convert import convert_bag
     from fog_training.data.bag_reader import BagError, BagSource
-    from fog_training.data.bag_to_dataset import BagToDatasetConfig, convert_bag
+    from fog_training.data.bag_to_dataset import BagToDatasetConfig
 
     try:
         with BagSource(bag) as src:

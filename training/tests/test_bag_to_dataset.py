@@ -11,14 +11,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from fog_contract.go2 import JOINT_NAMES
+from fog_contract.proprio import PROPRIO_NAMES
 from fog_training.data import alignment as al
 from fog_training.data import synthetic_bags as sb
-from fog_training.data.bag_to_dataset import (
-    JOINT_NAMES,
-    PROPRIO_NAMES,
-    BagToDatasetConfig,
-    convert,
-)
+from fog_training.data.bag_to_dataset import BagToDatasetConfig, convert
 from fog_training.data.bag_to_dataset import main as dataset_main
 from fog_training.data.episode_store import EpisodeStore
 

@@ -17,13 +17,13 @@ streams or the images.
 from __future__ import annotations
 
 import hashlib
-import mmap
 import struct
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
-from io import BytesIO
 from pathlib import Path
 
+from fog_contract.mcap_scan import MAGIC as MCAP_MAGIC
+from fog_contract.mcap_scan import McapScan
 from rosbags.rosbag2 import Reader
 
 
@@ -39,9 +39,6 @@ class BagError(RuntimeError):
 
 class CorruptDataError(BagError):
     """The bag opened, but reading its messages hit corrupt data (a forward scan may get around it)."""
-
-
-_MCAP_MAGIC = b"\x89MCAP0\r\n"
 
 
 def header_stamp_ns(raw: bytes | memoryview) -> int:
@@ -127,7 +124,7 @@ class BagSource:
     def _mcap_file(self) -> Path | None:
         if self.path.is_file():
             with self.path.open("rb") as f:
-                return self.path if f.read(8) == _MCAP_MAGIC else None
+                return self.path if f.read(len(MCAP_MAGIC)) == MCAP_MAGIC else None
         candidates = sorted(self.path.glob("*.mcap"))
         return candidates[0] if len(candidates) == 1 else None
 
@@ -165,114 +162,3 @@ class BagSource:
             return
         assert self._mcap is not None
         yield from McapScan(self._mcap).records(want=topics)
-
-
-@dataclass
-class _Channel:
-    topic: str
-    msgtype: str
-
-
-class McapScan:
-    """Forward scan of an MCAP file's records, stopping cleanly at the first incomplete one.
-
-    Handles schemas, channels and messages at top level or inside chunks (uncompressed, zstd or
-    lz4), which covers what rosbags' and rosbag2's MCAP writers produce.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.size = path.stat().st_size
-        self.schemas: dict[int, str] = {}
-        self.msgdefs: dict[str, tuple[str, str]] = {}
-        self.channels: dict[int, _Channel] = {}
-        self.good_bytes = 0
-        self.messages = 0
-        self.error: str | None = None
-        self.skipped: list[str] = []
-        """Chunks whose content is corrupt past some record: where, and why (the scan goes on after them)."""
-
-    def records(self, want: set[str]) -> Iterator[tuple[str, int, bytes]]:
-        if self.size < 8:
-            self.error = "file is empty or shorter than the MCAP magic"
-            return
-        # mmap: a multi-GB bag is not read into memory; slices of an mmap are bytes copies.
-        with self.path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            yield from self._scan(data, want)
-
-    def _scan(self, data, want: set[str]) -> Iterator[tuple[str, int, bytes]]:
-        if data[:8] != _MCAP_MAGIC:
-            self.error = "file magic is invalid"
-            return
-        pos = 8
-        self.good_bytes = pos
-        while pos + 9 <= len(data):
-            op = data[pos]
-            (length,) = struct.unpack_from("<Q", data, pos + 1)
-            body_start = pos + 9
-            if body_start + length > len(data):
-                self.error = f"record at byte {pos} is cut off"
-                return
-            body = memoryview(data[body_start : body_start + length])
-            if op == 0x02:  # footer: the file is complete after all
-                self.good_bytes = body_start + length
-                return
-            try:
-                if op == 0x06:
-                    try:
-                        yield from self._chunk(body, want)
-                    except Exception as e:  # the chunk's own length is intact: go on after it
-                        self.skipped.append(f"chunk at byte {pos}: {type(e).__name__}: {e}")
-                else:
-                    yield from self._record(op, body, want)
-            except Exception as e:
-                self.error = f"corrupt record at byte {pos}: {type(e).__name__}: {e}"
-                return
-            pos = body_start + length
-            self.good_bytes = pos
-        if pos < len(data):
-            self.error = f"record header at byte {pos} is cut off"
-
-    def _chunk(self, body: memoryview, want: set[str]) -> Iterator[tuple[str, int, bytes]]:
-        # rosbags' own decompressor (zstd / lz4 / none) with its size and CRC checks.
-        from rosbags.rosbag2.storage_mcap import decompress
-
-        _start, _end, usize, crc = struct.unpack_from("<QQQI", body, 0)
-        (clen,) = struct.unpack_from("<I", body, 28)
-        compression = bytes(body[32 : 32 + clen]).decode()
-        (rlen,) = struct.unpack_from("<Q", body, 32 + clen)
-        records = bytes(body[40 + clen : 40 + clen + rlen])
-        inner = decompress(records, compression, usize, crc) if compression else records
-        pos = 0
-        while pos < len(inner):
-            op = inner[pos]
-            (length,) = struct.unpack_from("<Q", inner, pos + 1)
-            if pos + 9 + length > len(inner):
-                raise ValueError(f"record at chunk offset {pos} claims {length} bytes, past the chunk's end")
-            yield from self._record(op, memoryview(inner)[pos + 9 : pos + 9 + length], want)
-            pos += 9 + length
-
-    def _record(self, op: int, body: memoryview, want: set[str]) -> Iterator[tuple[str, int, bytes]]:
-        if op == 0x05:  # message: channel u16, sequence u32, log_time u64, publish_time u64, data
-            cid, _seq, log_time = struct.unpack_from("<HIQ", body, 0)
-            self.messages += 1
-            ch = self.channels.get(cid)
-            if ch is not None and ch.topic in want:
-                yield ch.topic, log_time, bytes(body[22:])
-        elif op == 0x03:  # schema: id u16, name str, encoding str, data bytes
-            rec = BytesIO(body)
-            (sid,) = struct.unpack("<H", rec.read(2))
-            name, encoding = _read_str(rec), _read_str(rec)
-            (dlen,) = struct.unpack("<I", rec.read(4))
-            self.schemas[sid] = name
-            self.msgdefs[name] = (rec.read(dlen).decode(), "msg" if encoding == "ros2msg" else "idl")
-        elif op == 0x04:  # channel: id u16, schema id u16, topic str, encoding str, metadata map
-            rec = BytesIO(body)
-            cid, sid = struct.unpack("<HH", rec.read(4))
-            topic = _read_str(rec)
-            self.channels[cid] = _Channel(topic, self.schemas.get(sid, ""))
-
-
-def _read_str(rec: BytesIO) -> str:
-    (n,) = struct.unpack("<I", rec.read(4))
-    return rec.read(n).decode()

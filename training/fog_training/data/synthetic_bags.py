@@ -22,7 +22,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 # the converter's short names for the contract's topics (fog_contract.topics)
-from fog_training.data.bag_to_dataset import BASE, CLOCK, CMD, CUBE, EVENT, GOAL, IMAGE, IMU, INFO, JCMD, JOINTS  # noqa: F401
+from fog_training.data.bag_topics import BASE, CLOCK, CMD, CUBE, EVENT, GOAL, IMAGE, IMU, INFO, JCMD, JOINTS  # noqa: F401
 
 UNITREE_JOINTS: tuple[str, ...] = JOINT_NAMES
 

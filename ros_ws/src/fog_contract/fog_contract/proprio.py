@@ -72,3 +72,17 @@ def proprio_vector(names, joint_index: dict[str, int], q, dq, quat_wxyz, gyro, a
         else:
             raise ValueError(f"unknown proprio feature {name!r}")
     return out
+
+
+UPRIGHT_FORMULA = "-|gravity_xy| - 0.01 * mean(joint_vel^2)"
+
+
+def upright_reward(proprio: np.ndarray) -> np.ndarray:
+    """The proprio-only reward (`fog dataset --reward-source proprio`): stay upright, move smoothly,
+    ``-|gravity_xy| - 0.01 * mean(joint_vel^2)`` on the NEXT step's PROPRIO_NAMES features (the last
+    step uses its own). ``proprio``: [T, len(PROPRIO_NAMES)]."""
+    v0 = PROPRIO_NAMES.index(f"joint_vel.{JOINT_NAMES[0]}")
+    gx = PROPRIO_NAMES.index("gravity.x")
+    nxt = np.concatenate([proprio[1:], proprio[-1:]], axis=0)
+    tilt = np.linalg.norm(nxt[:, gx : gx + 2], axis=1)
+    return -tilt - 0.01 * np.mean(nxt[:, v0 : v0 + len(JOINT_NAMES)] ** 2, axis=1)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from fog_contract import go2, topics
 from fog_contract.images import resize_rgb
-from fog_contract.proprio import PROPRIO_NAMES, check_names, gravity_in_imu_frame, proprio_vector
+from fog_contract.proprio import PROPRIO_NAMES, check_names, gravity_in_imu_frame, proprio_vector, upright_reward
 
 
 def test_joint_order_is_unitree_sdk_order_and_poses_within_limits():
@@ -42,6 +42,20 @@ def test_proprio_vector_by_name_in_any_joint_order():
     check_names(PROPRIO_NAMES)
     with pytest.raises(ValueError, match="unknown proprio feature 'foot_force.FR'"):
         check_names(["foot_force.FR"])
+
+
+def test_upright_reward_reads_the_next_steps_tilt_and_joint_speeds():
+    level = np.zeros((3, len(PROPRIO_NAMES)))
+    level[:, PROPRIO_NAMES.index("gravity.z")] = -1.0
+    assert upright_reward(level) == pytest.approx([0.0, 0.0, 0.0])
+    tilted = level.copy()
+    tilted[1, PROPRIO_NAMES.index("gravity.x")] = 0.6  # step 1 tilted: step 0's reward sees it
+    tilted[2, PROPRIO_NAMES.index(f"joint_vel.{go2.JOINT_NAMES[3]}")] = 12.0  # one joint at 12 rad/s
+    r = upright_reward(tilted)
+    # the last step uses its own features; joint speed counts as 0.01 * mean(v^2) = 0.01 * 144 / 12
+    assert r == pytest.approx([-0.6, -0.12, -0.12])
+    assert upright_reward(tilted[2:]) == pytest.approx([-0.12])
+    assert upright_reward(tilted[[0, 2]])[0] == pytest.approx(-0.12)
 
 
 def test_resize_is_area_averaging_and_checks_its_input():

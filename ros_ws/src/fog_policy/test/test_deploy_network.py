@@ -92,3 +92,26 @@ def test_fog_deploy_go2_refusals_stop_everything(case, tmp_path):
     expected = "refusing to start on DDS domain 0" if case == "robot_domain_0" else "must never share the robot's"
     assert expected in log and "backend refused to start, nothing else runs" in log, log
     assert "[deploy] robot=" not in log, log  # the policy never started
+
+
+def test_deploy_params_file_holds_only_declared_parameters():
+    """Every key of config/deploy.yaml is a parameter its node declares, of the right type (ROS ignores
+    an unknown one silently: a safety setting under an old name would simply not apply)."""
+    from pathlib import Path
+
+    import yaml
+    from fog_policy.locomotion_node import LocomotionConfig
+    from fog_policy.policy_node import PolicyNodeConfig
+    from quadruped_bridge.go2_bridge_node import Go2BridgeConfig
+    from quadruped_bridge.replay_node import ReplayConfig
+    from quadruped_bridge.ros_params import params_file_problems
+    from quadruped_bridge.sim_node import SimNodeConfig
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "deploy.yaml").read_text())
+    nodes = {"go2_sim": SimNodeConfig, "go2_bridge": Go2BridgeConfig, "locomotion": LocomotionConfig,
+             "fog_policy": PolicyNodeConfig, "bag_replay": ReplayConfig}
+    assert set(config) == set(nodes), f"deploy.yaml's nodes {sorted(config)}"
+    for node, cls in nodes.items():
+        problems = params_file_problems(cls, config[node]["ros__parameters"])
+        assert not problems, f"deploy.yaml, {node}: {problems}"
+    assert config["go2_sim"]["ros__parameters"]["safety"]["kp"] == 50.0

@@ -55,7 +55,7 @@ def test_closed_loop_rates_then_camera_loss_stops_commands(artifact, tmp_path):
                 diagnostics_text(diags[-6:]))
             t0 = probe.now()
             n_cmd0, n_joint0 = len(cmd_times), len(joint_cmds)
-            assert probe.spin_sim(60.0, timeout=300), "simulated time stalled"
+            assert probe.spin_sim(40.0, timeout=240), "simulated time stalled"
             t1 = probe.now()
             group.check_alive()
             # policy rate: 5 Hz of simulated time while it commands. The policy pauses on purpose while
@@ -88,7 +88,7 @@ def test_closed_loop_rates_then_camera_loss_stops_commands(artifact, tmp_path):
             tj0 = max(t0, float(stamps[0])) if len(stamps) else t0
             stamps = stamps[(stamps >= tj0) & (stamps <= t1)]
             span = t1 - tj0
-            assert span > 30.0, f"joint commands covered only {span:.1f} s of the {t1 - t0:.1f} s window"
+            assert span > 25.0, f"joint commands covered only {span:.1f} s of the {t1 - t0:.1f} s window"
             assert abs(len(stamps) - 50.0 * span) <= 0.03 * 50.0 * span, f"{len(stamps)} joint commands in {span:.1f} s"
             intervals = np.diff(stamps)
             assert abs(np.median(intervals) - 0.02) < 1e-6 and np.percentile(intervals, 99) <= 0.04

@@ -23,7 +23,7 @@ def test_pushcube_demo_episodes_and_outputs(tmp_path, policy, untrained_artifact
     if policy == "artifact":
         policy = str(untrained_artifact)
     out = tmp_path / "demo"
-    r = run_task(out, task="pushcube", policy=policy, episodes=2, episode_seconds=6.0, seed=5, real_time_factor=2.0,
+    r = run_task(out, task="pushcube", policy=policy, episodes=2, episode_seconds=4.0, seed=5, real_time_factor=2.0,
                  video=policy != "random", domain_id=private_domain_id())  # fmt: skip
     assert [e["episode"] for e in r.episodes] == [0, 1]
     assert [e["scene_seed"] for e in r.episodes] == [6, 7]

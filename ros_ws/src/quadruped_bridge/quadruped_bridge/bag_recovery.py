@@ -3,8 +3,9 @@
 A recorder killed with SIGKILL (or a power cut) leaves an MCAP file without its summary and
 footer, and no metadata.yaml: `ros2 bag` and rosbags refuse to open it. The file itself is a
 sequence of records; every chunk that the recorder flushed is complete. `recover` scans the
-records in order, stops at the first incomplete one, and rewrites the complete chunks' schemas,
-channels and messages into a proper bag in place (the damaged file is kept beside it as
+records in order with the contract's scanner (fog_contract.mcap_scan: stops at the first incomplete
+record, goes on past a chunk whose content is corrupt), and rewrites the schemas, channels and
+messages it read into a proper bag in place (the damaged file is kept beside it as
 `<name>.mcap.truncated`).
 
 Pure Python (rosbags), no ROS install needed:
@@ -16,16 +17,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import struct
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fog_contract.mcap_scan import MAGIC, McapScan
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
-
-MAGIC = b"\x89MCAP0\r\n"
-OP_HEADER, OP_FOOTER, OP_SCHEMA, OP_CHANNEL, OP_MESSAGE, OP_CHUNK = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
 
 
 class RecoveryError(RuntimeError):
@@ -40,6 +38,8 @@ class RecoveryReport:
     per_topic: dict[str, int] = field(default_factory=dict)
     dropped_bytes: int = 0
     """Bytes after the last complete record (the unflushed tail that was lost)."""
+    skipped: list[str] = field(default_factory=list)
+    """Chunks whose content was corrupt: the scan went on after them (their messages are lost)."""
 
     def __str__(self) -> str:
         if not self.needed:
@@ -48,68 +48,8 @@ class RecoveryReport:
             f"{self.bag}: recovered {self.messages} messages "
             f"({', '.join(f'{t}: {n}' for t, n in sorted(self.per_topic.items()))}); "
             f"{self.dropped_bytes} bytes of unflushed tail dropped"
+            + "".join(f"; skipped the rest of a corrupt {why}" for why in self.skipped)
         )
-
-
-def _string(buf: bytes, pos: int) -> tuple[str, int]:
-    (n,) = struct.unpack_from("<I", buf, pos)
-    return buf[pos + 4 : pos + 4 + n].decode(), pos + 4 + n
-
-
-def _records(buf: bytes, pos: int, end: int):
-    """(op, start, content_start, content_end) for each complete record in buf[pos:end]."""
-    while pos + 9 <= end:
-        op = buf[pos]
-        (length,) = struct.unpack_from("<Q", buf, pos + 1)
-        if pos + 9 + length > end:
-            return
-        yield op, pos, pos + 9, pos + 9 + length
-        pos += 9 + length
-
-
-def scan_mcap(data: bytes):
-    """Schemas, channels and messages of the complete records of an MCAP file, and the end offset."""
-    if not data.startswith(MAGIC):
-        raise RecoveryError("not an MCAP file (bad magic)")
-    schemas: dict[int, tuple[str, str, bytes]] = {}
-    channels: dict[int, tuple[str, int, bytes]] = {}
-    messages: list[tuple[int, int, bytes]] = []
-    good_end = len(MAGIC)
-
-    def handle(op, buf, a, b):
-        if op == OP_SCHEMA:
-            (sid,) = struct.unpack_from("<H", buf, a)
-            name, p = _string(buf, a + 2)
-            encoding, p = _string(buf, p)
-            (n,) = struct.unpack_from("<I", buf, p)
-            schemas[sid] = (name, encoding, bytes(buf[p + 4 : p + 4 + n]))
-        elif op == OP_CHANNEL:
-            cid, sid = struct.unpack_from("<HH", buf, a)
-            topic, p = _string(buf, a + 4)
-            _encoding, p = _string(buf, p)
-            (n,) = struct.unpack_from("<I", buf, p)
-            channels[cid] = (topic, sid, bytes(buf[p + 4 : p + 4 + n]))
-        elif op == OP_MESSAGE:
-            cid, _seq, log_time, _pub = struct.unpack_from("<HIQQ", buf, a)
-            messages.append((cid, log_time, bytes(buf[a + 22 : b])))
-
-    for op, _start, a, b in _records(data, len(MAGIC), len(data)):
-        if op == OP_FOOTER:
-            good_end = b
-            break
-        if op == OP_CHUNK:
-            _t0, _t1, usize, _crc = struct.unpack_from("<QQQI", data, a)
-            compression, p = _string(data, a + 28)
-            (csize,) = struct.unpack_from("<Q", data, p)
-            if compression:
-                raise RecoveryError(f"compressed chunks ({compression!r}) are not supported by recovery")
-            inner = data[p + 8 : p + 8 + csize]
-            for iop, _s, ia, ib in _records(inner, 0, len(inner)):
-                handle(iop, inner, ia, ib)
-        else:
-            handle(op, data, a, b)
-        good_end = b
-    return schemas, channels, messages, good_end
 
 
 def needs_recovery(bag: Path) -> bool:
@@ -139,26 +79,29 @@ def recover(bag: str | Path) -> RecoveryReport:
     if len(files) != 1:
         raise RecoveryError(f"{bag}: expected one .mcap file to recover, found {len(files)}")
     src = files[0]
-    data = src.read_bytes()
-    schemas, channels, messages, good_end = scan_mcap(data)
+    scan = McapScan(src)
+    messages = list(scan.records())  # every complete message, on every topic
+    if scan.error and not scan.channels:
+        raise RecoveryError(f"{bag}: {src.name} is not a readable MCAP file ({scan.error})")
     typestore = get_typestore(Stores.ROS2_KILTED)
     tmp = bag.parent / f".{bag.name}.recovering"
     if tmp.exists():
         shutil.rmtree(tmp)
-    report = RecoveryReport(bag, needed=True, dropped_bytes=len(data) - good_end)
+    report = RecoveryReport(bag, needed=True, dropped_bytes=scan.size - scan.good_bytes, skipped=list(scan.skipped))
+    unknown = {ch.topic: ch.msgtype for ch in scan.channels.values() if ch.msgtype not in typestore.fielddefs}
+    if unknown:
+        topic, name = next(iter(unknown.items()))
+        raise RecoveryError(f"{bag}: topic {topic} has type {name!r}, unknown to the ROS 2 Kilted type store")
     writer = Writer(tmp, version=9, storage_plugin=StoragePlugin.MCAP)
     writer.open()
     conns = {}
-    for cid, (topic, sid, _meta) in sorted(channels.items()):
-        name, _enc, msgdef = schemas[sid]
-        if name in typestore.fielddefs:
-            conns[cid] = writer.add_connection(topic, name, typestore=typestore)
-        else:
-            raise RecoveryError(f"{bag}: topic {topic} has type {name}, unknown to the ROS 2 Kilted type store")
-        report.per_topic[topic] = 0
-    for cid, log_time, payload in sorted(messages, key=lambda m: m[1]):
-        writer.write(conns[cid], log_time, payload)
-        report.per_topic[channels[cid][0]] += 1
+    for ch in sorted(scan.channels.values(), key=lambda c: c.topic):
+        if ch.topic not in conns:
+            conns[ch.topic] = writer.add_connection(ch.topic, ch.msgtype, typestore=typestore)
+            report.per_topic[ch.topic] = 0
+    for topic, log_time, payload in sorted(messages, key=lambda m: m[1]):
+        writer.write(conns[topic], log_time, payload)
+        report.per_topic[topic] += 1
     report.messages = len(messages)
     writer.close()
     src.rename(src.with_name(src.name + ".truncated"))

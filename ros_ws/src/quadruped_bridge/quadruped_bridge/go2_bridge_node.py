@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import rclpy
@@ -58,6 +58,7 @@ from quadruped_bridge.go2_lowlevel import LowCmdPacker, check_dds_domain, lowsta
 from quadruped_bridge.motor_command import MotorCommand
 from quadruped_bridge.ros_params import declare_config
 from quadruped_bridge.safety import Mode, SafetyConfig, SafetyLayer, format_events
+from quadruped_bridge.sport_mode import LowLevelAccess
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 COMMAND_SUB_QOS = QoSProfile(depth=COMMAND_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
@@ -97,25 +98,10 @@ class Go2BridgeConfig:
     """Seconds to wait for each motion-switcher answer."""
     shutdown_damping_ticks: int = 25
     """Damping commands sent when the node stops (motor ticks), so the robot sinks instead of holding."""
-    kp: float = SafetyConfig.kp
-    """Motor position gain (N m/rad)."""
-    kd: float = SafetyConfig.kd
-    """Motor velocity gain (N m s/rad)."""
-    damping_kd: float = SafetyConfig.damping_kd
-    """Velocity gain in damping / e-stop (kp = 0)."""
-    command_timeout: float = SafetyConfig.command_timeout
-    """Watchdog: joint commands older than this (s) -> damping."""
-    state_timeout: float = SafetyConfig.state_timeout
-    """No LowState_ for this long (s) after the first -> damping (latched until reset)."""
-    max_stall_credit: float = SafetyConfig.max_stall_credit
-    """Most seconds of the motor loop's own lateness not charged to the watchdogs (0 = none; see
-    SafetyConfig.loop_period)."""
-    soft_start_duration: float = SafetyConfig.soft_start_duration
-    """Soft start to the stand pose (s)."""
-    max_position_step: float = SafetyConfig.max_position_step
-    """Largest target change between two commands (rad)."""
-    attitude_limit: float = SafetyConfig.attitude_limit
-    """Attitude guard: |roll| or |pitch| beyond this (rad) -> damping (latched)."""
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    """The safety layer's settings, parameters `safety.<name>` (quadruped_bridge.safety.SafetyConfig:
+    gains, watchdog and state timeouts, soft start, limits). `safety.loop_period` is set from
+    motor_rate_hz."""
     command_source: str = ""
     """Node allowed to publish joint_commands ('locomotion', or '/ns/locomotion'); empty = the publisher
     whose command armed the bridge (STAND -> ACTIVE). Others are rejected and named on /diagnostics;
@@ -141,7 +127,7 @@ class Go2BridgeNode(Node):
         from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_, LowState_
 
         # the motor loop runs on the wall clock: its own stalls are not charged to the commander
-        self.safety = SafetyLayer(replace(SafetyConfig.from_fields(cfg), loop_period=1.0 / cfg.motor_rate_hz))
+        self.safety = SafetyLayer(replace(cfg.safety, loop_period=1.0 / cfg.motor_rate_hz))
         self._lock = threading.Lock()  # guards safety and the low-level grant between the two threads
         self._stop_requested = False  # a plain flag: stop() may be called from a signal handler
         self.pub_joints = self.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
@@ -163,9 +149,7 @@ class Go2BridgeNode(Node):
         self._bad_crc = 0
         self._tick_ms = np.zeros(1000)
         self._ticks = 0
-        self._lowlevel = not cfg.check_sport_mode
-        """True once LowCmd_ may be sent (sport mode released or not checked)."""
-        self._sport_status = "not checked (check_sport_mode:=false)" if self._lowlevel else "checking"
+        self.access = LowLevelAccess(cfg.check_sport_mode)  # LowCmd_ held until the sport mode is out of the way
         self._switcher = None
         self._switcher_lock = threading.Lock()
         self.lowcmd_meter = RateMeter(1000)
@@ -183,7 +167,7 @@ class Go2BridgeNode(Node):
         self.get_logger().info(
             f"Go2 bridge: DDS domain {cfg.dds_domain_id} on {cfg.network_interface}"
             f"{' (REAL ROBOT)' if cfg.real_robot else ''}, motor loop {cfg.motor_rate_hz:.0f} Hz, "
-            f"kp {cfg.kp} kd {cfg.kd}, watchdog {cfg.command_timeout * 1e3:.0f} ms"
+            f"kp {cfg.safety.kp} kd {cfg.safety.kd}, watchdog {cfg.safety.command_timeout * 1e3:.0f} ms"
         )
 
     # ----------------------------------------------------------- sport mode
@@ -193,48 +177,23 @@ class Go2BridgeNode(Node):
                 self._switcher = go2_dds.MotionSwitcher(self.cfg.sport_mode_timeout)
             return self._switcher
 
-    def _grant_lowlevel(self, why: str) -> None:
-        with self._lock:
-            self._lowlevel = True
-            self._sport_status = why
-        self.get_logger().info(f"low-level control: {why}")
-
     def _check_sport_mode_at_start(self) -> None:
         try:
             switcher = self._motion_switcher()
-            mode = switcher.active_mode()
         except Exception as exc:  # the SDK raises bare Exceptions
-            mode, err = None, str(exc)
-        else:
-            err = "no answer"
-        if mode == "":
-            self._grant_lowlevel("no sport mode active")
-        elif mode is None:
-            self._sport_status = (
-                f"motion switcher: {err}; LowCmd_ held (call go2/release_sport_mode to retry, "
-                "or check_sport_mode:=false for a robot without one)"
-            )
-        elif self.cfg.release_sport_mode_on_start:
-            ok, msg = switcher.release()
-            if ok:
-                self._grant_lowlevel(f"sport mode {mode!r} released at start")
-            else:
-                self._sport_status = f"could not release sport mode {mode!r}: {msg}; LowCmd_ held"
-        else:
-            self._sport_status = (
-                f"sport mode {mode!r} active: LowCmd_ held; lie the robot down or hoist it, "
-                "then call go2/release_sport_mode"
-            )
-        if not self._lowlevel:
-            self.get_logger().warning(self._sport_status)
+            switcher = _Unreachable(exc)
+        self.access.check_at_start(switcher, self.cfg.release_sport_mode_on_start)
+        granted, status = self.access.snapshot()
+        (self.get_logger().info if granted else self.get_logger().warning)(f"low-level control: {status}")
 
     def _on_release_sport_mode(self, _req, res):
         try:
-            res.success, res.message = self._motion_switcher().release()
+            switcher = self._motion_switcher()
         except Exception as exc:
-            res.success, res.message = False, f"motion switcher: {exc}"
+            switcher = _Unreachable(exc)
+        res.success, res.message = self.access.release(switcher)
         if res.success:
-            self._grant_lowlevel(res.message)
+            self.get_logger().info(f"low-level control: {res.message}")
         return res
 
     # ------------------------------------------------------------- callbacks
@@ -274,7 +233,7 @@ class Go2BridgeNode(Node):
         with self._lock:
             events = self.safety.drain_events()
             mode, reason, values = self.safety.mode, self.safety.mode_reason, self.safety.status()
-            lowlevel, sport = self._lowlevel, self._sport_status
+        lowlevel, sport = self.access.snapshot()
         heartbeat = now - self._last_heartbeat >= 1.0 / max(self.cfg.diagnostics_rate_hz, 1e-3)
         changed = mode is not self._last_mode
         if not (heartbeat or changed or (events and now - self._last_diag >= 0.05)):
@@ -328,7 +287,7 @@ class Go2BridgeNode(Node):
         self._bad_crc += len(samples) - len(good)
         state = lowstate_arrays(good[-1]) if good else None
         with self._lock:
-            lowlevel = self._lowlevel
+            lowlevel = self.access.granted
             if state is not None and lowlevel:
                 roll, pitch = state.roll_pitch
                 self.safety.update_state(t, state.q, state.dq, roll, pitch)
@@ -376,9 +335,9 @@ class Go2BridgeNode(Node):
     def send_shutdown_damping(self) -> None:
         """Damping (kp = 0, kd > 0) for a few ticks, so the robot sinks slowly when the bridge stops."""
         with self._lock:
-            if not self._lowlevel or self.safety.mode is Mode.ZERO_TORQUE:
+            if not self.access.granted or self.safety.mode is Mode.ZERO_TORQUE:
                 return
-        damping = MotorCommand.damping(self.cfg.damping_kd)
+        damping = MotorCommand.damping(self.cfg.safety.damping_kd)
         for _ in range(self.cfg.shutdown_damping_ticks):
             self._send(damping)
             time.sleep(1.0 / self.cfg.motor_rate_hz)
@@ -407,3 +366,16 @@ def main(args=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+class _Unreachable:
+    """A motion switcher that could not be created: every question fails with why."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    def active_mode(self) -> str | None:
+        raise RuntimeError(str(self.exc))
+
+    def release(self) -> tuple[bool, str]:
+        raise RuntimeError(str(self.exc))

@@ -5,6 +5,11 @@ declares one ROS parameter per field, with the field's default and its docstring
 parameter's description, and builds the dataclass from the values the node was started with
 (`--ros-args -p name:=value` or `--params-file`). A value of the wrong type fails at start-up with
 the parameter's name, instead of deep inside a callback.
+
+A field whose default is itself a dataclass is a group: its fields are declared under the field's
+name as a prefix (the bridges' `safety: SafetyConfig` gives `safety.kp`, `safety.command_timeout`,
+...; in a params file, a nested map `safety: {kp: 50.0}`), so a group shared by several nodes is
+defined once.
 """
 
 from __future__ import annotations
@@ -50,17 +55,49 @@ def _from_param(name: str, value: Any, default: Any) -> Any:
     return value
 
 
-def declare_config(node, cls: type[T], prefix: str = "") -> T:
-    """Declare one parameter per field of `cls` on `node` and return the configured instance."""
+def declare_config(node, cls: type[T], prefix: str = "", defaults: T | None = None) -> T:
+    """Declare one parameter per field of `cls` on `node` and return the configured instance
+    (defaults: `defaults`, else `cls()`; a dataclass-valued field is a group under `name.`)."""
     from rcl_interfaces.msg import ParameterDescriptor
 
     docs = field_docs(cls)
-    defaults = cls()
+    defaults = cls() if defaults is None else defaults
     values = {}
     for f in dataclasses.fields(cls):
         default = getattr(defaults, f.name)
         name = prefix + f.name
+        if dataclasses.is_dataclass(default):
+            values[f.name] = declare_config(node, type(default), f"{name}.", default)
+            continue
         desc = ParameterDescriptor(description=docs.get(f.name, ""))
         value = node.declare_parameter(name, _to_param(default), desc).value
         values[f.name] = _from_param(name, value, default)
     return cls(**values)
+
+
+def params_file_problems(cls: type, params: dict[str, Any], prefix: str = "") -> list[str]:
+    """What is wrong with one node's `ros__parameters` map (as a params file holds it) for config
+    `cls`: names the node does not declare (ROS ignores those silently) and values of the wrong type.
+    A group field takes a nested map, or dotted names (`safety.kp`)."""
+    defaults = cls()
+    by_name = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(cls)}
+    problems = []
+    for key, value in params.items():
+        head, dot, rest = key.partition(".")
+        name = prefix + key
+        if head not in by_name:
+            problems.append(f"{name}: not a parameter of {cls.__name__}")
+            continue
+        default = by_name[head]
+        if dataclasses.is_dataclass(default):
+            nested = {rest: value} if dot else value
+            if not isinstance(nested, dict):
+                problems.append(f"{name}: a group ({type(default).__name__}): expected a map, got {value!r}")
+            else:
+                problems += params_file_problems(type(default), nested, f"{prefix}{head}.")
+            continue
+        ok = isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int)) or (
+            isinstance(default, tuple) and isinstance(value, list))
+        if dot or not ok or (isinstance(value, bool) and not isinstance(default, bool)):
+            problems.append(f"{name}: {value!r} is not a {type(default).__name__}")
+    return problems

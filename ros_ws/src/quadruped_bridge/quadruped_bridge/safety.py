@@ -27,7 +27,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 from fog_contract.go2 import (
@@ -85,12 +85,6 @@ class SafetyConfig:
     loaded 2-core machine). The credit is capped at `max_stall_credit`."""
     max_stall_credit: float = 0.25
     """Most seconds of the motor loop's lateness excused since the last command (or state)."""
-
-    @classmethod
-    def from_fields(cls, config: object) -> SafetyConfig:
-        """The safety settings found (by field name) in a backend node's own config."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{n: getattr(config, n) for n in names if hasattr(config, n)})
 
 
 @dataclass

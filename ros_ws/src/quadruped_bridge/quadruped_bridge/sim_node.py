@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
@@ -94,20 +94,9 @@ class SimNodeConfig:
     """Seed of the scene layout (cube and goal); sim/reset draws the next layouts from it."""
     foot_condim: int = 3
     """Foot contact dimensionality (3 or 6), see quadruped_bridge.sim.SimConfig."""
-    kp: float = SafetyConfig.kp
-    """Motor position gain (N m/rad)."""
-    kd: float = SafetyConfig.kd
-    """Motor velocity gain (N m s/rad)."""
-    damping_kd: float = SafetyConfig.damping_kd
-    """Velocity gain in damping / e-stop."""
-    command_timeout: float = SafetyConfig.command_timeout
-    """Watchdog: joint commands older than this (s, simulated) -> damping."""
-    soft_start_duration: float = SafetyConfig.soft_start_duration
-    """Soft start to the stand pose (s)."""
-    max_position_step: float = SafetyConfig.max_position_step
-    """Largest target change between two commands (rad)."""
-    attitude_limit: float = SafetyConfig.attitude_limit
-    """Attitude guard: |roll| or |pitch| beyond this (rad) -> damping (latched)."""
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    """The safety layer's settings, parameters `safety.<name>` (quadruped_bridge.safety.SafetyConfig,
+    the same layer as the Go2 bridge's; here its clock is simulated time)."""
     command_source: str = ""
     """Node allowed to publish joint_commands ('locomotion', or '/ns/locomotion'); empty = the publisher
     whose command armed the bridge (STAND -> ACTIVE). Others are rejected and named on /diagnostics;
@@ -149,7 +138,7 @@ class SimNode(Node):
         self.sim = Go2Sim(self.cfg.sim())
         self.sim.reset(seed=self.cfg.seed, pose=self.cfg.start_pose)
         self._episode = 0
-        self.safety = SafetyLayer(SafetyConfig.from_fields(self.cfg))
+        self.safety = SafetyLayer(self.cfg.safety)
         self._lock = threading.Lock()  # guards sim and safety between the physics and executor threads
         self._command_arrived = threading.Condition(self._lock)
         self._gave_up_waiting_for: float | None = None  # lockstep: the command time we stopped waiting after

@@ -13,8 +13,10 @@ Tasks:
   find it. Success: the base origin within 0.35 m of the post's axis (in the plane) within 30 s.
   Dense reward: progress towards the post, ``rate * (d(t) - d(t + 1/rate))`` in m/s, plus
   ``success_bonus`` on the step that reaches it.
-- ``pushcube``: push the cube onto the goal disc (the original task; its reward lives with
-  ``fog dataset --reward-source sim``). Success: the cube's centre within 0.15 m of the goal.
+- ``pushcube``: push the cube onto the goal disc (the original task). Dense reward (``fog dataset
+  --reward-source sim`` / ``sim-progress``): the potential ``-|cube - goal| - 0.5 * max(|base - cube|
+  - 0.35, 0)`` of the state a step leads to, or its change per second. Success: the cube's centre
+  within 0.15 m of the goal.
 
 The robot always starts at the origin facing +x; positions are world (x, y) in metres.
 """
@@ -100,10 +102,27 @@ class PushCubeTask:
     """Cube centre within this distance (m, in the plane) of the goal: success."""
     time_limit: float = 30.0
     """Seconds per episode."""
+    robot_weight: float = 0.5
+    """Weight of the robot-to-cube distance term of the reward."""
+    contact_radius: float = 0.35
+    """Robot-to-cube distance (m, base origin to cube centre) below which the robot counts as touching the cube."""
 
     def success(self, cube_xy, goal_xy) -> np.ndarray | bool:
         diff = np.asarray(cube_xy, float)[..., :2] - np.asarray(goal_xy, float)[..., :2]
         return np.hypot(diff[..., 0], diff[..., 1]) < self.success_radius
+
+    def potential(self, base_xy, cube_xy, goal_xy) -> np.ndarray:
+        """``phi = -|cube - goal| - robot_weight * max(|base - cube| - contact_radius, 0)`` (x, y in
+        metres; broadcasts over leading axes): the ``sim`` reward of a transition, on the state it leads to."""
+        cube = np.asarray(cube_xy, float)[..., :2]
+        d_goal = np.linalg.norm(cube - np.asarray(goal_xy, float)[..., :2], axis=-1)
+        d_robot = np.linalg.norm(np.asarray(base_xy, float)[..., :2] - cube, axis=-1)
+        return -d_goal - self.robot_weight * np.maximum(d_robot - self.contact_radius, 0.0)
+
+    def progress_reward(self, base_now, cube_now, base_next, cube_next, goal_xy, rate: float) -> np.ndarray:
+        """The ``sim-progress`` reward: ``rate * (phi(next) - phi(now))`` per second (an episode's
+        unobservable offset cancels; its return telescopes to rate * (phi(end) - phi(start)))."""
+        return rate * (self.potential(base_next, cube_next, goal_xy) - self.potential(base_now, cube_now, goal_xy))
 
     def scripted_command(self, base_xy, yaw: float, cube_xy, goal_xy, speed: float = 0.35) -> np.ndarray:
         """Ground-truth pusher: go to a point behind the cube on the goal line, then push along it."""

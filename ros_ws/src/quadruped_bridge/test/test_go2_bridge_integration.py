@@ -102,8 +102,9 @@ class Stack:
                 "--model", "joints", "--sport-mode", "normal", "--hold-state", "--record", str(record),
                 "--stats", str(self.stats_path)])
             self.bridge = self.group.start("bridge", node_command("quadruped_bridge.go2_bridge_node", {
-                "network_interface": "lo", "dds_domain_id": dds_domain, "kp": KP, "kd": KD, "damping_kd": DAMPING_KD,
-                "command_timeout": TIMEOUT, "state_timeout": STATE_TIMEOUT, "soft_start_duration": SOFT,
+                "network_interface": "lo", "dds_domain_id": dds_domain, "safety.kp": KP, "safety.kd": KD,
+                "safety.damping_kd": DAMPING_KD, "safety.command_timeout": TIMEOUT,
+                "safety.state_timeout": STATE_TIMEOUT, "safety.soft_start_duration": SOFT,
                 "sport_mode_timeout": 2.0}))
             probe = self.probe = RosProbe(ros_domain, use_sim_time=False)
             probe.watch(DiagnosticArray, "/diagnostics")
@@ -574,8 +575,8 @@ def test_soft_start_stands_the_mujoco_go2_up(tmp_path):
         group.start("fake_go2", [sys.executable, "-m", "quadruped_bridge.fake_go2", "--domain", str(dds_domain),
                                  "--model", "mujoco", "--start-pose", "lie", "--stats", str(stats)])
         group.start("bridge", node_command("quadruped_bridge.go2_bridge_node", {
-            "network_interface": "lo", "dds_domain_id": dds_domain, "state_timeout": STATE_TIMEOUT,
-            "soft_start_duration": SOFT}))
+            "network_interface": "lo", "dds_domain_id": dds_domain, "safety.state_timeout": STATE_TIMEOUT,
+            "safety.soft_start_duration": SOFT}))
 
         def snapshot():
             try:

@@ -187,14 +187,6 @@ def test_nan_state_damps():
     assert s.mode is Mode.DAMPING
 
 
-def test_safety_config_taken_by_name_from_a_node_config():
-    from quadruped_bridge.sim_node import SimNodeConfig
-
-    cfg = SafetyConfig.from_fields(SimNodeConfig(kp=42.0, command_timeout=0.05))
-    assert cfg.kp == 42.0 and cfg.command_timeout == 0.05
-    assert cfg.state_timeout == SafetyConfig().state_timeout  # not a simulator parameter: the default
-
-
 def test_diagnostics_events_fold_repeats_so_a_rare_rejection_is_not_crowded_out():
     # a NaN command once, then another rejection repeated at the command rate (a CI run lost the
     # NaN rejection when only the last 10 raw events were shown)

@@ -34,6 +34,27 @@ def test_goal_reward_is_progress_plus_bonus_on_arrival():
     assert r == pytest.approx([0.5 + task.success_bonus, 0.5])
 
 
+def test_pushcube_reward_is_the_potential_of_the_next_state_and_its_progress():
+    task = PushCubeTask()
+    goal = np.array([[2.0, 0.0]])
+    # touching the cube (within the contact radius): only the cube-to-goal distance counts
+    assert task.potential([[0.7, 0.0]], [[1.0, 0.0]], goal) == pytest.approx([-1.0])
+    # 1.35 m from the cube: 1.0 m beyond the contact radius, weighted 0.5
+    assert task.potential([[-0.35, 0.0]], [[1.0, 0.0]], goal) == pytest.approx([-1.0 - 0.5])
+    w = PushCubeTask(robot_weight=2.0, contact_radius=0.0)
+    assert w.potential([[0.0, 0.0]], [[1.0, 0.0]], goal) == pytest.approx([-1.0 - 2.0])
+    # progress: the cube 0.1 m nearer the goal in one 5 Hz step, the robot keeping contact: +0.5 per s
+    r = task.progress_reward([[0.7, 0.0]], [[1.0, 0.0]], [[0.8, 0.0]], [[1.1, 0.0]], goal, rate=5.0)
+    assert r == pytest.approx([0.5])
+    # an episode's progress rewards telescope to rate * (phi(end) - phi(start))
+    rng = np.random.default_rng(0)
+    base, cube = rng.normal(size=(6, 2)), rng.normal(size=(6, 2))
+    goals = np.tile(goal, (5, 1))
+    total = task.progress_reward(base[:-1], cube[:-1], base[1:], cube[1:], goals, rate=5.0).sum()
+    ends = task.potential(base[[0, -1]], cube[[0, -1]], goal)
+    assert total == pytest.approx(5.0 * (ends[1] - ends[0]))
+
+
 def test_goal_success_and_outcome():
     task = GoalTask()
     assert task.success((1.7, 0.0), (2.0, 0.0)) and not task.success((1.6, 0.0), (2.0, 0.0))
