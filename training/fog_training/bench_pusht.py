@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fog_training.data.pusht_collect import DEFAULT_ACTION_SCALE_PX, PushTAction
+from fog_training.presets import load_presets
 
 STAGES = ("data", "world_model", "rssm", "fog", "ppo_world_model", "dmo", "sb3_ppo", "references", "gradient_cost")
 LABELS = {
@@ -120,55 +121,8 @@ class BenchConfig:
     """Seed of every stage."""
 
 
-def preset_cpu() -> BenchConfig:
-    """~1 h 40 min on two idle cores (world model 38 min, RSSM 15 min, the rest ~45 min)."""
-    return BenchConfig()
-
-
-def preset_debug() -> BenchConfig:
-    """A minute or two: tiny data and models, a handful of updates and evaluation episodes."""
-    return BenchConfig(
-        collect_episodes=4,
-        collect_max_steps=24,
-        image_size=32,
-        wm_preset="debug",
-        rssm_preset="debug",
-        fog_preset="debug",
-        dmo_preset="dmo-debug",
-        sb3_preset="debug",
-        image_budget=48,
-        image_eval_every=32,
-        state_budget=128,
-        state_eval_every=64,
-        eval_episodes=2,
-        eval_max_steps=8,
-        gradient_cost_envs=2,
-        gradient_cost_horizon=2,
-        gradient_cost_repeats=1,
-        threads=1,
-    )
-
-
-def preset_gpu() -> BenchConfig:
-    """One GPU: the paper's scale (8 M world-model samples for FoG, 40 M would be PPO's; here both get 8 M)."""
-    return BenchConfig(
-        collect_episodes=1000,
-        wm_preset="gpu",
-        rssm_preset="gpu",
-        fog_preset="gpu",
-        sb3_preset="gpu",
-        dmo_preset="dmo-cpu",
-        image_budget=8_000_000,
-        image_eval_every=1_000_000,
-        state_budget=2_000_000,
-        state_eval_every=250_000,
-        gradient_cost_envs=64,
-        gradient_cost_horizon=32,
-        threads=0,
-    )
-
-
-PRESETS = {"cpu": preset_cpu, "debug": preset_debug, "gpu": preset_gpu}
+PRESETS = load_presets("bench_pusht", BenchConfig)
+"""--preset NAME: fog_training/presets/bench_pusht.yaml."""
 
 
 def _finished(run: Path) -> bool:

@@ -32,6 +32,7 @@ from torch import nn
 
 from fog_training.actor import ActorConfig, SquashedGaussianActor, mlp, save_actor
 from fog_training.fog_trainer import _Counters
+from fog_training.presets import load_presets
 from fog_training.train_loop import use_bf16
 
 
@@ -101,55 +102,8 @@ class PPOWorldModelConfig:
     """auto / require / never continue from RUN's checkpoint."""
 
 
-def preset_cpu() -> PPOWorldModelConfig:
-    return PPOWorldModelConfig(
-        num_envs=32,
-        rollout_steps=16,
-        sample_budget=40_960,
-        eval_episodes=50,
-        eval_every_samples=20_480,
-        checkpoint_every=10,
-        threads=2,
-    )
-
-
-def preset_debug() -> PPOWorldModelConfig:
-    return PPOWorldModelConfig(
-        num_envs=4,
-        rollout_steps=4,
-        iterations=4,
-        actor_hidden=(32, 32),
-        critic_hidden=(32, 32),
-        epochs=2,
-        minibatches=2,
-        eval_episodes=2,
-        eval_max_steps=8,
-        checkpoint_every=2,
-        threads=1,
-        progress=False,
-        global_precision="fp32",
-    )
-
-
-def preset_gpu() -> PPOWorldModelConfig:
-    return PPOWorldModelConfig(
-        num_envs=256,
-        rollout_steps=32,
-        sample_budget=40_000_000,
-        eval_episodes=50,
-        eval_every_samples=2_000_000,
-        checkpoint_every=50,
-        global_precision="bf16",
-    )
-
-
-def preset_goal_cpu() -> PPOWorldModelConfig:
-    """The goal task's baseline: the same rollouts as ``fog train policy --preset goal-cpu`` (32 x 16 from
-    real contexts through the one-step 32x32 global model); the pipeline gives both the same sample budget."""
-    return PPOWorldModelConfig(num_envs=32, rollout_steps=16, iterations=100_000, checkpoint_every=25, threads=2)
-
-
-PRESETS = {"cpu": preset_cpu, "debug": preset_debug, "gpu": preset_gpu, "goal-cpu": preset_goal_cpu}
+PRESETS = load_presets("ppo_world_model", PPOWorldModelConfig)
+"""--preset NAME: fog_training/presets/ppo_world_model.yaml."""
 
 
 def gae(

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from fog_training.presets import load_presets
+
 
 @dataclass
 class SB3PPOConfig:
@@ -62,31 +64,8 @@ class SB3PPOConfig:
     """SB3's progress bar (needs rich)."""
 
 
-def preset_cpu() -> SB3PPOConfig:
-    return SB3PPOConfig(threads=1)  # tiny networks: a second thread only adds synchronization
-
-
-def preset_debug() -> SB3PPOConfig:
-    return SB3PPOConfig(
-        sample_budget=256,
-        n_envs=2,
-        n_steps=64,
-        batch_size=64,
-        n_epochs=1,
-        net_arch=(32, 32),
-        sim_max_steps=40,
-        eval_every_samples=128,
-        eval_episodes=2,
-        eval_max_steps=20,
-        threads=1,
-    )
-
-
-def preset_gpu() -> SB3PPOConfig:
-    return SB3PPOConfig(sample_budget=2_000_000, n_envs=16, n_steps=512, batch_size=1024, eval_every_samples=200_000)
-
-
-PRESETS = {"cpu": preset_cpu, "debug": preset_debug, "gpu": preset_gpu}
+PRESETS = load_presets("sb3_ppo", SB3PPOConfig)
+"""--preset NAME: fog_training/presets/sb3_ppo.yaml."""
 
 
 def train(cfg: SB3PPOConfig) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import torch
 from fog_worldmodel.config_io import config_from_dict, config_to_dict
 from fog_worldmodel.rssm import RSSM, RSSMConfig
 
+from fog_training.presets import load_presets
 from fog_training.train_cli import override_model_config, parse_with_presets
 from fog_training.train_loop import LoopConfig, read_checkpoint_config, train
 
@@ -43,84 +44,8 @@ class RSSMTrainConfig:
     """auto: continue from RUN_DIR's checkpoint if any; require: fail without one; never: fail with one."""
 
 
-def preset_debug() -> RSSMTrainConfig:
-    return RSSMTrainConfig(
-        model=RSSMConfig(
-            image_size=32, deter=32, stoch=8, classes=8, hidden=32, cnn_depth=8, decoder_depth=8, reward_bins=63
-        ),
-        loop=LoopConfig(
-            steps=20,
-            batch_size=4,
-            lr=1e-3,
-            warmup_steps=5,
-            grad_clip=100.0,
-            log_every=2,
-            checkpoint_every=10,
-            threads=1,
-            progress=False,
-        ),
-        seq_len=8,
-    )
-
-
-def preset_cpu() -> RSSMTrainConfig:
-    """The one-hour benchmark on 2 CPU cores: GRU 256, 32x16 latents, 64x64 frames; stops at 15 minutes."""
-    return RSSMTrainConfig(
-        model=RSSMConfig(image_size=64, deter=256, stoch=32, classes=16, hidden=256, cnn_depth=16, decoder_depth=16),
-        loop=LoopConfig(
-            steps=3000,
-            batch_size=16,
-            lr=3e-4,
-            warmup_steps=100,
-            grad_clip=100.0,
-            log_every=10,
-            checkpoint_every=100,
-            precision="auto",
-            time_limit_min=15.0,
-            threads=2,
-        ),
-        seq_len=16,
-    )
-
-
-def preset_gpu() -> RSSMTrainConfig:
-    return RSSMTrainConfig(
-        model=RSSMConfig(image_size=64, deter=512, stoch=32, classes=32, hidden=512, cnn_depth=32, decoder_depth=32),
-        loop=LoopConfig(
-            steps=50_000,
-            batch_size=32,
-            lr=1e-4,
-            warmup_steps=500,
-            grad_clip=1000.0,
-            log_every=100,
-            checkpoint_every=2000,
-            precision="bf16",
-        ),
-        seq_len=64,
-    )
-
-
-def preset_goal_cpu() -> RSSMTrainConfig:
-    """The goal task on 2 CPU cores: 32x32 frames, GRU 128, 16x16 latents (cheap to imagine through)."""
-    return RSSMTrainConfig(
-        model=RSSMConfig(image_size=32, deter=128, stoch=16, classes=16, hidden=128, cnn_depth=16, decoder_depth=16),
-        loop=LoopConfig(
-            steps=20_000,
-            batch_size=16,
-            lr=6e-4,
-            warmup_steps=100,
-            grad_clip=100.0,
-            log_every=20,
-            checkpoint_every=200,
-            precision="auto",
-            time_limit_min=6.0,
-            threads=2,
-        ),
-        seq_len=16,
-    )
-
-
-PRESETS = {"cpu": preset_cpu, "debug": preset_debug, "gpu": preset_gpu, "goal-cpu": preset_goal_cpu}
+PRESETS = load_presets("train_rssm", RSSMTrainConfig)
+"""--preset NAME: fog_training/presets/train_rssm.yaml."""
 
 
 def run(cfg: RSSMTrainConfig) -> dict:

@@ -22,12 +22,9 @@ from typing import Literal
 import numpy as np
 import torch
 from fog_worldmodel.config_io import config_from_dict, config_to_dict
-from fog_worldmodel.diffusion_sampler import SamplerConfig
-from fog_worldmodel.edm_denoiser import EDMConfig
 from fog_worldmodel.global_world_model import GlobalWorldModel, GlobalWorldModelConfig
-from fog_worldmodel.reward_termination_head import RewardTerminationConfig
-from fog_worldmodel.unet_inner_model import InnerModelConfig
 
+from fog_training.presets import load_presets
 from fog_training.train_cli import override_model_config, parse_with_presets
 from fog_training.train_loop import LoopConfig, read_checkpoint_config, train
 
@@ -55,121 +52,8 @@ class WorldModelTrainConfig:
     frame when residual, else the frame) measured on 512 training windows; recorded in config.json."""
 
 
-def preset_debug() -> WorldModelTrainConfig:
-    """Seconds on a CPU: for tests and smoke runs on small synthetic stores (32x32)."""
-    return WorldModelTrainConfig(
-        model=GlobalWorldModelConfig(
-            image_size=32,
-            inner=InnerModelConfig(
-                block_out_channels=(16, 32), attention_levels=(False, False), cond_channels=32, norm_num_groups=8
-            ),
-            head=RewardTerminationConfig(channels=(8, 16), embed_dim=32, hidden_dim=32),
-        ),
-        loop=LoopConfig(
-            steps=20, batch_size=4, lr=1e-3, warmup_steps=5, log_every=2, checkpoint_every=10, threads=1, progress=False
-        ),
-        head_batch_size=2,
-        head_seq_len=6,
-    )
-
-
-def preset_cpu() -> WorldModelTrainConfig:
-    """The one-hour benchmark on 2 CPU cores: ~1.2 M-parameter UNet at 64x64, stops at 36 minutes.
-
-    Residual diffusion (the change from the last frame, sigma_data 0.054 as measured on the Push-T
-    frames); see fog_worldmodel.edm_denoiser for why.
-    """
-    return WorldModelTrainConfig(
-        model=GlobalWorldModelConfig(
-            image_size=64,
-            inner=InnerModelConfig(
-                block_out_channels=(16, 32, 64, 64), attention_levels=(False,) * 4, cond_channels=128, norm_num_groups=8
-            ),
-            edm=EDMConfig(residual=True, sigma_data=0.054),
-            head=RewardTerminationConfig(channels=(16, 32, 64, 64), embed_dim=128, hidden_dim=128),
-        ),
-        loop=LoopConfig(
-            steps=8000,
-            batch_size=16,
-            lr=5e-4,
-            warmup_steps=100,
-            log_every=20,
-            checkpoint_every=200,
-            precision="auto",
-            time_limit_min=36.0,
-            threads=2,
-        ),
-        head_batch_size=8,
-        head_seq_len=12,
-    )
-
-
-def preset_gpu() -> WorldModelTrainConfig:
-    """One GPU (or several with accelerate launch): a DIAMOND-sized UNet, bf16."""
-    return WorldModelTrainConfig(
-        model=GlobalWorldModelConfig(
-            image_size=64,
-            inner=InnerModelConfig(
-                block_out_channels=(64, 64, 128, 128),
-                layers_per_block=2,
-                attention_levels=(False,) * 4,
-                cond_channels=256,
-                norm_num_groups=32,
-            ),
-            edm=EDMConfig(sigma_offset_noise=0.3),
-            sampler=SamplerConfig(),
-            head=RewardTerminationConfig(channels=(32, 64, 128, 128), embed_dim=256, hidden_dim=256),
-        ),
-        loop=LoopConfig(
-            steps=100_000,
-            batch_size=64,
-            lr=1e-4,
-            warmup_steps=500,
-            log_every=100,
-            checkpoint_every=2000,
-            precision="bf16",
-        ),
-        head_batch_size=32,
-        head_seq_len=16,
-    )
-
-
-def preset_goal_cpu() -> WorldModelTrainConfig:
-    """The goal task on 2 CPU cores: a 1.1 M-parameter UNet at 32x32 sampled in one Euler step.
-
-    The marker post and the floor are all the scene holds, so 32x32 frames keep the task visible
-    (the post is 1-2 px wide at 3 m) at a quarter of the pixels. One Euler step from sigma_max gives
-    the denoiser's conditional mean of the next frame (3 steps: 170 frames/s at batch 64 on 2 cores,
-    1 step: 510/s, docs/BENCHMARKS.md), so training noise is centred higher (ln sigma ~ N(0.6, 1.0))
-    where that step samples.
-    """
-    return WorldModelTrainConfig(
-        model=GlobalWorldModelConfig(
-            image_size=32,
-            inner=InnerModelConfig(
-                block_out_channels=(16, 32, 64), attention_levels=(False,) * 3, cond_channels=128, norm_num_groups=8
-            ),
-            edm=EDMConfig(residual=True, sigma_data=0.05, loc=0.6, scale=1.0),
-            sampler=SamplerConfig(num_steps=1),
-            head=RewardTerminationConfig(channels=(16, 32, 64), embed_dim=128, hidden_dim=128),
-        ),
-        loop=LoopConfig(
-            steps=20_000,
-            batch_size=32,
-            lr=1e-3,
-            warmup_steps=100,
-            log_every=20,
-            checkpoint_every=200,
-            precision="auto",
-            time_limit_min=12.0,
-            threads=2,
-        ),
-        head_batch_size=16,
-        head_seq_len=12,
-    )
-
-
-PRESETS = {"cpu": preset_cpu, "debug": preset_debug, "gpu": preset_gpu, "goal-cpu": preset_goal_cpu}
+PRESETS = load_presets("train_world_model", WorldModelTrainConfig)
+"""--preset NAME: fog_training/presets/train_world_model.yaml."""
 
 
 def make_batch_fn(model_cfg: GlobalWorldModelConfig, sampler, cfg: WorldModelTrainConfig):

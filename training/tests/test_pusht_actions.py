@@ -162,7 +162,7 @@ def _results(fog_cov: float) -> dict:
 
 
 def test_bench_markdown_has_reference_rows_and_says_whether_anything_beats_doing_nothing():
-    cfg = bench_pusht.preset_debug()
+    cfg = bench_pusht.PRESETS["debug"]()
     md = bench_pusht.markdown(_results(0.02), cfg)
     assert "| Do nothing (agent holds still) (reference) | none | 0 | 0 | 0.00 | 0.070 | +0.000 | |" in md
     assert "| Uniformly random actions (reference) | none | 0 | 0 | 0.00 | 0.050 | -0.020 | |" in md

@@ -93,7 +93,7 @@ def test_losses_fall_on_fixed_tiny_dataset(store_path):
     from fog_training.window_sampler import WindowSampler
 
     torch.manual_seed(0)
-    wcfg, rcfg = train_world_model.preset_debug(), train_rssm.preset_debug()
+    wcfg, rcfg = train_world_model.PRESETS["debug"](), train_rssm.PRESETS["debug"]()
     sampler = WindowSampler(store_path, 32, val_fraction=0.0)
     rng = np.random.default_rng(0)
     wm = GlobalWorldModel(wcfg.model)
