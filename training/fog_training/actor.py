@@ -54,7 +54,7 @@ class ActorConfig:
 
 
 def mlp(inp: int, hidden: tuple[int, ...], out: int) -> nn.Sequential:
-    """Linear -> LayerNorm -> SiLU per hidden width, then a Linear head (METHOD.md: [256, 128, 64])."""
+    """Linear -> LayerNorm -> SiLU per hidden width, then a Linear head (docs/METHOD.md: [256, 128, 64])."""
     layers: list[nn.Module] = []
     for h in hidden:
         layers += [nn.Linear(inp, h), nn.LayerNorm(h), nn.SiLU()]
@@ -139,7 +139,7 @@ def save_actor(
     """Write ``actor.json`` + ``actor.safetensors`` into ``directory`` (atomic renames)."""
 
     from fog_worldmodel.config_io import config_to_dict
-    from fog_worldmodel.global_world_model import save_safetensors_atomic, write_text_atomic
+    from fog_worldmodel.persistence import save_safetensors_atomic, write_text_atomic
 
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)

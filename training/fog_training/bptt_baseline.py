@@ -34,7 +34,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from fog_worldmodel.diffusion_sampler import quantize
 from fog_worldmodel.rssm import RSSMState
 
 from fog_training.fog import requires_grad_only
@@ -67,21 +66,12 @@ class GradientCostConfig:
 def differentiable_next_frame(
     model, obs_ctx: torch.Tensor, act_ctx: torch.Tensor, generator: torch.Generator | None
 ) -> torch.Tensor:
-    """The sampler's Euler loop *with* gradients; quantization passed straight through.
+    """The global model's next frame *with* gradients (DiffusionSampler.sample_differentiable).
 
     ``obs_ctx`` [B, L, C, H, W] in [-1, 1], ``act_ctx`` [B, L, A] normalized -> next frame [B, C, H, W].
     """
-    sampler, den = model.sampler, model.denoiser
-    b = obs_ctx.shape[0]
-    ctx = obs_ctx.reshape(b, -1, *obs_ctx.shape[-2:])
-    sigmas = sampler.sigmas(obs_ctx.device)
-    c = den.inner_model.unet.config.out_channels
-    noise = torch.randn((b, c, *obs_ctx.shape[-2:]), generator=generator, device=obs_ctx.device)
-    x = den.base(ctx, c) + noise * sigmas[0]
-    for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
-        denoised = den(x, sigma.expand(b), ctx, act_ctx)
-        x = x + (x - denoised) / sigma * (sigma_next - sigma)
-    return x + (quantize(x) - x).detach()
+    ctx = obs_ctx.reshape(obs_ctx.shape[0], -1, *obs_ctx.shape[-2:])
+    return model.sampler.sample_differentiable(ctx, act_ctx, generator)
 
 
 def bptt_actor_update(trainer) -> dict[str, float]:

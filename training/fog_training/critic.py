@@ -1,7 +1,7 @@
 """The critic: an ensemble of state-value MLPs and TD(lambda) targets (SAPO / SHAC).
 
 Targets use the *minimum* over the ensemble (pessimistic), the actor's bootstrap the *mean*
-(METHOD.md section 3). Targets come from a Polyak-averaged copy of the critic, as in SHAC.
+(docs/METHOD.md section 3). Targets come from a Polyak-averaged copy of the critic, as in SHAC.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from fog_worldmodel.dream import (
     read_store,
     store_starts,
 )
-from fog_worldmodel.global_world_model import save_safetensors_atomic
+from fog_worldmodel.persistence import save_safetensors_atomic
 
 
 def resolve_run(run: str | Path) -> tuple[Path, Path]:

@@ -138,7 +138,7 @@ class FoGStepConfig:
     critic_tau: float = 0.2
     """Polyak rate of the target critic per iteration."""
     swap: SwapConfig = field(default_factory=SwapConfig)
-    """The DMO swap switches (METHOD.md section 2)."""
+    """The DMO swap switches (docs/METHOD.md section 2)."""
     refresh_every: int = 4
     """Iterations between local-model refreshes (0: never)."""
     refresh_steps: int = 2

@@ -433,7 +433,7 @@ class FoGTrainer:
 
     # ---- persistence ----
     def save(self, out: Path, config: dict[str, Any]) -> None:
-        from fog_worldmodel.global_world_model import save_safetensors_atomic
+        from fog_worldmodel.persistence import save_safetensors_atomic
 
         from fog_training.checkpoint import checkpoint_path, save_checkpoint
 

@@ -1,6 +1,6 @@
 """SAPO on top of SHAC: the entropy-augmented short-horizon actor objective and the learned temperature.
 
-Over N parallel rollouts and a window of H steps (METHOD.md section 3)::
+Over N parallel rollouts and a window of H steps (docs/METHOD.md section 3)::
 
     L_pi = -1/(N H) sum_n [ sum_k gamma^k (r_k + alpha Hn_k) + gamma^H V(s_H) ]
 

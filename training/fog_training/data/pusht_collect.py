@@ -6,7 +6,7 @@ frequent and the data also covers free motion. Actions are stored in the encodin
 ``--action-encoding`` (:class:`PushTAction`, recorded in ``meta.action``): ``relative`` (the
 default: env target = agent position + ``--action-scale-px`` * a) or ``absolute`` (env target =
 (a + 1) * 256, the encoding of stores written before the switch, which read back as absolute).
-The store gets a DENSE training reward computed from the environment state (METHOD.md section 6);
+The store gets a DENSE training reward computed from the environment state (docs/METHOD.md section 6);
 true coverage and success stay in the extras for judging.
 
 Examples::
@@ -212,7 +212,7 @@ def reward_terms(agent_xy: np.ndarray, block_pose: np.ndarray) -> tuple[float, f
 def dense_reward(
     coverage: float, agent_xy: np.ndarray, block_pose: np.ndarray, w_c: float, w_a: float, w_k: float
 ) -> float:
-    """The training reward of a transition, from the state it leads to (METHOD.md section 6).
+    """The training reward of a transition, from the state it leads to (docs/METHOD.md section 6).
 
     ``w_c * coverage - w_a * max(d(agent centre, T) - 15, 0) / 512 - w_k * mean_i |kp_i - goal_kp_i| / 512``
     where d is the distance from the agent's centre to the T (0 inside; 15 is the agent's radius,

@@ -2,7 +2,7 @@
 
 One source of truth for every backend (simulator, real robot, bag replay), the locomotion
 controller, the dataset converter and the exported policies. Figures are Unitree's published ones
-(URDF / MuJoCo Menagerie `unitree_go2`, see ../shared/docs/LOCOMOTION.md); the joint order is
+(Unitree's URDF and MuJoCo Menagerie's `unitree_go2`); the joint order is
 Unitree's SDK order:
 legs FR, FL, RR, RL, each (hip, thigh, calf).
 """

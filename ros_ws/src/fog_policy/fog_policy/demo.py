@@ -40,12 +40,10 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
+from quadruped_bridge.qos import COMMAND_QOS
 from quadruped_bridge.ros_messages import image_array
 from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, roll_pitch_yaw, stamp_seconds
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
-
-COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def square_plan(side: float, speed: float, yaw_rate: float) -> list[tuple[str, tuple[float, float, float], float]]:

@@ -52,11 +52,12 @@ from fog_contract.go2 import CAMERA_FOVY_DEG, JOINT_NAMES, STAND_POSE
 from geometry_msgs.msg import Twist
 from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
+from quadruped_bridge.qos import LATCHED_QOS
 from quadruped_bridge.ros_params import declare_config
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import Bool, Float32, String
@@ -67,7 +68,6 @@ COMMAND_SUB_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 and its lockstep counts arrivals, so a deep backlog of an earlier episode's commands would be taken
 as the answers to the new episode's frames (training/tests/test_dream_integration.py saw the same frames for two
 different commands at depth 200). The dream has no source lock for a flood to matter to."""
-LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 RELIABLE_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 
 

@@ -28,28 +28,20 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from fog_contract.go2 import JOINT_NAMES, STAND_POSE
 from fog_contract.loop_timing import LoopTiming
-from fog_contract.topics import COMMAND_QUEUE_DEPTH
 from geometry_msgs.msg import Twist
 from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.command_source import CommandSourceLock, GraphNames, gid_of
+from quadruped_bridge.qos import COMMAND_QOS, COMMAND_SUB_QOS, LATCHED_QOS
 from quadruped_bridge.ros_params import declare_config
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Bool, String
 
 from fog_policy.realtime import scheduling_of, set_realtime_priority
 from fog_policy.trot_gait import GaitConfig, TrotGait
-
-COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-COMMAND_SUB_QOS = QoSProfile(depth=COMMAND_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
-"""Subscription side of the command topic: deeper than the publishers' depth 1, so that a foreign
-publisher's messages (rejected by the source lock) cannot evict the armed publisher's from the
-reader's queue; the callback takes every message in order, the newest wins."""
-READY_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-"""locomotion/ready is latched: a policy node that starts late still learns the current state."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +117,7 @@ class LocomotionNode(Node):
         self.create_subscription(String, "episode/event", self._on_event, QoSProfile(depth=10))
         self.pub_cmd = self.create_publisher(JointState, "joint_commands", COMMAND_QOS)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
-        self.pub_ready = self.create_publisher(Bool, "locomotion/ready", READY_QOS)
+        self.pub_ready = self.create_publisher(Bool, "locomotion/ready", LATCHED_QOS)
         self._set_ready(False)
         self.create_timer(1.0 / self.cfg.rate_hz, self._tick)
         self.create_timer(1.0, self._heartbeat)

@@ -43,11 +43,12 @@ from fog_contract.proprio import check_names, proprio_vector
 from geometry_msgs.msg import Twist
 from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
+from quadruped_bridge.qos import COMMAND_QOS, LATCHED_QOS
 from quadruped_bridge.ros_params import declare_config
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool, Trigger
@@ -56,9 +57,7 @@ from fog_policy.policy_artifact import ArtifactError, check_compatible
 from fog_policy.policy_guard import SurpriseLatch, input_problem
 from fog_policy.sensor_inputs import StampedBuffer
 
-COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 IMAGE_TRIGGER_SENSOR_QOS = QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT)
-READY_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 @dataclass(frozen=True)
@@ -125,7 +124,7 @@ class PolicyNode(LifecycleNode):
         self.create_subscription(Imu, "imu/data", self._on_imu, sensor_qos)
         self.create_subscription(String, "episode/event", self._on_event, QoSProfile(depth=10))
         self.locomotion_ready = False
-        self.create_subscription(Bool, "locomotion/ready", self._on_ready, READY_QOS)
+        self.create_subscription(Bool, "locomotion/ready", self._on_ready, LATCHED_QOS)
         self.create_service(SetBool, "fog_policy/enable", self._on_enable)
         self.create_service(Trigger, "fog_policy/reset", self._on_reset)
         # the status heartbeat runs on the wall clock: under use_sim_time a node waiting for /clock (a replay

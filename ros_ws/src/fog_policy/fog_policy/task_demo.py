@@ -30,9 +30,10 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped, Twist
 from quadruped_bridge.exploration import command_bounds
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
+from quadruped_bridge.qos import COMMAND_QOS, LATCHED_QOS
 from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, roll_pitch_yaw, stamp_seconds
 from quadruped_bridge.tasks import task_by_name
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_srvs.srv import Trigger
 
@@ -41,9 +42,7 @@ from fog_policy.policy_artifact import load_meta
 REFERENCE_SOURCES = ("random", "still", "scripted")
 """Command sources that run in this process instead of a policy node."""
 
-COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 LISTEN_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def bundled_artifact(task: str = "goal") -> Path:

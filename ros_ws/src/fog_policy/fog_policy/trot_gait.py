@@ -1,7 +1,7 @@
 """The built-in trot: `cmd_vel` (vx, vy, yaw rate) -> joint targets, for a 50 Hz controller.
 
-What a hand-written trot needs to actually walk in simulation and on the robot (LOCOMOTION.md,
-levels L1-L4), all of it here:
+What a hand-written trot needs to actually walk in simulation and on the robot (levels L0-L4,
+each measured in docs/BENCHMARKS.md's locomotion section), all of it here:
 
 - L0: diagonal pairs (FR+RL, FL+RR) alternate stance and swing; foot trajectories in a level,
   yaw-aligned frame at the base origin; analytic IK to joint targets.

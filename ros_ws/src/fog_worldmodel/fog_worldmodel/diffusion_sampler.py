@@ -82,6 +82,18 @@ class DiffusionSampler:
         comes from ``generator`` (on the context's device) so a seed fixes the sample; it is centred
         on the last context frame when the denoiser is ``residual``.
         """
+        return quantize(self._euler(obs_ctx, act_ctx, generator))
+
+    def sample_differentiable(
+        self, obs_ctx: torch.Tensor, act_ctx: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """:meth:`sample` *with* gradients through every Euler step (BPTT through the global model,
+        fog_training.bptt_baseline); the quantization is passed straight through. Same noise, same
+        frame as :meth:`sample` for the same generator state."""
+        x = self._euler(obs_ctx, act_ctx, generator)
+        return x + (quantize(x) - x).detach()
+
+    def _euler(self, obs_ctx: torch.Tensor, act_ctx: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         b, _, h, w = obs_ctx.shape
         c = self.denoiser.inner_model.unet.config.out_channels
         sigmas = self.sigmas(obs_ctx.device)
@@ -89,6 +101,5 @@ class DiffusionSampler:
         x = self.denoiser.base(obs_ctx, c) + noise * sigmas[0]
         for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:], strict=False):
             denoised = self.denoiser(x, sigma.expand(b), obs_ctx, act_ctx)
-            d = (x - denoised) / sigma
-            x = x + d * (sigma_next - sigma)
-        return quantize(x)
+            x = x + (x - denoised) / sigma * (sigma_next - sigma)
+        return x

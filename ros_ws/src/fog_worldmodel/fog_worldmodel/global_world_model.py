@@ -11,8 +11,6 @@ and ``dir/model.safetensors`` (weights and normalization buffers).
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +18,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from fog_worldmodel.config_io import config_from_dict, config_to_dict
 from fog_worldmodel.diffusion_sampler import DiffusionSampler, SamplerConfig
 from fog_worldmodel.edm_denoiser import Denoiser, EDMConfig
 from fog_worldmodel.image_ops import frames_to_float
+from fog_worldmodel.persistence import load_model_folder, save_model_folder
 from fog_worldmodel.reward_termination_head import RewardTerminationConfig, RewardTerminationHead
 from fog_worldmodel.unet_inner_model import InnerModel, InnerModelConfig
 
@@ -50,27 +48,6 @@ class GlobalWorldModelConfig:
     """Reward/termination head."""
     head_weight: float = 1.0
     """Weight of the head's loss in the joint loss."""
-
-
-def save_safetensors_atomic(
-    tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None
-) -> None:
-    """Write a safetensors file via a temporary file and an atomic rename."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 class GlobalWorldModel(nn.Module):
@@ -158,21 +135,8 @@ class GlobalWorldModel(nn.Module):
 
     # ---- persistence ----
     def save_pretrained(self, directory: str | Path) -> None:
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        save_safetensors_atomic(self.state_dict(), d / "model.safetensors", {"format": FORMAT})
-        write_text_atomic(
-            d / "config.json", json.dumps({"format": FORMAT, "config": config_to_dict(self.cfg)}, indent=2)
-        )
+        save_model_folder(self, self.cfg, directory, FORMAT)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> GlobalWorldModel:
-        from safetensors.torch import load_file
-
-        d = Path(directory)
-        info = json.loads((d / "config.json").read_text())
-        if info.get("format") != FORMAT:
-            raise ValueError(f"{d} holds {info.get('format')!r}, not a {FORMAT} model")
-        model = cls(config_from_dict(GlobalWorldModelConfig, info["config"]))
-        model.load_state_dict(load_file(str(d / "model.safetensors"), device=str(map_location)))
-        return model.to(map_location).eval()
+        return load_model_folder(cls, GlobalWorldModelConfig, directory, FORMAT, map_location)

@@ -23,7 +23,6 @@ dataset units (normalized with buffers the model carries).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fog_worldmodel.config_io import config_from_dict, config_to_dict
 from fog_worldmodel.image_ops import frames_to_float
 
 FORMAT = "fog_worldmodel.RSSM/1"
@@ -391,23 +389,12 @@ class RSSM(nn.Module):
 
     # ---- persistence ----
     def save_pretrained(self, directory: str | Path) -> None:
-        from fog_worldmodel.global_world_model import save_safetensors_atomic, write_text_atomic
+        from fog_worldmodel.persistence import save_model_folder
 
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        save_safetensors_atomic(self.state_dict(), d / "model.safetensors", {"format": FORMAT})
-        write_text_atomic(
-            d / "config.json", json.dumps({"format": FORMAT, "config": config_to_dict(self.cfg)}, indent=2)
-        )
+        save_model_folder(self, self.cfg, directory, FORMAT)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> RSSM:
-        from safetensors.torch import load_file
+        from fog_worldmodel.persistence import load_model_folder
 
-        d = Path(directory)
-        info = json.loads((d / "config.json").read_text())
-        if info.get("format") != FORMAT:
-            raise ValueError(f"{d} holds {info.get('format')!r}, not a {FORMAT} model")
-        model = cls(config_from_dict(RSSMConfig, info["config"]))
-        model.load_state_dict(load_file(str(d / "model.safetensors"), device=str(map_location)))
-        return model.to(map_location).eval()
+        return load_model_folder(cls, RSSMConfig, directory, FORMAT, map_location)

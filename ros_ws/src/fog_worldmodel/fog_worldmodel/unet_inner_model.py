@@ -1,6 +1,6 @@
 """The network inside the EDM denoiser: a diffusers ``UNet2DModel`` conditioned on past frames and actions.
 
-Conditioning (METHOD.md section 4, the recipe that works with diffusers 0.42):
+Conditioning (docs/METHOD.md section 4, the recipe that works with diffusers 0.42):
 - the L past frames are stacked on channels with the (scaled) noisy target: in_channels 3 * (L + 1);
 - c_noise goes through our own Fourier features, the L past actions through an MLP, and both
   through a second MLP into the UNet's class embedding (``class_embed_type="identity"``), which

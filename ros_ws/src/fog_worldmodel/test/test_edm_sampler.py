@@ -165,6 +165,21 @@ def test_euler_loop_matches_hand_written_steps():
     torch.testing.assert_close(out, quantize(x), atol=2 / 255, rtol=0)
 
 
+def test_differentiable_sample_is_the_same_frame_with_gradients_through_every_step():
+    torch.manual_seed(0)
+    m = GlobalWorldModel(tiny_config()).eval()
+    ctx = (torch.rand(2, 4, 3, 16, 16) * 2 - 1).reshape(2, -1, 16, 16)
+    act = torch.randn(2, 4, 2)
+    plain = m.sampler.sample(ctx, act, torch.Generator().manual_seed(3))
+    diff = m.sampler.sample_differentiable(ctx, act, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(diff.detach(), plain)  # quantized forward: the very same frame
+    assert not plain.requires_grad and diff.requires_grad
+    diff.sum().backward()
+    # every denoiser call is in the graph: the UNet's output layer gets a gradient from each step
+    out_layer = m.denoiser.inner_model.unet.conv_out.weight
+    assert out_layer.grad is not None and out_layer.grad.abs().sum() > 0, "no gradient through the sampler"
+
+
 def test_save_load_round_trip_gives_identical_samples(tmp_path):
     torch.manual_seed(0)
     m = GlobalWorldModel(tiny_config())

@@ -32,10 +32,10 @@ from quadruped_bridge.exploration import (
     episode_outcome,
     to_body_frame,
 )
+from quadruped_bridge.qos import COMMAND_QOS
 from quadruped_bridge.ros_params import declare_config
 from quadruped_bridge.tasks import TASK_NAMES, GoalTask
 
-COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 EVENT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 

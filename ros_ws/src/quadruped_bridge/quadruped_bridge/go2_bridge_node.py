@@ -44,10 +44,9 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from fog_contract.go2 import JOINT_NAMES
 from fog_contract.loop_timing import RateMeter
-from fog_contract.topics import COMMAND_QUEUE_DEPTH
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import Imu, JointState
 from std_srvs.srv import Trigger
 
@@ -56,24 +55,10 @@ from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.command_source import BridgeCommandGuard
 from quadruped_bridge.go2_lowlevel import LowCmdPacker, check_dds_domain, lowstate_arrays, lowstate_crc_valid
 from quadruped_bridge.motor_command import MotorCommand
+from quadruped_bridge.qos import COMMAND_SUB_QOS
 from quadruped_bridge.ros_params import declare_config
-from quadruped_bridge.safety import Mode, SafetyConfig, SafetyLayer, format_events
+from quadruped_bridge.safety import MODE_LEVEL, Mode, SafetyConfig, SafetyLayer, format_events, worst_level
 from quadruped_bridge.sport_mode import LowLevelAccess
-
-COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-COMMAND_SUB_QOS = QoSProfile(depth=COMMAND_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
-"""Subscription side of the command topic: deeper than the publishers' depth 1, so that a foreign
-publisher's messages (rejected by the source lock) cannot evict the armed publisher's from the
-reader's queue; the callback takes every message in order, the newest wins."""
-LEVELS = ["OK", "WARN", "ERROR"]
-DIAG_LEVEL = {
-    Mode.ZERO_TORQUE: "WARN",
-    Mode.SOFT_START: "OK",
-    Mode.STAND: "OK",
-    Mode.ACTIVE: "OK",
-    Mode.DAMPING: "ERROR",
-    Mode.ESTOP: "ERROR",
-}
 
 
 @dataclass(frozen=True)
@@ -272,8 +257,8 @@ class Go2BridgeNode(Node):
         values.update(self.guard.status())
         if events:
             values["events"] = format_events(events)
-        worst = max((e.level for e in events), key=LEVELS.index, default="OK")
-        level = max(DIAG_LEVEL[mode], worst, "OK" if lowlevel else "ERROR", key=LEVELS.index)
+        worst = worst_level(*(e.level for e in events))
+        level = worst_level(MODE_LEVEL[mode], worst, "OK" if lowlevel else "ERROR")
         message = reason if lowlevel else sport
         if events and worst != "OK":
             message = f"{message}; last: {events[-1].message}"

@@ -2,13 +2,15 @@
 
 Collision primitives only (boxes, capsules, spheres; no meshes): the model has to load anywhere
 without asset files and render fast in software OpenGL. Kinematics, joint ranges, passive joint
-dynamics, torque limits and masses follow Unitree's published figures (see LOCOMOTION.md).
+dynamics, torque limits and masses follow Unitree's published figures (Unitree's URDF and MuJoCo
+Menagerie's `unitree_go2`).
 
 Choices worth knowing:
 - Joints are declared per leg in Unitree order (FR, FL, RR, RL), but callers must still map MuJoCo
   qpos/qvel to Unitree order by joint name (`Go2Sim` does), never by position.
 - Feet use condim 3 (sliding friction only). With condim 6 the feet's torsional/rolling friction
-  absorbs most of a yaw command (LOCOMOTION.md); the real Go2's rubber feet turn easily on the
+  absorbs most of a yaw command (with condim 3 the trot's yaw tracked within 7 % without an
+  integral term); the real Go2's rubber feet turn easily on the
   spot, so condim 3 is the closer and the better-tracking model. `foot_condim=6` restores the
   stock behaviour.
 - Robot geoms never collide with each other (contype 2 / conaffinity 1); the floor and the cube

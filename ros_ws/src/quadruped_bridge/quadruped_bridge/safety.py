@@ -52,6 +52,25 @@ class Mode(enum.Enum):
     ESTOP = "estop"
 
 
+LEVELS = ("OK", "WARN", "ERROR")
+"""/diagnostics levels, mildest first."""
+
+MODE_LEVEL = {
+    Mode.ZERO_TORQUE: "WARN",
+    Mode.SOFT_START: "OK",
+    Mode.STAND: "OK",
+    Mode.ACTIVE: "OK",
+    Mode.DAMPING: "ERROR",
+    Mode.ESTOP: "ERROR",
+}
+"""The /diagnostics level a backend reports in each mode (before events raise it)."""
+
+
+def worst_level(*levels: str) -> str:
+    """The most severe of the given LEVELS ("OK" for none)."""
+    return max(levels, key=LEVELS.index, default="OK")
+
+
 @dataclass(frozen=True)
 class SafetyConfig:
     kp: float = 50.0

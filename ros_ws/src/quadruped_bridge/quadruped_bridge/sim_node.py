@@ -32,12 +32,11 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from fog_contract.go2 import JOINT_NAMES
 from fog_contract.loop_timing import Every
-from fog_contract.topics import COMMAND_QUEUE_DEPTH
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from rclpy.duration import Duration
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import String
@@ -46,24 +45,10 @@ from std_srvs.srv import SetBool, Trigger
 from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.command_source import BridgeCommandGuard
+from quadruped_bridge.qos import COMMAND_SUB_QOS, LATCHED_QOS
 from quadruped_bridge.ros_params import declare_config
-from quadruped_bridge.safety import Mode, SafetyConfig, SafetyLayer, format_events
+from quadruped_bridge.safety import MODE_LEVEL, Mode, SafetyConfig, SafetyLayer, format_events, worst_level
 from quadruped_bridge.sim import Go2Sim, SimConfig, quat_to_rpy
-
-COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-COMMAND_SUB_QOS = QoSProfile(depth=COMMAND_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
-"""Subscription side of the command topic: deeper than the publishers' depth 1, so that a foreign
-publisher's messages (rejected by the source lock) cannot evict the armed publisher's from the
-reader's queue; the callback takes every message in order, the newest wins."""
-LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-DIAG_LEVEL = {
-    Mode.ZERO_TORQUE: "WARN",
-    Mode.SOFT_START: "OK",
-    Mode.STAND: "OK",
-    Mode.ACTIVE: "OK",
-    Mode.DAMPING: "ERROR",
-    Mode.ESTOP: "ERROR",
-}
 
 
 @dataclass(frozen=True)
@@ -294,8 +279,8 @@ class SimNode(Node):
         values.update({f"published/{k}": str(v) for k, v in self.published.items()})
         if events:
             values["events"] = format_events(events)
-        worst = max((e.level for e in events), key=["OK", "WARN", "ERROR"].index, default="OK")
-        level = max(DIAG_LEVEL[self.safety.mode], worst, key=["OK", "WARN", "ERROR"].index)
+        worst = worst_level(*(e.level for e in events))
+        level = worst_level(MODE_LEVEL[self.safety.mode], worst)
         message = self.safety.mode_reason
         if final:
             values["finished"] = "true"

@@ -280,3 +280,12 @@ def test_stall_credit_is_capped():
         tick(s, t)
     assert s.mode is Mode.DAMPING, "the watchdog never tripped with a stalling loop and no commands"
     assert t - t_last <= 0.03 + 0.05 + 0.0101, f"tripped {t - t_last:.3f} s after the last command"
+
+
+def test_diagnostics_level_of_modes_and_events():
+    from quadruped_bridge.safety import MODE_LEVEL, worst_level
+
+    assert set(MODE_LEVEL) == set(Mode), "every mode has a /diagnostics level"
+    assert MODE_LEVEL[Mode.ESTOP] == MODE_LEVEL[Mode.DAMPING] == "ERROR" and MODE_LEVEL[Mode.ACTIVE] == "OK"
+    assert worst_level() == "OK"
+    assert worst_level("OK", "WARN") == "WARN" and worst_level("WARN", "ERROR", "OK") == "ERROR"
