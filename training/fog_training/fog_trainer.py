@@ -49,12 +49,13 @@ from fog_training.data.pusht_collect import PushTAction
 from fog_training.fog import FoGStepConfig
 from fog_training.local_models import MLPLocalModel, RSSMLocalModel
 from fog_training.presets import load_presets
+from fog_training.run_config import PolicyEvalConfig, RunConfig
 from fog_training.sapo import Temperature, target_entropy
 from fog_training.train_loop import drop_records_after, use_bf16
 
 
 @dataclass
-class FoGConfig(FoGStepConfig):
+class FoGConfig(FoGStepConfig, PolicyEvalConfig, RunConfig):
     """The run: the step's settings (:class:`fog_training.fog.FoGStepConfig`) plus data, models,
     output, evaluation and checkpoints."""
 
@@ -85,30 +86,8 @@ class FoGConfig(FoGStepConfig):
     """DMO: widths of the MLP local model."""
     global_precision: Literal["fp32", "bf16", "auto"] = "auto"
     """Autocast of the (no-grad) diffusion sampler: auto = bf16 where the CPU/GPU has native bf16."""
-    eval_every_samples: int = 0
-    """True-environment evaluation every this many global-model samples (0: only at the end, if eval_episodes > 0)."""
-    eval_episodes: int = 0
-    """Episodes per evaluation (0: no evaluation during training)."""
-    eval_max_steps: int = 300
-    """Step limit of evaluation episodes."""
     log_every: int = 1
     """Iterations between metrics records."""
-    checkpoint_every: int = 20
-    """Iterations between checkpoints (and policy exports); also at the end and on SIGTERM/SIGINT."""
-    snapshots: bool = False
-    """Keep a copy of the policy at every checkpoint in RUN/snapshots/<samples>/ (learning curves)."""
-    seed: int = 0
-    """Seed of context sampling, simulators and torch."""
-    threads: int = 0
-    """torch CPU threads (0 = default)."""
-    device: str = "auto"
-    """cpu, cuda, or auto."""
-    progress: bool = True
-    """tqdm progress bar."""
-    time_limit_min: float = 0.0
-    """Stop (with a checkpoint) after this many minutes (0 = none)."""
-    resume: Literal["auto", "require", "never"] = "auto"
-    """auto: continue from RUN's checkpoint if any; require: fail without one; never: fail with one."""
 
 
 PRESETS = load_presets("fog_trainer", FoGConfig)

@@ -33,11 +33,12 @@ from torch import nn
 from fog_training.actor import ActorConfig, SquashedGaussianActor, mlp, save_actor
 from fog_training.fog_trainer import _Counters
 from fog_training.presets import load_presets
+from fog_training.run_config import PolicyEvalConfig, RunConfig
 from fog_training.train_loop import use_bf16
 
 
 @dataclass
-class PPOWorldModelConfig:
+class PPOWorldModelConfig(PolicyEvalConfig, RunConfig):
     data: str = ""
     """Episode store the world models were trained on (context windows)."""
     world_model: str = ""
@@ -78,28 +79,6 @@ class PPOWorldModelConfig:
     """Value MLP widths."""
     global_precision: Literal["fp32", "bf16", "auto"] = "auto"
     """Autocast of the diffusion sampler."""
-    eval_every_samples: int = 0
-    """True-environment evaluation every this many world-model samples (0: only at the end)."""
-    eval_episodes: int = 0
-    """Episodes per evaluation (0: none)."""
-    eval_max_steps: int = 300
-    """Step limit of evaluation episodes."""
-    checkpoint_every: int = 20
-    """Iterations between checkpoints (and policy exports)."""
-    snapshots: bool = False
-    """Keep a copy of the policy at every checkpoint in RUN/snapshots/<samples>/ (learning curves)."""
-    seed: int = 0
-    """Seed."""
-    threads: int = 0
-    """torch CPU threads (0 = default)."""
-    device: str = "auto"
-    """cpu, cuda or auto."""
-    progress: bool = True
-    """tqdm progress bar."""
-    time_limit_min: float = 0.0
-    """Stop after this many minutes (0 = none)."""
-    resume: Literal["auto", "require", "never"] = "auto"
-    """auto / require / never continue from RUN's checkpoint."""
 
 
 PRESETS = load_presets("ppo_world_model", PPOWorldModelConfig)

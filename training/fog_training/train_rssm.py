@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import torch
@@ -22,26 +21,17 @@ from fog_worldmodel.config_io import config_from_dict, config_to_dict
 from fog_worldmodel.rssm import RSSM, RSSMConfig
 
 from fog_training.presets import load_presets
+from fog_training.run_config import ModelRunConfig
 from fog_training.train_cli import override_model_config, parse_with_presets
-from fog_training.train_loop import LoopConfig, read_checkpoint_config, train
+from fog_training.train_loop import read_checkpoint_config, train
 
 
 @dataclass
-class RSSMTrainConfig:
-    data: str = ""
-    """Episode store (Zarr) to train on."""
-    out: str = ""
-    """Run directory: checkpoint, exported model, TensorBoard logs, metrics.jsonl."""
+class RSSMTrainConfig(ModelRunConfig):
     model: RSSMConfig = field(default_factory=RSSMConfig)
     """Model architecture (action_dim is taken from the dataset)."""
-    loop: LoopConfig = field(default_factory=LoopConfig)
-    """Optimization, logging and checkpointing (batch_size = sequences per step)."""
     seq_len: int = 32
     """Steps per training sequence."""
-    val_fraction: float = 0.05
-    """Last fraction of episodes held out for evaluation (same split as the world model's)."""
-    resume: Literal["auto", "require", "never"] = "auto"
-    """auto: continue from RUN_DIR's checkpoint if any; require: fail without one; never: fail with one."""
 
 
 PRESETS = load_presets("train_rssm", RSSMTrainConfig)

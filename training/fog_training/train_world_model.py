@@ -17,7 +17,6 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -25,28 +24,19 @@ from fog_worldmodel.config_io import config_from_dict, config_to_dict
 from fog_worldmodel.global_world_model import GlobalWorldModel, GlobalWorldModelConfig
 
 from fog_training.presets import load_presets
+from fog_training.run_config import ModelRunConfig
 from fog_training.train_cli import override_model_config, parse_with_presets
-from fog_training.train_loop import LoopConfig, read_checkpoint_config, train
+from fog_training.train_loop import read_checkpoint_config, train
 
 
 @dataclass
-class WorldModelTrainConfig:
-    data: str = ""
-    """Episode store (Zarr) to train on."""
-    out: str = ""
-    """Run directory: checkpoint, exported model, TensorBoard logs, metrics.jsonl."""
+class WorldModelTrainConfig(ModelRunConfig):
     model: GlobalWorldModelConfig = field(default_factory=GlobalWorldModelConfig)
     """Model architecture (action_dim is taken from the dataset)."""
-    loop: LoopConfig = field(default_factory=LoopConfig)
-    """Optimization, logging and checkpointing."""
     head_batch_size: int = 8
     """Sequences per step for the reward/termination head."""
     head_seq_len: int = 12
     """Frames per head sequence (head_seq_len - 1 transitions through the GRU)."""
-    val_fraction: float = 0.05
-    """Last fraction of episodes held out for evaluation (never trained on)."""
-    resume: Literal["auto", "require", "never"] = "auto"
-    """auto: continue from RUN_DIR's checkpoint if any; require: fail without one; never: fail with one."""
     auto_sigma_data: bool = False
     """Fresh runs: set model.edm.sigma_data to the std of the denoising target (the change from the last
     frame when residual, else the frame) measured on 512 training windows; recorded in config.json."""
