@@ -46,6 +46,7 @@ from std_msgs.msg import String
 from quadruped_bridge import clean_exit, network_policy
 from quadruped_bridge import ros_messages as rm
 from quadruped_bridge.bag_recovery import needs_recovery, recover
+from quadruped_bridge.episode_split import disk_problem, route
 from quadruped_bridge.ros_params import declare_config
 
 MESSAGE_CLASSES: dict[str, type] = {
@@ -70,8 +71,6 @@ DIAG_NAME = "quadruped_bridge: recorder"
 LATCHED_TOPICS = (topics.SIM_GOAL_POSE,)
 """Transient-local topics: their last message is repeated at the start of every new bag, so that
 each episode's bag is complete on its own (a goal published at reset, before "start", included)."""
-START_EVENTS = {"start"}
-END_EVENTS = {"success", "fail", "reset"}
 
 
 @dataclass(frozen=True)
@@ -182,12 +181,11 @@ class RecorderNode(Node):
             return  # our own status reports are not robot data
         t_ns = self.get_clock().now().nanoseconds
         event = deserialize_message(data, String).data if topic == "episode/event" else None
-        if event in START_EVENTS and self.cfg.split_episodes and self.sink is not None:
+        where = route(event, self.sink is not None, self.cfg.split_episodes)  # quadruped_bridge.episode_split
+        if where.close_before:
             self._close_bag()
-        if self.sink is None:
-            # a bag opened by "start" is an episode; data between episodes (resets, stand-up) is
-            # kept too, in a bag named so that `fog dataset <out>/episode_*` leaves it out
-            self._open_bag("episode" if event in START_EVENTS or not self.cfg.split_episodes else "between")
+        if where.open_kind:
+            self._open_bag(where.open_kind)
         self.sink.write(topic, t_ns, data)
         if topic in LATCHED_TOPICS:
             self.latched[topic] = data
@@ -201,7 +199,7 @@ class RecorderNode(Node):
                 "d": [float(x) for x in info.d],
             }
             self._write_description(self.sink.path)
-        if event in END_EVENTS and self.cfg.split_episodes:
+        if where.close_after:
             self._close_bag()
 
     def _open_bag(self, kind: str) -> None:
@@ -240,12 +238,9 @@ class RecorderNode(Node):
     def _housekeeping(self) -> None:
         if self.sink is not None:
             self.sink.flush()
-        free_mb = shutil.disk_usage(self.out).free / 2**20
-        if free_mb < self.cfg.min_free_mb and not self.error:
-            self.error = (
-                f"disk nearly full: {free_mb:.0f} MB free in {self.out} (< min_free_mb "
-                f"{self.cfg.min_free_mb:.0f}): bag closed, recording stopped"
-            )
+        problem = disk_problem(shutil.disk_usage(self.out).free / 2**20, self.cfg.min_free_mb, str(self.out))
+        if problem and not self.error:
+            self.error = problem
             self._close_bag()
             self.get_logger().error(self.error)
         level, message = (

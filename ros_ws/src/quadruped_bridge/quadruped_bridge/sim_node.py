@@ -49,6 +49,7 @@ from quadruped_bridge.qos import COMMAND_SUB_QOS, LATCHED_QOS
 from quadruped_bridge.ros_params import declare_config
 from quadruped_bridge.safety import MODE_LEVEL, Mode, SafetyConfig, SafetyLayer, format_events, worst_level
 from quadruped_bridge.sim import Go2Sim, SimConfig, quat_to_rpy
+from quadruped_bridge.sim_pacing import Pacer, command_due
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ class SimNode(Node):
         self._pending: list = []  # safety events waiting for the next /diagnostics message
         self.published = {"joint_states": 0, "imu/data": 0, "camera/image_raw": 0, "camera/camera_info": 0}
         self._last_mode = None
-        self._achieved_rtf = 0.0
+        self._pacer: Pacer | None = None  # set by run()
         self._publish_goal()
         self.get_logger().info(
             f"simulated Go2 ready: physics {1 / self.cfg.physics_dt:.0f} Hz, real-time factor "
@@ -272,7 +273,7 @@ class SimNode(Node):
         self._last_mode = self.safety.mode
         self._last_event_pub = t
         values = self.safety.status()
-        values["achieved_real_time_factor"] = f"{self._achieved_rtf:.2f}"
+        values["achieved_real_time_factor"] = f"{self._pacer.achieved_rtf if self._pacer else 0.0:.2f}"
         values["lockstep_timeouts"] = str(self.lockstep_timeouts)
         values.update(self._net)
         values.update(self.guard.status())
@@ -303,12 +304,10 @@ class SimNode(Node):
         if until is not None:
             self._until = until
         self._wait_for_subscribers()
-        rtf = self.cfg.real_time_factor
         pace_every = max(1, round(0.004 / self.cfg.physics_dt))
         t_start = self.sim.time
-        wall0, sim0 = time.monotonic(), t_start
-        rtf_wall, rtf_sim = wall0, sim0
-        rtf_wall0 = wall0
+        rtf_wall0 = time.monotonic()
+        self._pacer = Pacer(self.cfg.real_time_factor, rtf_wall0, t_start)  # quadruped_bridge.sim_pacing
         steps = 0
         while self._running():
             t = self.sim.time
@@ -332,16 +331,9 @@ class SimNode(Node):
             steps += 1
             if steps % pace_every:
                 continue
-            now = time.monotonic()
-            if rtf > 0:
-                ahead = (t - sim0) / rtf - (now - wall0)
-                if ahead > 0:
-                    time.sleep(ahead)  # also where the executor thread gets the GIL
-                elif ahead < -0.25:  # fell behind (slow CPU): re-anchor instead of racing to catch up
-                    wall0, sim0 = now, t
-            if now - rtf_wall >= 1.0:
-                self._achieved_rtf = (t - rtf_sim) / (now - rtf_wall)
-                rtf_wall, rtf_sim = now, t
+            delay = self._pacer.delay(t, time.monotonic())
+            if delay > 0:
+                time.sleep(delay)  # also where the executor thread gets the GIL
 
     def _wait_for_controller(self, t: float) -> None:
         """Lockstep: hold simulated time (up to lockstep_timeout wall s) while a command is due."""
@@ -349,8 +341,7 @@ class SimNode(Node):
         if timeout <= 0 or safety.mode is not Mode.ACTIVE:
             return
         last = safety.last_command_time
-        due = min(self.cfg.lockstep_period + self.cfg.physics_dt, safety.config.command_timeout)
-        if t + self.cfg.physics_dt - last <= due:
+        if not command_due(t, last, self.cfg.physics_dt, self.cfg.lockstep_period, safety.config.command_timeout):
             return
         if last == self._gave_up_waiting_for:
             return  # already waited for this command once: let time run into the watchdog
