@@ -45,13 +45,13 @@ from torch import nn
 from fog_training import fog
 from fog_training.actor import ActorConfig, SquashedGaussianActor, save_actor
 from fog_training.critic import CriticEnsemble, make_target
-from fog_training.data.pusht_collect import PushTAction
 from fog_training.fog import FoGStepConfig
-from fog_training.local_models import MLPLocalModel, RSSMLocalModel
+from fog_training.fog_setting import make_setting
 from fog_training.presets import load_presets
+from fog_training.replay import RunCounters
 from fog_training.run_config import PolicyEvalConfig, RunConfig
 from fog_training.sapo import Temperature, target_entropy
-from fog_training.train_loop import drop_records_after, use_bf16
+from fog_training.train_loop import drop_records_after
 
 
 @dataclass
@@ -94,56 +94,6 @@ PRESETS = load_presets("fog_trainer", FoGConfig)
 """--preset NAME: fog_training/presets/fog_trainer.yaml."""
 
 
-# ---------------------------------------------------------------- replay for the local-model refresh
-
-
-class SequenceReplay:
-    """Ring buffer of fixed-length policy-rollout sequences (numpy, dataset conventions)."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.data: dict[str, np.ndarray] = {}
-        self.size = 0
-        self.pos = 0
-
-    def add(self, batch: dict[str, np.ndarray]) -> None:
-        n = len(next(iter(batch.values())))
-        if n == 0:
-            return
-        if not self.data:
-            self.data = {k: np.zeros((self.capacity, *v.shape[1:]), v.dtype) for k, v in batch.items()}
-        idx = (self.pos + np.arange(n)) % self.capacity
-        for k, v in batch.items():
-            self.data[k][idx] = v
-        self.pos = int((self.pos + n) % self.capacity)
-        self.size = min(self.size + n, self.capacity)
-
-    def sample(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-        idx = rng.integers(0, self.size, size=n)
-        return {k: v[idx] for k, v in self.data.items()}
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {k: torch.from_numpy(v[: self.size].copy()) for k, v in self.data.items()}
-
-    def load(self, tensors: dict[str, torch.Tensor]) -> None:
-        if tensors:
-            self.add({k: v.numpy() for k, v in tensors.items()})
-
-
-class _Counters(nn.Module):
-    """Iteration and sample counters, saved with the weights."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("values", torch.zeros(3, dtype=torch.float64))  # iteration, global samples, updates
-
-    def get(self) -> tuple[int, int, int]:
-        return tuple(int(x) for x in self.values.tolist())  # type: ignore[return-value]
-
-    def set(self, iteration: int, samples: int, updates: int) -> None:
-        self.values.copy_(torch.tensor([iteration, samples, updates], dtype=torch.float64))
-
-
 # ---------------------------------------------------------------- the trainer
 
 
@@ -161,15 +111,12 @@ class FoGTrainer:
         )
         torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
-        self.real_samples_offline = 0  # real samples behind the world models (dataset size)
-        self.meta: dict[str, Any] = {}
-        self.pusht_action = PushTAction(cfg.pusht_action_encoding, cfg.pusht_action_scale_px)
-        if cfg.mode == "world_model":
-            self._setup_world_model()
-        elif cfg.mode == "point_mass":
-            self._setup_point_mass()
-        else:
-            self._setup_pusht_state()
+        setting = make_setting(cfg, self.device)  # fog_training.fog_setting: the global and local models
+        self.global_model, self.local, self.replay = setting.global_model, setting.local, setting.replay
+        self.action_dim, self.action_low, self.action_high = setting.action_dim, setting.low, setting.high
+        self.sampler, self.image_size, self.bf16 = setting.sampler, setting.image_size, setting.bf16
+        self.real_samples_offline, self.meta = setting.real_samples_offline, setting.meta
+        self.pusht_action = setting.pusht_action
         A = self.action_dim
         self.actor = SquashedGaussianActor(
             ActorConfig(
@@ -183,7 +130,7 @@ class FoGTrainer:
         self.critic = CriticEnsemble(self.local.feat_dim, tuple(cfg.critic_hidden), cfg.critic_ensemble).to(self.device)
         self.critic_target = make_target(self.critic)
         self.temperature = Temperature(cfg.init_alpha, target_entropy(A, cfg.target_entropy_scale)).to(self.device)
-        self.counters = _Counters()
+        self.counters = RunCounters()
         self.agent = nn.ModuleDict(
             {
                 "actor": self.actor,
@@ -200,75 +147,6 @@ class FoGTrainer:
         self.carry = None
         self.iteration = self.samples = self.updates = 0
         self.local_fitted = False
-
-    # ---- setup ----
-    def _setup_world_model(self) -> None:
-        from fog_worldmodel.global_world_model import GlobalWorldModel
-        from fog_worldmodel.rssm import RSSM
-
-        from fog_training.data.episode_store import EpisodeStore
-        from fog_training.global_models import DiffusionGlobalModel
-        from fog_training.window_sampler import WindowSampler
-
-        cfg = self.cfg
-        if not (cfg.data and cfg.world_model and cfg.rssm):
-            raise SystemExit("world_model mode needs --data, --world-model and --rssm")
-        store = EpisodeStore(cfg.data)
-        wm = GlobalWorldModel.from_pretrained(Path(cfg.world_model) / "model", self.device)
-        rssm = RSSM.from_pretrained(Path(cfg.rssm) / "model", self.device)
-        rssm.train()
-        val_fraction = 0.05
-        wm_cfg = Path(cfg.world_model) / "config.json"
-        if wm_cfg.exists():
-            val_fraction = float(json.loads(wm_cfg.read_text()).get("val_fraction", val_fraction))
-        self.sampler = WindowSampler(store, wm.cfg.image_size, val_fraction)
-        self.global_model = DiffusionGlobalModel(wm, self.sampler, cfg.num_envs, self.device, cfg.seed)
-        self.local = RSSMLocalModel(rssm, cfg.swap)
-        self.action_dim = store.action_dim
-        act = store.meta.get("action", {})
-        self.action_low = tuple(float(x) for x in act.get("low", [-1.0] * self.action_dim))
-        self.action_high = tuple(float(x) for x in act.get("high", [1.0] * self.action_dim))
-        self.replay = SequenceReplay(cfg.replay_capacity)
-        self.real_samples_offline = int(sum(store.episode_lengths[i] for i in self.sampler.train_episodes))
-        self.image_size = int(store.image_shape[0])
-        self.bf16 = use_bf16(cfg.global_precision, self.device)
-        self.meta = {
-            "data": cfg.data,
-            "image_size": self.image_size,
-            "action_names": act.get("names"),
-            "world_model": cfg.world_model,
-            "rssm_source": cfg.rssm,
-        }
-        if store.meta.get("source") == "pusht":  # Go2 datasets act with cmd_vel, not Push-T targets
-            self.pusht_action = PushTAction.from_store_meta(store.meta)
-            self.meta["pusht_action"] = self.pusht_action.to_meta()
-
-    def _setup_pusht_state(self) -> None:
-        from fog_training.pusht_state_env import ACTION_DIM, STATE_DIM, PushTStateSimulator
-
-        cfg = self.cfg
-        self.global_model = PushTStateSimulator(
-            cfg.num_envs, cfg.seed, cfg.sim_max_steps, self.device, action=self.pusht_action
-        )
-        self.local = MLPLocalModel(STATE_DIM, ACTION_DIM, tuple(cfg.local_hidden), cfg.swap).to(self.device)
-        self.action_dim = ACTION_DIM
-        self.action_low, self.action_high = (-1.0, -1.0), (1.0, 1.0)
-        self.replay = SequenceReplay(cfg.replay_capacity * 1000)
-        self.bf16 = False
-        self.meta = {"env": "gym_pusht state features (fog_training.pusht_state_env)", "state_dim": STATE_DIM}
-        self.meta["pusht_action"] = self.pusht_action.to_meta()
-
-    def _setup_point_mass(self) -> None:
-        from fog_training.point_mass_env import ACTION_DIM, STATE_DIM, PointMassSimulator
-
-        cfg = self.cfg
-        self.global_model = PointMassSimulator(cfg.num_envs, cfg.seed, device=self.device)
-        self.local = MLPLocalModel(STATE_DIM, ACTION_DIM, tuple(cfg.local_hidden), cfg.swap).to(self.device)
-        self.action_dim = ACTION_DIM
-        self.action_low, self.action_high = (-1.0, -1.0), (1.0, 1.0)
-        self.replay = SequenceReplay(cfg.replay_capacity * 1000)
-        self.bf16 = False
-        self.meta = {"env": "2-D point mass (fog_training.point_mass_env)", "state_dim": STATE_DIM}
 
     @property
     def real(self) -> bool:

@@ -31,8 +31,8 @@ from fog_worldmodel.rssm import RSSMState
 from torch import nn
 
 from fog_training.actor import ActorConfig, SquashedGaussianActor, mlp, save_actor
-from fog_training.fog_trainer import _Counters
 from fog_training.presets import load_presets
+from fog_training.replay import RunCounters
 from fog_training.run_config import PolicyEvalConfig, RunConfig
 from fog_training.train_loop import use_bf16
 
@@ -147,7 +147,7 @@ def train(cfg: PPOWorldModelConfig) -> dict[str, Any]:
         )
     ).to(device)
     value = mlp(rssm.feat_dim, tuple(cfg.critic_hidden), 1).to(device)
-    counters = _Counters()
+    counters = RunCounters()
     agent = nn.ModuleDict({"actor": actor, "value": value, "counters": counters})
     optimizer = torch.optim.Adam(list(actor.parameters()) + list(value.parameters()), lr=cfg.lr, eps=1e-5)
     bf16 = use_bf16(cfg.global_precision, device)
