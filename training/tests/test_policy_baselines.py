@@ -129,11 +129,12 @@ def test_gradient_cost_ratio_is_left_out_where_fog_figure_is_unmeasurable():
 @pytest.mark.slow
 def test_bench_pusht_debug_preset_writes_every_method_the_gradient_cost_and_the_docs(tmp_path):
     """`fog bench pusht --preset debug` end to end: collect, world models, four methods, gradient cost."""
-    from fog_training import bench_pusht
+    from fog_training import bench_pusht, bench_pusht_report
 
     docs = tmp_path / "docs" / "BENCHMARKS.md"
     docs.parent.mkdir()
-    docs.write_text(f"# Benchmarks\n\nbefore\n\n{bench_pusht.MARK_START}\nold\n{bench_pusht.MARK_END}\n\nafter\n")
+    start, end = bench_pusht_report.MARK_START, bench_pusht_report.MARK_END
+    docs.write_text(f"# Benchmarks\n\nbefore\n\n{start}\nold\n{end}\n\nafter\n")
     out = tmp_path / "bench"
     assert bench_pusht.main(["--preset", "debug", "--out", str(out), "--docs", str(docs)]) == 0
     res = json.loads((out / "results.json").read_text())

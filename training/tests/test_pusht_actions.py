@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from fog_training import bench_pusht, eval_policy
+from fog_training import bench_pusht, bench_pusht_report, eval_policy
 from fog_training.data.episode_store import EpisodeStore
 from fog_training.data.pusht_collect import (
     AGENT_RADIUS,
@@ -163,14 +163,14 @@ def _results(fog_cov: float) -> dict:
 
 def test_bench_markdown_has_reference_rows_and_says_whether_anything_beats_doing_nothing():
     cfg = bench_pusht.PRESETS["debug"]()
-    md = bench_pusht.markdown(_results(0.02), cfg)
+    md = bench_pusht_report.markdown(_results(0.02), cfg)
     assert "| Do nothing (agent holds still) (reference) | none | 0 | 0 | 0.00 | 0.070 | +0.000 | |" in md
     assert "| Uniformly random actions (reference) | none | 0 | 0 | 0.00 | 0.050 | -0.020 | |" in md
     assert "| FoG | world model | 48 | 100 | 0.00 | 0.020 | -0.050 | 5 |" in md
     assert "**No method beats doing nothing**" in md and "PPO in the true env (SB3), ends at 0.030" in md
     assert "Actions: relative" in md and "Warning" not in md
-    md = bench_pusht.markdown(_results(0.30), cfg)
+    md = bench_pusht_report.markdown(_results(0.30), cfg)
     assert "**1 of 2 methods beat doing nothing**" in md and "FoG (+0.230" in md
     assert "PPO in the true env (SB3) do not." in md and "within 2 standard errors" not in md
-    md = bench_pusht.markdown(_results(0.08), cfg)  # +0.01 < 2 x 0.02 / sqrt(4)
+    md = bench_pusht_report.markdown(_results(0.08), cfg)  # +0.01 < 2 x 0.02 / sqrt(4)
     assert "FoG (+0.010, success rate 0.00) (within 2 standard errors: not a clear win)" in md
