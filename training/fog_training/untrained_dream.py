@@ -32,7 +32,8 @@ LOW, HIGH = [-0.2, -0.25, -0.8], [0.5, 0.25, 0.8]
 
 
 def make_cmd_vel_store(path: Path, episodes: int = 3, steps: int = 12, size: int = 16, seed: int = 0):
-    from fog_training.data.episode_store import EpisodeStore, EpisodeWriter
+    from fog_training.data.episode_store import EpisodeStore
+    from fog_training.data.episode_writer import EpisodeWriter
 
     rng = np.random.default_rng(seed)
     meta = {

@@ -366,7 +366,7 @@ def test_overwrite_never_deletes_an_input_bag_or_what_is_not_a_store(tmp_path, c
     (other / "thesis.tex").write_text("x")
     err = refused(ep1, "--out", other, "--overwrite")
     assert "is not a dataset store that fog dataset wrote" in err and (other / "thesis.tex").read_text() == "x"
-    from fog_training.data.episode_store import make_synthetic_store
+    from fog_training.data.synthetic_store import make_synthetic_store
 
     make_synthetic_store(tmp_path / "synth.zarr", episodes=1, steps=4)  # a store, but another tool's
     assert "is not a dataset store" in refused(ep1, "--out", tmp_path / "synth.zarr", "--overwrite")

@@ -9,14 +9,9 @@ import textwrap
 import numpy as np
 import pytest
 import zarr
-from fog_training.data.episode_store import (
-    SCHEMA_VERSION,
-    EpisodeStore,
-    EpisodeWriter,
-    IncompleteStoreError,
-    SchemaVersionError,
-    make_synthetic_store,
-)
+from fog_training.data.episode_store import SCHEMA_VERSION, EpisodeStore, IncompleteStoreError, SchemaVersionError
+from fog_training.data.episode_writer import EpisodeWriter
+from fog_training.data.synthetic_store import make_synthetic_store
 
 
 def _episode(t: int, seed: int, hw=(8, 6)):
@@ -129,7 +124,7 @@ def test_killed_writer_process(tmp_path):
     code = textwrap.dedent(
         f"""
         import os, numpy as np
-        from fog_training.data.episode_store import EpisodeWriter
+        from fog_training.data.episode_writer import EpisodeWriter
         w = EpisodeWriter({str(path)!r}, {{"source": "t"}}, image_shape=(4, 4), action_dim=1, proprio_dim=1)
         for i in range(3):
             t = 5 + i

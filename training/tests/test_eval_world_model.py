@@ -11,7 +11,7 @@ torch.set_num_threads(1)
 
 from fog_training import train_rssm, train_world_model  # noqa: E402
 from fog_training.cli import main as fog  # noqa: E402
-from fog_training.data.episode_store import make_synthetic_store  # noqa: E402
+from fog_training.data.synthetic_store import make_synthetic_store  # noqa: E402
 from fog_training.image_metrics import psnr_from_mse, ssim_per_frame  # noqa: E402
 
 

@@ -134,7 +134,7 @@ def test_runtime_validates_inputs(model, tmp_path):
 def test_fog_export_cli_from_a_run_folder(tmp_path):
     """`fog export RUN --data DATA --out DIR` on the run layout the FoG trainer writes."""
     from fog_training.actor import ActorConfig, SquashedGaussianActor, save_actor
-    from fog_training.data.episode_store import make_synthetic_store
+    from fog_training.data.synthetic_store import make_synthetic_store
     from fog_training.export_cli import export_main
 
     store = make_synthetic_store(tmp_path / "data.zarr", episodes=2, steps=20, image_hw=(32, 32), seed=0)

@@ -21,7 +21,7 @@ from fog_training.bptt_baseline import (  # noqa: E402
     ratios,
     table,
 )
-from fog_training.data.episode_store import make_synthetic_store  # noqa: E402
+from fog_training.data.synthetic_store import make_synthetic_store  # noqa: E402
 from fog_worldmodel.global_world_model import GlobalWorldModel  # noqa: E402
 
 

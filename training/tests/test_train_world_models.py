@@ -17,7 +17,7 @@ torch.set_num_threads(1)
 
 from fog_training import train_rssm, train_world_model  # noqa: E402
 from fog_training.checkpoint import checkpoint_path, load_checkpoint  # noqa: E402
-from fog_training.data.episode_store import make_synthetic_store  # noqa: E402
+from fog_training.data.synthetic_store import make_synthetic_store  # noqa: E402
 from fog_training.train_loop import LoopConfig, train  # noqa: E402
 from fog_worldmodel.global_world_model import GlobalWorldModel  # noqa: E402
 from fog_worldmodel.rssm import RSSM  # noqa: E402

@@ -7,11 +7,10 @@ OpenCV or gym-pusht and are imported by their CLI verbs.
 from fog_training.data.episode_store import (
     SCHEMA_VERSION,
     EpisodeStore,
-    EpisodeWriter,
     IncompleteStoreError,
     SchemaVersionError,
-    make_synthetic_store,
 )
+from fog_training.data.episode_writer import EpisodeWriter
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -19,5 +18,4 @@ __all__ = [
     "EpisodeWriter",
     "IncompleteStoreError",
     "SchemaVersionError",
-    "make_synthetic_store",
 ]

@@ -186,7 +186,7 @@ class _StoreWriter:
         self.sources: list[dict[str, Any]] = []
 
     def add(self, bag: Path, res: BagResult, summary: ConversionSummary) -> None:
-        from fog_training.data.episode_store import EpisodeWriter
+        from fog_training.data.episode_writer import EpisodeWriter
 
         cfg = self.cfg
         if self.writer is None:

@@ -484,7 +484,7 @@ def collect(cfg: PushTCollectConfig, argv: list[str] | None = None, progress: bo
     """Collect ``cfg.episodes`` episodes into ``cfg.out``; returns a summary."""
     from tqdm import tqdm
 
-    from fog_training.data.episode_store import EpisodeWriter
+    from fog_training.data.episode_writer import EpisodeWriter
 
     if cfg.episodes < 1 or cfg.max_steps < 1 or cfg.image_size < 8:
         raise ValueError("need --episodes >= 1, --max-steps >= 1 and --image-size >= 8")
