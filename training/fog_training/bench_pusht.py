@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fog_training import bench_pusht_report as report
-from fog_training.data.pusht_collect import DEFAULT_ACTION_SCALE_PX, PushTAction
 from fog_training.presets import load_presets
+from fog_training.pusht_task import DEFAULT_ACTION_SCALE_PX, PushTAction
 
 STAGES = ("data", "world_model", "rssm", "fog", "ppo_world_model", "dmo", "sb3_ppo", "references", "gradient_cost")
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fog_training.data.pusht_collect import PushTAction
+from fog_training.pusht_task import PushTAction
 
 if TYPE_CHECKING:
     from fog_training.bench_pusht import BenchConfig

@@ -6,7 +6,7 @@ deployed ONNX graph does: (frame, previous state, previous action) -> (action, n
 State policies (DMO, stable-baselines3 PPO) act on the 11 state features of
 :mod:`fog_training.pusht_state_env`. Every action is the deterministic one (tanh of the mean).
 Actions become gym-pusht targets through the run's recorded action encoding
-(:class:`~fog_training.data.pusht_collect.PushTAction`: relative moves or absolute targets; runs
+(:class:`~fog_training.pusht_task.PushTAction`: relative moves or absolute targets; runs
 that recorded none predate the switch and are absolute); ``--action-encoding`` overrides it.
 
 Reports, over ``--episodes`` (>= 50 for the record) episodes of up to ``--max-steps`` steps
@@ -40,7 +40,7 @@ import torch
 from fog_worldmodel.rssm import RSSM
 
 from fog_training.actor import SquashedGaussianActor, deterministic_action, load_policy
-from fog_training.data.pusht_collect import DEFAULT_ACTION_SCALE_PX, PushTAction
+from fog_training.pusht_task import DEFAULT_ACTION_SCALE_PX, PushTAction
 
 EVAL_SEED_OFFSET = 1_000_000
 """Evaluation episodes are seeded from here on, away from training and data-collection seeds."""
@@ -88,7 +88,7 @@ def _pusht_env():
     import gym_pusht  # noqa: F401
     import gymnasium as gym
 
-    from fog_training.data.pusht_collect import ENV_ID
+    from fog_training.pusht_task import ENV_ID
 
     return gym.make(ENV_ID, obs_type="state", max_episode_steps=10**9).unwrapped
 
@@ -121,7 +121,8 @@ def run_rssm_policy(
 
     Returns (final coverage, max coverage, success, length, frames per episode when ``record``).
     """
-    from fog_training.data.pusht_collect import preprocess_pixels, render_native
+    from fog_training.data.pusht_collect import render_native
+    from fog_training.pusht_task import preprocess_pixels
 
     n = len(seeds)
     envs = [_pusht_env() for _ in range(n)]

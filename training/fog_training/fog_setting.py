@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from fog_training.data.pusht_collect import PushTAction
 from fog_training.local_models import MLPLocalModel, RSSMLocalModel
+from fog_training.pusht_task import PushTAction
 from fog_training.replay import SequenceReplay
 from fog_training.train_loop import use_bf16
 

@@ -79,7 +79,7 @@ class FoGConfig(FoGStepConfig, PolicyEvalConfig, RunConfig):
     sim_max_steps: int = 100
     """DMO: episode length of the training simulators (the dataset's episodes are 100 steps)."""
     pusht_action_encoding: Literal["relative", "absolute"] = "relative"
-    """DMO: Push-T action encoding (fog_training.data.pusht_collect.PushTAction); image runs use the dataset's."""
+    """DMO: Push-T action encoding (fog_training.pusht_task.PushTAction); image runs use the dataset's."""
     pusht_action_scale_px: float = 60.0
     """DMO: pixels of target offset for a = 1 in the relative encoding."""
     local_hidden: tuple[int, ...] = (256, 256)

@@ -109,9 +109,9 @@ def train(cfg: PPOWorldModelConfig) -> dict[str, Any]:
 
     from fog_training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
     from fog_training.data.episode_store import EpisodeStore
-    from fog_training.data.pusht_collect import PushTAction
     from fog_training.eval_policy import evaluate, run_rssm_policy
     from fog_training.global_models import DiffusionGlobalModel
+    from fog_training.pusht_task import PushTAction
     from fog_training.window_sampler import WindowSampler
 
     if not (cfg.data and cfg.world_model and cfg.rssm and cfg.out):

@@ -7,9 +7,9 @@ sin/cos of the block angle, block velocity and angular velocity::
 
 (gym-pusht's own state observation has no velocities; the agent is PD-controlled towards its
 target, so without them the state is not Markov.) Action: a in [-1, 1]^2, turned into gym-pusht's
-target by a :class:`~fog_training.data.pusht_collect.PushTAction` (default: relative, target =
+target by a :class:`~fog_training.pusht_task.PushTAction` (default: relative, target =
 agent + 60 px * a; or absolute, (a + 1) * 256, as in stores written before the switch). Reward:
-the dataset's dense training reward (``fog_training.data.pusht_collect.dense_reward``, same
+the dataset's dense training reward (``fog_training.pusht_task.dense_reward``, same
 default weights). Episodes end with success (coverage > 0.95, terminated) or after ``max_steps``
 (truncated); ``info`` carries ``coverage`` and ``is_success``: judge policies by those, never by
 the dense reward.
@@ -27,7 +27,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from fog_training.data.pusht_collect import ENV_ID, PushTAction, reward_terms
+from fog_training.pusht_task import ENV_ID, PushTAction, reward_terms
 
 STATE_DIM = 11
 ACTION_DIM = 2

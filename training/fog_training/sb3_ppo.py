@@ -47,7 +47,7 @@ class SB3PPOConfig:
     sim_max_steps: int = 100
     """Episode length of the training environments (as DMO's)."""
     action_encoding: Literal["relative", "absolute"] = "relative"
-    """Push-T action encoding (fog_training.data.pusht_collect.PushTAction)."""
+    """Push-T action encoding (fog_training.pusht_task.PushTAction)."""
     action_scale_px: float = 60.0
     """Pixels of target offset for a = 1 in the relative encoding."""
     eval_every_samples: int = 20_480
@@ -74,9 +74,9 @@ def train(cfg: SB3PPOConfig) -> dict[str, Any]:
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from fog_training.data.pusht_collect import PushTAction
     from fog_training.eval_policy import evaluate, run_state_policy
     from fog_training.pusht_state_env import PushTStateEnv
+    from fog_training.pusht_task import PushTAction
 
     if not cfg.out:
         raise SystemExit("--out is required")

@@ -9,14 +9,9 @@ import numpy as np
 import pytest
 from fog_training import bench_pusht, bench_pusht_report, eval_policy
 from fog_training.data.episode_store import EpisodeStore
-from fog_training.data.pusht_collect import (
-    AGENT_RADIUS,
-    PushTAction,
-    point_to_t_distance,
-    t_keypoints,
-)
 from fog_training.data.pusht_collect import main as collect_main
 from fog_training.pusht_state_env import PushTStateEnv
+from fog_training.pusht_task import AGENT_RADIUS, PushTAction, point_to_t_distance, t_keypoints
 
 
 def test_encodings_map_actions_to_targets_and_back():

@@ -10,15 +10,9 @@ import numpy as np
 import pytest
 import shapely.geometry as sg
 from fog_training.data.episode_store import EpisodeStore
-from fog_training.data.pusht_collect import (
-    GOAL_KEYPOINTS,
-    point_to_t_distance,
-    preprocess_pixels,
-    render_native,
-    reward_terms,
-    t_keypoints,
-)
 from fog_training.data.pusht_collect import main as collect_main
+from fog_training.data.pusht_collect import render_native
+from fog_training.pusht_task import GOAL_KEYPOINTS, point_to_t_distance, preprocess_pixels, reward_terms, t_keypoints
 
 
 @pytest.fixture(scope="module")
