@@ -5,27 +5,16 @@ the camera images: it starts from a real context window of the dataset (the firs
 recorded episode, `start`), and every period imagines the next frame from the last ones and the
 `cmd_vel` in effect. There are no legs: cmd_vel *is* the action (no locomotion node).
 
-Publishes (names relative, so a namespace can prefix them):
-  camera/image_raw (rgb8, the model's frames, upscaled nearest-neighbour to camera_width x
-  camera_height when asked) and camera/camera_info, once per period (the policy rate);
-  dream/reward (std_msgs/Float32: the imagined reward of the last transition, dataset units),
-  dream/termination (std_msgs/Bool) and dream/termination_probability (std_msgs/Float32), once per
-  imagined step; joint_states and imu/data: a STANDING ROBOT's (the Go2's stand pose, zero
-  velocities, level IMU), at state_rate_hz: the policy node needs them to run, they are not
-  imagined and carry no information (the exported policies do not read proprio);
-  locomotion/ready (latched std_msgs/Bool, true): the policy node steps only while it is true;
-  episode/event "reset" before the first frame of every episode after the first; /clock (with
-  use_sim_time); /diagnostics.
-Subscribes: cmd_vel (geometry_msgs/Twist: (linear.x, linear.y, angular.z), clipped to the dataset's
-  action bounds; a command older than cmd_vel_timeout means zero). The latest message wins,
-  whoever publishes it (the policy node, teleop).
-Services (std_srvs/Trigger; each answers once the new episode's first frame is out, with its stamp):
-  dream/reset: a new episode from the next start window (start + k, modulo the number of windows,
-  with sampler seed seed + k, k counting these draws: the same parameters give the same dreams);
-  dream/restart: the current episode again from its first frame (same window, same seed: try
-  another command from the same start);
-  dream/rewind: the first episode again (window `start`, seed `seed`): a run of episodes begins
-  here whatever the dream imagined before (e.g. while a policy was still starting).
+Topics and services (the full table: docs/DREAM.md): publishes camera/image_raw and camera_info
+(the model's frames, nearest-neighbour upscaled on request) once per period; dream/reward,
+dream/termination and dream/termination_probability per imagined step; a STANDING robot's
+joint_states and imu/data (not imagined: the policy node needs them to run, the exported policies do
+not read proprio); locomotion/ready (latched, true); episode/event "reset" before every episode after
+the first; /clock (with use_sim_time); /diagnostics. Subscribes cmd_vel (clipped to the dataset's
+action bounds; older than cmd_vel_timeout means zero; the latest wins, whoever publishes it).
+Services dream/reset (next start window), dream/restart (the current episode again), dream/rewind
+(the first episode again); each answers once the new episode's first frame is out, with its stamp.
+Windows and seeds: fog_policy.dream_episodes.
 An episode also ends, and the next is drawn, after the frame the termination head calls terminal
 (reset_on_termination) and after episode_seconds.
 
@@ -62,6 +51,8 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import Bool, Float32, String
 from std_srvs.srv import Trigger
+
+from fog_policy.dream_episodes import REASONS, DreamEpisodes, episode_end, scaled_camera_info, upscale
 
 COMMAND_SUB_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 """Shallow on purpose (not fog_contract's COMMAND_QUEUE_DEPTH): the dream steps on the newest command
@@ -114,25 +105,6 @@ class DreamNodeConfig:
     policy never sees that frame with the last episode's memory; '' = only episode/event "reset"."""
 
 
-def scaled_camera_info(info: dict | None, width: int, height: int) -> tuple[float, float, float, float]:
-    """(fx, fy, cx, cy) of the recorded camera rescaled to width x height (resize, no crop), else the
-    simulated Go2 camera's field of view."""
-    if info and info.get("width") and info.get("height") and info.get("k"):
-        sx, sy = width / float(info["width"]), height / float(info["height"])
-        k = info["k"]
-        return k[0] * sx, k[4] * sy, (k[2] + 0.5) * sx - 0.5, (k[5] + 0.5) * sy - 0.5
-    fy = 0.5 * height / np.tan(np.radians(CAMERA_FOVY_DEG) / 2.0)
-    return fy, fy, (width - 1) / 2.0, (height - 1) / 2.0
-
-
-def upscale(frame: np.ndarray, width: int, height: int) -> np.ndarray:
-    if frame.shape[:2] == (height, width):
-        return frame
-    import cv2
-
-    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_NEAREST)
-
-
 class DreamNode(Node):
     def __init__(self, **kwargs):
         super().__init__("dream", **kwargs)
@@ -172,7 +144,7 @@ class DreamNode(Node):
         self.rate = self.cfg.rate_hz or spec.policy_rate_hz
         if self.rate <= 0:
             raise ValueError(f"rate_hz must be positive, got {self.rate}")
-        self.intrinsics = scaled_camera_info(spec.camera_info, self.width, self.height)
+        self.intrinsics = scaled_camera_info(spec.camera_info, self.width, self.height, CAMERA_FOVY_DEG)
 
         self._lock = threading.Lock()
         self._command_arrived = threading.Condition(self._lock)
@@ -185,8 +157,7 @@ class DreamNode(Node):
         self._reset_done = threading.Condition(self._lock)
         self._first_frame_stamp: float | None = None  # of the episode the last reset started
         self._loop_running = False
-        self.episode = 0
-        self.draws = 0  # start windows drawn so far: the episode's window is start + draws, seed seed + draws
+        self.eps = DreamEpisodes(self.cfg.start, self.cfg.seed)  # fog_policy.dream_episodes
         self.frames = 0
         self.step_seconds: list[float] = []
         self.late_frames = 0
@@ -194,7 +165,6 @@ class DreamNode(Node):
         self.lockstep_timeouts = 0
         self.clipped = 0
         self.last_step = None
-        self.episode_return = 0.0
         self._level, self._message = "OK", "starting"
 
         self.pub_image = self.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
@@ -240,7 +210,7 @@ class DreamNode(Node):
     def _on_cmd_vel(self, msg: Twist) -> None:
         with self._lock:
             self._cmd = np.array([msg.linear.x, msg.linear.y, msg.angular.z], dtype=np.float64)
-            self._t_cmd = self._t if self.sim_time else self._wall()
+            self._t_cmd = self._t if self.sim_time else time.time()
             self._cmd_count += 1
             self._command_arrived.notify_all()
 
@@ -251,7 +221,7 @@ class DreamNode(Node):
                 res.success, res.message = False, "the dream is not running"
                 return res
             which = "first" if first else "same" if same else "next"
-            reason = {"first": "dream/rewind", "same": "dream/restart", "next": "dream/reset"}[which]
+            reason = REASONS[which]
             self._pending_reset = (reason, which)
             self._first_frame_stamp = None
             self._command_arrived.notify_all()
@@ -265,16 +235,12 @@ class DreamNode(Node):
         i = self.dream.start
         res.success = True
         res.message = (
-            f"episode {self.episode}: start window {i} (dataset episode {int(self.spec.starts.episodes[i])}), "
-            f"seed {self.cfg.seed + self.draws}, first frame stamped {stamp:.9f}"
+            f"episode {self.eps.episode}: start window {i} (dataset episode {int(self.spec.starts.episodes[i])}), "
+            f"seed {self.eps.episode_seed}, first frame stamped {stamp:.9f}"
         )
         return res
 
     # ------------------------------------------------------------ publishing
-    @staticmethod
-    def _wall() -> float:
-        return time.time()
-
     def _publish_state(self, t: float) -> None:
         if self.sim_time:
             self.pub_clock.publish(rm.clock_msg(t))
@@ -295,7 +261,7 @@ class DreamNode(Node):
         steps = np.array(self.step_seconds[-50:]) if self.step_seconds else np.zeros(1)
         values = {
             "world_model": self.spec.source,
-            "episode": str(self.episode),
+            "episode": str(self.eps.episode),
             "start_window": str(self.dream.start),
             "dataset_episode": str(int(self.spec.starts.episodes[self.dream.start or 0])),
             "step": str(self.dream.steps),
@@ -309,7 +275,7 @@ class DreamNode(Node):
             "policy_resets_failed": str(self.policy_resets_failed),
             "clipped_commands": str(self.clipped),
             "cmd_vel": " ".join(f"{v:+.3f}" for v in self._cmd),
-            "episode_return": f"{self.episode_return:.3f}",
+            "episode_return": f"{self.eps.episode_return:.3f}",
             "joint_states": "a standing robot's (not imagined)",
             **self._net,
         }
@@ -317,9 +283,6 @@ class DreamNode(Node):
             values["reward"] = f"{self.last_step.reward:.4f}"
             values["termination_probability"] = f"{self.last_step.termination_probability:.3f}"
         self.pub_diag.publish(rm.diagnostics_msg(t, "fog_policy: dream", self._level, self._message, values, "dream"))
-
-    def _set_status(self, level: str, message: str) -> None:
-        self._level, self._message = level, message
 
     # ------------------------------------------------------------------ loop
     def stop(self) -> None:
@@ -338,18 +301,19 @@ class DreamNode(Node):
         episode/event "reset"."""
         if reason is not None:
             self._log_episode(reason)
-            self.episode += 1
-            self.draws = 0 if which == "first" else self.draws + (0 if which == "same" else 1)
+            self.eps.advance(which)
             self.pub_event.publish(String(data="reset"))
-        frame = self.dream.reset(self.cfg.start + self.draws, seed=self.cfg.seed + self.draws)
-        self.episode_return = 0.0
-        self._episode_counts = (self.clipped, self.lockstep_timeouts)
+        frame = self.dream.reset(self.eps.window, seed=self.eps.episode_seed)
+        self.eps.begin(self._counters())
         self.get_logger().info(
-            f"episode {self.episode}: start window {self.dream.start} (dataset episode "
-            f"{int(self.spec.starts.episodes[self.dream.start])}), seed {self.cfg.seed + self.draws}"
+            f"episode {self.eps.episode}: start window {self.dream.start} (dataset episode "
+            f"{int(self.spec.starts.episodes[self.dream.start])}), seed {self.eps.episode_seed}"
             + (f" ({reason})" if reason else "")
         )
         return frame
+
+    def _counters(self) -> dict[str, int]:
+        return {"clipped_commands": self.clipped, "lockstep_timeouts": self.lockstep_timeouts}
 
     def _log_episode(self, ended_by: str) -> None:
         """One JSON line for the episode that ends now (episode_log)."""
@@ -358,19 +322,8 @@ class DreamNode(Node):
         import json
 
         i = self.dream.start
-        row = {
-            "episode": self.episode,
-            "start_window": i,
-            "dataset_episode": int(self.spec.starts.episodes[i]),
-            "seed": self.cfg.seed + self.draws,
-            "steps": self.dream.steps,
-            "seconds": self.dream.steps / self.rate,
-            "return": self.episode_return,
-            "terminated": ended_by == "terminal frame",
-            "ended_by": ended_by,
-            "clipped_commands": self.clipped - self._episode_counts[0],
-            "lockstep_timeouts": self.lockstep_timeouts - self._episode_counts[1],
-        }
+        row = self.eps.log_row(ended_by, i, int(self.spec.starts.episodes[i]), self.dream.steps, self.rate,
+                               self._counters())
         with open(self.cfg.episode_log, "a") as f:
             f.write(json.dumps(row) + "\n")
 
@@ -414,7 +367,7 @@ class DreamNode(Node):
         ts = t + dt if dt > 0 else t_next
         while ts < t_next - 1e-9 and self._running():
             if not self.sim_time:
-                delay = ts - self._wall()
+                delay = ts - time.time()
                 if delay > 0:
                     time.sleep(delay)
             with self._lock:
@@ -422,7 +375,7 @@ class DreamNode(Node):
                 self._publish_state(ts)
             ts += dt
         if not self.sim_time:
-            delay = t_next - self._wall()
+            delay = t_next - time.time()
             if delay > 0:
                 time.sleep(delay)
         return t_next
@@ -435,12 +388,12 @@ class DreamNode(Node):
         self._wait_for_subscribers()
         period = 1.0 / self.rate
         limit = int(round(self.cfg.episode_seconds * self.rate)) if self.cfg.episode_seconds > 0 else 0
-        t = 0.0 if self.sim_time else self._wall()
+        t = 0.0 if self.sim_time else time.time()
         with self._lock:
             frame = self._begin_episode(None)
             self._t = t
             self._loop_running = True
-        self._set_status("OK", "dreaming")
+        self._level, self._message = "OK", "dreaming"
         try:
             self._loop(t, frame, period, limit)
         finally:
@@ -479,11 +432,9 @@ class DreamNode(Node):
             with self._lock:
                 self._t = t_next
                 reason, which = self._pending_reset or (None, "next")
-                if reason is None and self.last_step is not None and self.dream.steps > 0:
-                    if self.cfg.reset_on_termination and self.last_step.terminated:
-                        reason = "terminal frame"
-                    elif limit and self.dream.steps >= limit:
-                        reason = f"time limit {self.cfg.episode_seconds:g} s"
+                if reason is None and self.last_step is not None:
+                    reason = episode_end(self.last_step.terminated, self.dream.steps, limit,
+                                         self.cfg.reset_on_termination, self.cfg.episode_seconds)
                 if reason is not None:
                     self._pending_reset = None
                     self.last_step = None
@@ -492,24 +443,22 @@ class DreamNode(Node):
                 else:
                     out = self.dream.step(self._command(t_next))
                     self.last_step = out
-                    self.episode_return += out.reward
+                    self.eps.episode_return += out.reward
                     self.clipped += int(out.clipped)
                     frame = out.frame
                     self._publish_step(out)
             spent = time.monotonic() - wall0
             self.step_seconds.append(spent)
             if not self.sim_time:
-                if self._wall() - t_next > period:  # the step alone took more than a period
+                if time.time() - t_next > period:  # the step alone took more than a period
                     self.late_frames += 1
                     self._last_late = t_next
-                    self._set_status(
-                        "WARN",
+                    self._level, self._message = "WARN", (
                         f"cannot keep up with {self.rate:g} Hz: a step took {1e3 * spent:.0f} ms of a "
-                        f"{1e3 * period:.0f} ms period ({self.late_frames} late frames so far)",
-                    )
-                    t_next = self._wall()  # re-anchor instead of racing to catch up
+                        f"{1e3 * period:.0f} ms period ({self.late_frames} late frames so far)")
+                    t_next = time.time()  # re-anchor instead of racing to catch up
                 elif self._level == "WARN" and t_next - self._last_late > 5.0:
-                    self._set_status("OK", "dreaming (keeping up again)")
+                    self._level, self._message = "OK", "dreaming (keeping up again)"
             t = t_next
 
     def destroy_node(self):
