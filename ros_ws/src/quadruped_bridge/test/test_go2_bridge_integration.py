@@ -135,7 +135,12 @@ def test_joint_states_and_imu_follow_lowstate(go2):
     stack.await_(lambda: any(t > t1 for t in counted[-50:]), 5, "a joint_states stamped after the second report")
     got = sum(1 for t in counted if t0 < t <= t1)
     taken = lowstate_received(d1) - lowstate_received(d0)
-    assert taken > 50, f"the bridge took {taken} LowState_ in {t1 - t0:.2f} s"
+    # (8 in 2.05 s once, in a shuffled run with both cores busy: the report says whether the fake
+    # stopped publishing or the bridge's motor loop was starved)
+    loop = {kv.key: kv.value for kv in d1.status[0].values if kv.key in (
+        "lowstate_rate_hz", "lowcmd_rate_hz", "motor_loop_overruns", "motor_tick_p99_ms", "lowstate_age_ms")}
+    assert taken > 50, (f"the bridge took {taken} LowState_ in {t1 - t0:.2f} s; bridge: {loop}; "
+                        f"fake: {stack.stats().get('states_published')} states published")
     assert got >= 0.8 * taken, f"{got} joint_states for {taken} LowState_ taken"
     msg = js[-1]
     assert tuple(msg.name) == JOINT_NAMES
