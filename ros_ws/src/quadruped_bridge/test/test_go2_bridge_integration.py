@@ -1,23 +1,11 @@
 """The Go2 bridge against the fake Go2: separate processes, real CycloneDDS on loopback, SDK types.
-This file: bring-up, robot I/O and shutdown; the safety layer on the wire: test_go2_bridge_safety_integration.py.
 
-A stack is a fake Go2 with independent joints and the bridge node, on private ROS and Unitree DDS
-domains, CycloneDDS bound to `lo`. Each test asks the `go2` fixture for the stage of the bring-up it
-starts from (`go2.at(STAGE)`):
-
-- SPORT: the sport mode owns the motors (the bridge sends nothing);
-- RELEASED: the sport mode released, LowCmd_ flowing, the robot still withholding its state;
-- STOOD: the robot reports its state and the bridge's first soft start has reached the stand pose;
-- ACTIVE: a controller (this test's command thread) commands the stand pose and the bridge follows it.
-
-The stack and its stages: quadruped_bridge.fake_go2_stack. `at` reaches a later stage from the one
-the stack is in through the same steps the bring-up tests
-check, and brings a stack past STOOD back to ACTIVE (fresh commands, e-stop released, latched damping
-reset, joints at the stand pose). A stack past SPORT or RELEASED (they cannot be entered again),
-one with a dead process or one a test has spent (the shutdown test stops the bridge) is replaced by
-a new one, so every test passes alone and in any order. What the robot side received is read from
-the fake's record (one row per LowCmd_, by Unitree motor index), incrementally.
-Last, the fake drives the MuJoCo Go2: the bridge's soft start makes it stand up from lying.
+This file: bring-up (sport mode, zero torque, soft start), robot I/O (joint_states, IMU, joint
+order, CRC, rate) and shutdown; the safety layer on the wire is in
+test_go2_bridge_safety_integration.py. Each test asks the `go2` fixture for the stage of the bring-up
+it starts from (`go2.at(STAGE)`: SPORT, RELEASED, STOOD, ACTIVE); quadruped_bridge.fake_go2_stack
+describes the stack, its stages and how every test passes alone and in any order. Last, the fake
+drives the MuJoCo Go2: the bridge's soft start makes it stand up from lying.
 """
 
 import json
