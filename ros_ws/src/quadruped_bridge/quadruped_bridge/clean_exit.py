@@ -114,8 +114,25 @@ def teardown(
     """Stop in order: threads joined, executor shut down, nodes destroyed (last first), context.
 
     The threads' loops must already have been told to stop (the stop flag, `SimNode.stop()`).
-    Returns False (and says so on stderr) if a thread did not end in time.
+    Returns False (and says so on stderr) if a thread did not end in time. A teardown that takes
+    longer than STALL_REPORT_S prints every thread's stack on stderr (faulthandler), so a hang in
+    the middleware's teardown names where it waits (a replay once hung here 30 s, undiagnosed).
     """
+    import faulthandler
+
+    threads = list(threads)
+    faulthandler.dump_traceback_later(STALL_REPORT_S + len(threads) * join_timeout, exit=False)
+    try:
+        return _teardown(nodes, executor, threads, join_timeout)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+STALL_REPORT_S = 10.0
+"""Seconds of teardown (beyond the threads' join timeouts) after which every thread's stack is printed."""
+
+
+def _teardown(nodes, executor, threads, join_timeout: float) -> bool:
     ok = True
     for thread in threads:
         if thread is threading.current_thread():

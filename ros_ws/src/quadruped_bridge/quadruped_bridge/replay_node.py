@@ -250,8 +250,8 @@ def main(args=None) -> int:
             time.sleep(0.02)
     finally:
         node.stop()
-        node.reader.close()
         clean_exit.teardown([node])
+        node.reader.close()  # a file: after ROS is down
     return 0
 
 
