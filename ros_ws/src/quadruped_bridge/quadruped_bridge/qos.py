@@ -21,5 +21,3 @@ COMMAND_SUB_QOS = QoSProfile(depth=COMMAND_QUEUE_DEPTH, reliability=ReliabilityP
 """Subscribers of joint_commands and cmd_vel that enforce a command source (see the module docstring)."""
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 """Latched state: locomotion/ready, sim/goal_pose."""
-DIAGNOSTICS_QOS = QoSProfile(depth=10)
-"""/diagnostics and episode/event."""
