@@ -298,7 +298,13 @@ class TrotGait:
         stride = self._cmd + self._integral
 
         feet_vel = self._advance_feet(t, dt, phase, stance, stride, velocity)
+        return self._joint_targets(q, roll, pitch, tilt, stance, feet_vel)
 
+    def _joint_targets(
+        self, q: np.ndarray, roll: float, pitch: float, tilt: np.ndarray, stance: np.ndarray, feet_vel: np.ndarray
+    ) -> JointTarget:
+        """Joint targets for the current level-frame foot targets: levelling, IK and the feed-forward torques."""
+        cfg = self.config
         # L3: rotate the level-frame targets by the measured tilt so the low side extends.
         correction = tilt_matrix(cfg.levelling_gain * roll, cfg.levelling_gain * pitch)
         feet_body = (correction @ self._feet.T).T
