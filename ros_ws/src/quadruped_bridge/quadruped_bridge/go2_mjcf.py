@@ -110,6 +110,29 @@ def _leg_xml(leg: str, foot_condim: int) -> str:
       </body>"""
 
 
+def _motors_xml() -> str:
+    """One torque motor per joint (Unitree order), limited to the joint's torque limit."""
+    return "\n    ".join(
+        f'<motor name="{name}" joint="{name}" ctrlrange="{_fmt(-lim, lim)}" ctrllimited="true"/>'
+        for name, lim in zip(
+            (f"{leg}_{kind}_joint" for leg in LEGS for kind in ("hip", "thigh", "calf")), TORQUE_LIMITS, strict=True
+        )
+    )
+
+
+def _marker_xml(marker: tuple[float, float] | None) -> str:
+    """The goal task's post (a non-colliding red cylinder) for `marker` = (radius, height); "" for None."""
+    if marker is None:
+        return ""
+    radius, height = marker
+    if radius <= 0 or height <= 0:
+        raise ValueError(f"marker (radius, height) must be positive, got {marker}")
+    return (
+        f'\n      <geom name="marker" type="cylinder" size="{_fmt(radius, height / 2)}" '
+        f'pos="{_fmt(0, 0, height / 2)}" rgba="0.95 0.1 0.1 1" contype="0" conaffinity="0" group="0"/>'
+    )
+
+
 def go2_mjcf(
     offscreen_width: int = 320,
     offscreen_height: int = 240,
@@ -126,22 +149,9 @@ def go2_mjcf(
     if foot_condim not in (1, 3, 4, 6):
         raise ValueError(f"foot_condim must be 1, 3, 4 or 6, got {foot_condim}")
     legs = "".join(_leg_xml(leg, foot_condim) for leg in LEGS)
-    motors = "\n    ".join(
-        f'<motor name="{name}" joint="{name}" ctrlrange="{_fmt(-lim, lim)}" ctrllimited="true"/>'
-        for name, lim in zip(
-            (f"{leg}_{kind}_joint" for leg in LEGS for kind in ("hip", "thigh", "calf")), TORQUE_LIMITS, strict=True
-        )
-    )
+    motors = _motors_xml()
     tilt = EGO_CAMERA_PITCH_DOWN
-    marker_xml = ""
-    if marker is not None:
-        radius, height = marker
-        if radius <= 0 or height <= 0:
-            raise ValueError(f"marker (radius, height) must be positive, got {marker}")
-        marker_xml = (
-            f'\n      <geom name="marker" type="cylinder" size="{_fmt(radius, height / 2)}" '
-            f'pos="{_fmt(0, 0, height / 2)}" rgba="0.95 0.1 0.1 1" contype="0" conaffinity="0" group="0"/>'
-        )
+    marker_xml = _marker_xml(marker)
     ego_xyaxes = _fmt(0, -1, 0, math.sin(tilt), 0, math.cos(tilt))
     # Third-person: 1.3 m behind and 0.8 m above the centre of mass, looking at it.
     back, up = 1.3, 0.8
