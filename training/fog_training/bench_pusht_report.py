@@ -212,22 +212,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 
 def markdown(results: dict[str, Any], cfg: BenchConfig) -> str:
-    from fog_training.bptt_baseline import table as gc_table
-
     cmd = "fog bench pusht " + shlex.join(ARGV)
     ds = results.get("dataset", {})
-    act = ds.get("action_encoding") or {}
-    actions = (
-        f"Actions: {act.get('encoding')} ({act.get('description')}; the store's `meta.action`, used by every "
-        "method and by the reference rows)."
-        if act
-        else "Actions: unknown (no readable store)."
-    )
-    encodings = {
-        json.dumps(r.get("action_encoding"), sort_keys=True) for r in results["methods"].values() if r["evals"]
-    }
-    if len(encodings) > 1 or (encodings and json.dumps(act, sort_keys=True) not in encodings):
-        actions += " **Warning: the methods' runs recorded different action encodings (reused runs?)**."
+    actions = _actions_sentence(results, ds)
     comparison = results.get("comparison") or compare_with_nothing(results)
     nothing = results.get("references", {}).get("nothing")
     lines = [
@@ -273,6 +260,32 @@ def markdown(results: dict[str, Any], cfg: BenchConfig) -> str:
         f"Plot: `{Path(cfg.out) / 'curves.png'}`.",
         "",
     ]
+    lines += _closing_sections(results, cfg)
+    return "\n".join(lines)
+
+
+def _actions_sentence(results: dict[str, Any], ds: dict[str, Any]) -> str:
+    """The report's "Actions: ..." sentence, with a warning when the methods' runs disagree on the encoding."""
+    act = ds.get("action_encoding") or {}
+    actions = (
+        f"Actions: {act.get('encoding')} ({act.get('description')}; the store's `meta.action`, used by every "
+        "method and by the reference rows)."
+        if act
+        else "Actions: unknown (no readable store)."
+    )
+    encodings = {
+        json.dumps(r.get("action_encoding"), sort_keys=True) for r in results["methods"].values() if r["evals"]
+    }
+    if len(encodings) > 1 or (encodings and json.dumps(act, sort_keys=True) not in encodings):
+        actions += " **Warning: the methods' runs recorded different action encodings (reused runs?)**."
+    return actions
+
+
+def _closing_sections(results: dict[str, Any], cfg: BenchConfig) -> list[str]:
+    """Report lines after the results table: gradient cost, stage wall times, reused world models."""
+    from fog_training.bptt_baseline import table as gc_table
+
+    lines: list[str] = []
     if results.get("gradient_cost"):
         lines += [
             "### Gradient cost of one actor update (FoG vs BPTT through the diffusion sampler)",
@@ -296,7 +309,7 @@ def markdown(results: dict[str, Any], cfg: BenchConfig) -> str:
             "World models reused from earlier runs (not timed above): " + "; ".join(reused) + ".",
             "",
         ]
-    return "\n".join(lines)
+    return lines
 
 
 def write_docs_section(path: Path, md: str) -> None:
