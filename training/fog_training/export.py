@@ -1,6 +1,6 @@
 """Export a trained policy (RSSM filter + actor) into the deployable artifact, with a parity check.
 
-The artifact (see fog_policy.policy_artifact) is one ONNX graph for the policy step plus
+The artifact (see fog_contract.artifact) is one ONNX graph for the policy step plus
 `policy_meta.json`. `export_policy` traces the step with torch's ONNX exporter, then replays
 recorded inputs (a real episode from the dataset) through torch and through onnxruntime *with the
 runtime the robot uses* (fog_policy.policy_runtime), step by step with the recurrent state carried,
@@ -141,7 +141,7 @@ def export_policy(
     adds state sizes, surprise threshold, config hash, code revision and the parity figures.
     Nothing is written when parity fails.
     """
-    from fog_policy.policy_artifact import SCHEMA_VERSION, load_meta
+    from fog_contract.artifact import SCHEMA_VERSION, load_meta
 
     out_dir = Path(out_dir)
     rssm = rssm.eval()
@@ -218,7 +218,7 @@ def export_policy(
 
 def validate_artifact(artifact_dir: str | Path, tolerance: float | None = None) -> dict[str, Any]:
     """Load an artifact with the robot's runtime and repeat its parity check; raise if it fails."""
-    from fog_policy.policy_artifact import ArtifactError, load_meta
+    from fog_contract.artifact import ArtifactError, load_meta
 
     artifact_dir = Path(artifact_dir)
     meta = load_meta(artifact_dir)

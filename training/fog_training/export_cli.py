@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("artifact", help="artifact folder (policy.onnx + policy_meta.json)")
     p.add_argument("--tolerance", type=float, default=None, help="max abs difference (default: the export's)")
     a = p.parse_args(argv)
-    from fog_policy.policy_artifact import ArtifactError
+    from fog_contract.artifact import ArtifactError
 
     try:
         report = validate_artifact(a.artifact, a.tolerance)

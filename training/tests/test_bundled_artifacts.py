@@ -2,8 +2,8 @@
 and pass the exporter's parity check with the robot's runtime; small enough for the repository."""
 
 import pytest
+from fog_contract.artifact import check_compatible, load_meta
 from fog_contract.go2 import JOINT_NAMES
-from fog_policy.policy_artifact import check_compatible, load_meta
 from fog_policy.task_demo import bundled_artifact
 from fog_training.export import validate_artifact
 

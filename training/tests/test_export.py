@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 import torch
+from fog_contract.artifact import ArtifactError, check_compatible, load_meta
 from fog_contract.go2 import JOINT_NAMES, STAND_POSE
-from fog_policy.policy_artifact import ArtifactError, check_compatible, load_meta
 from fog_policy.policy_runtime import PolicyInputError, PolicyRuntime
 from fog_training.export import ParityError, export_policy, validate_artifact
 from fog_worldmodel.rssm import RSSM, RSSMConfig

@@ -146,7 +146,7 @@ def sim_task(args) -> str:
     """--task, else the task recorded in the artifact's policy_meta.json, else pushcube."""
     if args.task:
         return args.task
-    from fog_policy.policy_artifact import load_meta
+    from fog_contract.artifact import load_meta
 
     try:
         return str(load_meta(args.artifact or default_artifact()).get("task") or "pushcube")

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
+from fog_contract.artifact import ArtifactError, check_compatible
 from fog_contract.go2 import JOINT_NAMES
 from fog_contract.loop_timing import LoopTiming
 from fog_contract.proprio import check_names, proprio_vector
@@ -53,7 +54,6 @@ from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool, Trigger
 
-from fog_policy.policy_artifact import ArtifactError, check_compatible
 from fog_policy.policy_guard import SurpriseLatch, input_problem
 from fog_policy.sensor_inputs import StampedBuffer
 

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from fog_contract.artifact import INPUTS, ONNX_FILE, OUTPUTS, ArtifactError, load_meta
 from fog_contract.images import resize_rgb
-
-from fog_policy.policy_artifact import INPUTS, ONNX_FILE, OUTPUTS, ArtifactError, load_meta
 
 
 class PolicyInputError(ValueError):
