@@ -31,8 +31,11 @@ from diagnostic_msgs.msg import DiagnosticArray
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
 from quadruped_bridge.ros_probe import RosProbe, private_domain_id
 
+DIAGNOSTIC_NAMES = ("fog_policy: policy", "fog_policy: locomotion", "quadruped_bridge: go2_sim")
+"""The /diagnostics statuses read: the policy node's, the locomotion node's and the simulator's."""
 
-def main() -> int:
+
+def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument(
@@ -54,11 +57,11 @@ def main() -> int:
         default=0,
         help="SCHED_FIFO priority for the locomotion node (its realtime_priority parameter; 0 = normal scheduling)",
     )
-    args = p.parse_args()
-    cpus = sorted(os.sched_getaffinity(0))
-    split = args.layout == "split" and len(cpus) >= 2 and shutil.which("taskset") is not None
-    tmp = Path(tempfile.mkdtemp(prefix="deploy-bench-"))
-    artifact = args.artifact
+    return p.parse_args()
+
+
+def resolve_artifact(artifact: str | None, tmp: Path) -> str:
+    """`artifact`, or by default the bundled push-cube policy, else an untrained policy exported under `tmp`."""
     if artifact is None:
         from fog_policy.task_demo import bundled_artifact
 
@@ -69,21 +72,16 @@ def main() -> int:
 
             artifact = str(tmp / "untrained")
             make_untrained_artifact(artifact, seed=0)
-    print(f"artifact: {artifact}", file=sys.stderr)
-    domain = private_domain_id()
-    probe = RosProbe(domain, use_sim_time=False)
-    last = {}
+    return artifact
 
-    def on_diag(msg):
-        for st in msg.status:
-            if st.name in ("fog_policy: policy", "fog_policy: locomotion", "quadruped_bridge: go2_sim"):
-                last[st.name] = {kv.key: kv.value for kv in st.values}
 
-    probe.node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 50)
+def node_commands(args: argparse.Namespace, artifact: str, cpus: list[int], split: bool) -> tuple[dict, str]:
+    """The command lines of the sim, locomotion and policy nodes, pinned per the layout, and the layout's description.
+
+    With `split`, this process moves off core 0 too (it shares the simulator's cores).
+    """
     policy_cmd = node_command("fog_policy.policy_node", {"use_sim_time": True, "artifact": artifact})
-    loco_cmd = node_command(
-        "fog_policy.locomotion_node", {"use_sim_time": True, "realtime_priority": args.realtime}
-    )
+    loco_cmd = node_command("fog_policy.locomotion_node", {"use_sim_time": True, "realtime_priority": args.realtime})
     sim_cmd = node_command("quadruped_bridge.sim_node", {"real_time_factor": 1.0, "lockstep_timeout": 0.0})
     if shutil.which("taskset"):
         policy_cmd = ["taskset", "-c", str(cpus[0]), *policy_cmd]
@@ -103,29 +101,44 @@ def main() -> int:
     )
     if args.realtime:
         layout += f", locomotion SCHED_FIFO {args.realtime}"
-    print(f"layout: {layout}", file=sys.stderr)
+    return {"sim": sim_cmd, "locomotion": loco_cmd, "policy": policy_cmd}, layout
+
+
+def diagnostics_probe() -> tuple[int, RosProbe, dict[str, dict[str, str]]]:
+    """A probe on a private domain that keeps (in the returned dict) the last report of each of DIAGNOSTIC_NAMES."""
+    domain = private_domain_id()
+    probe = RosProbe(domain, use_sim_time=False)
+    last = {}
+
+    def on_diag(msg):
+        for st in msg.status:
+            if st.name in DIAGNOSTIC_NAMES:
+                last[st.name] = {kv.key: kv.value for kv in st.values}
+
+    probe.node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 50)
+    return domain, probe, last
+
+
+def run_closed_loop(domain: int, probe: RosProbe, commands: dict, minutes: float, tmp: Path) -> None:
+    """Run the nodes for `minutes` (+15 s of start-up) while `probe` listens; closes the probe."""
     try:
         with ProcessGroup(tmp / "logs", ros_env(domain)) as group:
-            group.start("sim", sim_cmd)
-            group.start("locomotion", loco_cmd)
-            group.start("policy", policy_cmd)
-            t_end = time.monotonic() + 60 * args.minutes + 15
+            group.start("sim", commands["sim"])
+            group.start("locomotion", commands["locomotion"])
+            group.start("policy", commands["policy"])
+            t_end = time.monotonic() + 60 * minutes + 15
             while time.monotonic() < t_end:
                 probe.spin(1.0)
                 group.check_alive()
             probe.spin(1.5)
     finally:
         probe.close()
-    pol, loco, sim = (
-        last.get(k, {}) for k in ("fog_policy: policy", "fog_policy: locomotion", "quadruped_bridge: go2_sim")
-    )
-    print(f"locomotion scheduling: {loco.get('scheduling', '?')}", file=sys.stderr)
-    if args.realtime and loco.get("scheduling") != f"SCHED_FIFO {args.realtime}":
-        got = loco.get("scheduling")
-        print(f"error: asked for SCHED_FIFO {args.realtime}, the node reported {got!r}", file=sys.stderr)
-        return 1
+
+
+def print_table(minutes: float, layout: str, pol: dict, loco: dict, sim: dict) -> None:
+    """The markdown table of latencies, compute times and missed deadlines."""
     print(
-        f"| closed loop, {args.minutes:g} min at real time (sim achieved x{sim.get('achieved_real_time_factor', '?')}; "
+        f"| closed loop, {minutes:g} min at real time (sim achieved x{sim.get('achieved_real_time_factor', '?')}; "
         f"{layout}) "
         "| p50 (ms) | p99 (ms) | max (ms) | ticks | missed deadlines | late in wall time |"
     )
@@ -142,6 +155,27 @@ def main() -> int:
             f"{rep.get(key + '_ms_max', '?')} | {rep.get('ticks', '?')} | {rep.get('missed_deadlines', '?')} | "
             f"{rep.get('late_wall', '?')} |"
         )
+
+
+def main() -> int:
+    args = parse_args()
+    cpus = sorted(os.sched_getaffinity(0))
+    split = args.layout == "split" and len(cpus) >= 2 and shutil.which("taskset") is not None
+    tmp = Path(tempfile.mkdtemp(prefix="deploy-bench-"))
+    artifact = resolve_artifact(args.artifact, tmp)
+    print(f"artifact: {artifact}", file=sys.stderr)
+    # the probe starts before this process moves off core 0 (split layout), as it always has
+    domain, probe, last = diagnostics_probe()
+    commands, layout = node_commands(args, artifact, cpus, split)
+    print(f"layout: {layout}", file=sys.stderr)
+    run_closed_loop(domain, probe, commands, args.minutes, tmp)
+    pol, loco, sim = (last.get(k, {}) for k in DIAGNOSTIC_NAMES)
+    print(f"locomotion scheduling: {loco.get('scheduling', '?')}", file=sys.stderr)
+    if args.realtime and loco.get("scheduling") != f"SCHED_FIFO {args.realtime}":
+        got = loco.get("scheduling")
+        print(f"error: asked for SCHED_FIFO {args.realtime}, the node reported {got!r}", file=sys.stderr)
+        return 1
+    print_table(args.minutes, layout, pol, loco, sim)
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
