@@ -38,6 +38,17 @@ def write_report(report_dir: Path, cfg, results: list, summary) -> Path:
 
     matplotlib.use("Agg")
     report_dir.mkdir(parents=True, exist_ok=True)
+    lines = _intro_section(cfg, summary)
+    lines += _bags_section(results)
+    lines += _topics_section(results)
+    lines += _episodes_section(results)
+    lines += _plots_section(report_dir, results)
+    (report_dir / "report.md").write_text("\n".join(lines))
+    return report_dir
+
+
+def _intro_section(cfg, summary) -> list[str]:
+    """Title, run settings and totals, then the failed bags and the warnings."""
     lines = [
         f"# Dataset quality report: {cfg.out}",
         "",
@@ -58,8 +69,12 @@ def write_report(report_dir: Path, cfg, results: list, summary) -> Path:
         lines += ["## Warnings", "", "Converted, but worth a look (also printed on stderr).", ""]
         lines += [f"- `{bag}`: {w}" for bag, w in warnings]
         lines += [""]
+    return lines
 
-    lines += [
+
+def _bags_section(results: list) -> list[str]:
+    """One row per converted bag: episodes, pieces, steps, duration, messages, problems."""
+    lines = [
         "## Bags",
         "",
         "| bag | episodes (spans) | pieces | steps | duration (s) | messages | problems |",
@@ -74,8 +89,12 @@ def write_report(report_dir: Path, cfg, results: list, summary) -> Path:
             _row(f"`{r.path}`", len(eps), pieces, steps, f"{dur:.1f}", r.quality.get("messages", "-"), problems)
         )
     lines += [""]
+    return lines
 
-    lines += [
+
+def _topics_section(results: list) -> list[str]:
+    """Per bag, one row per topic: rate, period, gaps and receive latency."""
+    lines = [
         "## Topics",
         "",
         "Gaps: intervals longer than 2x the nominal period (camera: --camera-rate if given; cmd_vel: --rate; "
@@ -116,8 +135,12 @@ def write_report(report_dir: Path, cfg, results: list, summary) -> Path:
                 )
             )
         lines += [""]
+    return lines
 
-    lines += [
+
+def _episodes_section(results: list) -> list[str]:
+    """One row per episode: span, timing, outcome, ticks kept, frames dropped, camera-joint skew."""
+    lines = [
         "## Episodes",
         "",
         "Ticks are dropped (and the episode split into pieces) where a sensor sample is older than "
@@ -158,16 +181,19 @@ def write_report(report_dir: Path, cfg, results: list, summary) -> Path:
                 )
             )
     lines += [""]
+    return lines
 
+
+def _plots_section(report_dir: Path, results: list) -> list[str]:
+    """The plots (rates per bag, gaps, skew and drops), written to ``report_dir``, and the section linking them."""
     plots = []
     if results:
         plots += _rate_plots(report_dir, results)
         plots.append(_gap_plot(report_dir, results))
         plots.append(_skew_plot(report_dir, results))
-    if plots:
-        lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
-    (report_dir / "report.md").write_text("\n".join(lines))
-    return report_dir
+    if not plots:
+        return []
+    return ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
 
 
 def _rate_plots(report_dir: Path, results: list) -> list[Path]:
