@@ -32,6 +32,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -113,9 +114,7 @@ def publish_commands(rate_hz: float) -> int:
     return 0
 
 
-def main() -> int:
-    if len(sys.argv) == 3 and sys.argv[1] == "--publish-commands":
-        return publish_commands(float(sys.argv[2]))
+def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=10.0, help="measured window (wall s)")
     p.add_argument("--rate", type=float, default=500.0, help="bridge motor_rate_hz")
@@ -126,63 +125,85 @@ def main() -> int:
     p.add_argument("--command-timeout", type=float, default=0.03, help="the bridge's watchdog (s)")
     p.add_argument("--max-stall-credit", type=float, default=0.25, help="the bridge's stall credit (s, 0 = off)")
     p.add_argument("--load", type=int, default=0, help="busy-looping processes during the run")
-    args = p.parse_args()
-    micro_result = micro()
-    if args.micro_only:
-        return 0
+    return p.parse_args()
 
-    ros_domain = private_domain_id()
-    dds_domain = 1 + ros_domain % 100
-    tmp = Path(tempfile.mkdtemp(prefix="go2_lowcmd_rate_"))
-    record, stats = tmp / "lowcmd.bin", tmp / "stats.json"
-    group = ProcessGroup(tmp, ros_env(ros_domain, {"CYCLONEDDS_URI": cyclonedds_uri("lo")}))
-    with group:
-        group.start("fake_go2", [sys.executable, "-m", "quadruped_bridge.fake_go2", "--domain", str(dds_domain),
-                                 "--model", args.model, "--record", str(record), "--stats", str(stats)])
-        group.start("bridge", node_command("quadruped_bridge.go2_bridge_node", {
-            "network_interface": "lo", "dds_domain_id": dds_domain, "motor_rate_hz": args.rate,
-            "safety.soft_start_duration": 1.0, "check_sport_mode": False,
-            "safety.command_timeout": args.command_timeout, "safety.max_stall_credit": args.max_stall_credit}))
-        for i in range(args.load):
-            group.start(f"load{i}", [sys.executable, "-c", "while True: pass"])
-        commander = None
-        if args.command_hz > 0:
-            commander = group.start("commander", [sys.executable, __file__, "--publish-commands", str(args.command_hz)])
-        # warm-up: commands flowing and the soft start over (stand pose held with kp > 0)
-        started = wait_for(lambda: len(read_record(record)) > 0, 60)
-        group.check_alive()
-        if not started:
-            raise RuntimeError(f"no LowCmd_ reached the fake Go2; logs in {tmp}")
-        diags = []
-        probe = None
-        if args.command_hz > 0:
-            from diagnostic_msgs.msg import DiagnosticArray
-            from quadruped_bridge.ros_probe import RosProbe, diagnostics_text
 
-            probe = RosProbe(ros_domain, use_sim_time=False, name="lowcmd_bench")
-            diags = probe.watch(DiagnosticArray, "/diagnostics")
-            taken = lambda: any("accepting joint commands" in diagnostics_text([d]) for d in diags)  # noqa: E731
-            if not probe.spin_until(taken, 60):
-                raise RuntimeError(f"the bridge never took the commander's joint_commands; logs in {tmp}")
-        time.sleep(2.0)
-        base = bridge_counters(diags) if probe else {}
-        t0 = time.monotonic()
-        if probe:
-            probe.spin_until(lambda: False, args.seconds)
-        else:
-            time.sleep(args.seconds)
-        t1 = time.monotonic()
-        if probe:  # the next heartbeat carries the counters at the window's end
-            n = len(diags)
-            probe.spin_until(lambda: len(diags) > n + 1, 5)
-        end = bridge_counters(diags) if probe else {}
-        group.check_alive()
-        fake_stats = json.loads(stats.read_text())
-        if probe:
-            probe.close()
-        del commander
-    rows = read_record(record)
-    window = rows[(rows[:, 0] >= t0) & (rows[:, 0] <= t1)]
+def start_processes(group: ProcessGroup, args: argparse.Namespace, dds_domain: int, record: Path, stats: Path):
+    """Start the fake Go2, the bridge, the `--load` busy loops and (with `--command-hz`) the commander.
+
+    Returns the commander's process (None without one)."""
+    group.start("fake_go2", [sys.executable, "-m", "quadruped_bridge.fake_go2", "--domain", str(dds_domain),
+                             "--model", args.model, "--record", str(record), "--stats", str(stats)])
+    group.start("bridge", node_command("quadruped_bridge.go2_bridge_node", {
+        "network_interface": "lo", "dds_domain_id": dds_domain, "motor_rate_hz": args.rate,
+        "safety.soft_start_duration": 1.0, "check_sport_mode": False,
+        "safety.command_timeout": args.command_timeout, "safety.max_stall_credit": args.max_stall_credit}))
+    for i in range(args.load):
+        group.start(f"load{i}", [sys.executable, "-c", "while True: pass"])
+    commander = None
+    if args.command_hz > 0:
+        commander = group.start("commander", [sys.executable, __file__, "--publish-commands", str(args.command_hz)])
+    return commander
+
+
+@dataclass
+class Window:
+    """The measured window: its wall-clock bounds, the bridge's safety counters at each end, the fake's stats."""
+
+    t0: float
+    t1: float
+    base: dict[str, int]
+    end: dict[str, int]
+    fake_stats: dict
+
+
+def watch_diagnostics(ros_domain: int, tmp: Path):
+    """A probe on /diagnostics, once the bridge accepts the commander's joint_commands: (probe, the messages)."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from quadruped_bridge.ros_probe import RosProbe, diagnostics_text
+
+    probe = RosProbe(ros_domain, use_sim_time=False, name="lowcmd_bench")
+    diags = probe.watch(DiagnosticArray, "/diagnostics")
+    taken = lambda: any("accepting joint commands" in diagnostics_text([d]) for d in diags)  # noqa: E731
+    if not probe.spin_until(taken, 60):
+        raise RuntimeError(f"the bridge never took the commander's joint_commands; logs in {tmp}")
+    return probe, diags
+
+
+def measure(group: ProcessGroup, args: argparse.Namespace, ros_domain: int, record: Path, stats: Path,
+            tmp: Path) -> Window:
+    """Wait for the warm-up, then measure for `--seconds` (with the bridge's counters when commanded)."""
+    # warm-up: commands flowing and the soft start over (stand pose held with kp > 0)
+    started = wait_for(lambda: len(read_record(record)) > 0, 60)
+    group.check_alive()
+    if not started:
+        raise RuntimeError(f"no LowCmd_ reached the fake Go2; logs in {tmp}")
+    diags = []
+    probe = None
+    if args.command_hz > 0:
+        probe, diags = watch_diagnostics(ros_domain, tmp)
+    time.sleep(2.0)
+    base = bridge_counters(diags) if probe else {}
+    t0 = time.monotonic()
+    if probe:
+        probe.spin_until(lambda: False, args.seconds)
+    else:
+        time.sleep(args.seconds)
+    t1 = time.monotonic()
+    if probe:  # the next heartbeat carries the counters at the window's end
+        n = len(diags)
+        probe.spin_until(lambda: len(diags) > n + 1, 5)
+    end = bridge_counters(diags) if probe else {}
+    group.check_alive()
+    fake_stats = json.loads(stats.read_text())
+    if probe:
+        probe.close()
+    return Window(t0, t1, base, end, fake_stats)
+
+
+def summarise(args: argparse.Namespace, rows: np.ndarray, w: Window, micro_result: dict) -> dict:
+    """The figures of the window from the fake's record `rows` (what --json writes)."""
+    window = rows[(rows[:, 0] >= w.t0) & (rows[:, 0] <= w.t1)]
     sent = interval_stats(np.sort(window[:, 1]), 1.0 / args.rate)
     received = interval_stats(window[:, 0], 1.0 / args.rate)
     result = {
@@ -193,7 +214,7 @@ def main() -> int:
         "send_interval_p99_ms": sent["p99_ms"], "send_interval_max_ms": sent["max_ms"],
         "send_late_fraction": sent["late_fraction"],
         "receive_rate_hz": received["rate_hz"], "receive_interval_p99_ms": received["p99_ms"],
-        "bad_crc_total": fake_stats["bad_crc"], "lowcmd_total": fake_stats["lowcmd_received"],
+        "bad_crc_total": w.fake_stats["bad_crc"], "lowcmd_total": w.fake_stats["lowcmd_received"],
         "all_crc_valid_in_record": bool(np.all(rows[:, RECORD_HEADER.index("crc_ok")] == 1.0)),
         "micro": micro_result,
         "load_processes": args.load,
@@ -202,8 +223,13 @@ def main() -> int:
         "max_stall_credit_s": args.max_stall_credit,
     }
     for key in ("watchdog_trips", "loop_stalls", "accepted"):
-        if key in end:
-            result[key] = end[key] - base.get(key, 0)
+        if key in w.end:
+            result[key] = w.end[key] - w.base.get(key, 0)
+    return result
+
+
+def print_report(args: argparse.Namespace, result: dict) -> None:
+    """The markdown table of the figures."""
     print(f"| LowCmd_ vs fake Go2 ({args.seconds:.0f} s, {args.model}, load {result['load_average_1min']:.1f} "
           f"on {result['cpu_count']} cores) | value |")
     print("|---|---|")
@@ -214,6 +240,27 @@ def main() -> int:
             continue
         v = result[key]
         print(f"| {key} | {v:.3f} |" if isinstance(v, float) else f"| {key} | {v} |")
+
+
+def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--publish-commands":
+        return publish_commands(float(sys.argv[2]))
+    args = parse_args()
+    micro_result = micro()
+    if args.micro_only:
+        return 0
+
+    ros_domain = private_domain_id()
+    dds_domain = 1 + ros_domain % 100
+    tmp = Path(tempfile.mkdtemp(prefix="go2_lowcmd_rate_"))
+    record, stats = tmp / "lowcmd.bin", tmp / "stats.json"
+    group = ProcessGroup(tmp, ros_env(ros_domain, {"CYCLONEDDS_URI": cyclonedds_uri("lo")}))
+    with group:
+        commander = start_processes(group, args, dds_domain, record, stats)
+        window = measure(group, args, ros_domain, record, stats, tmp)
+        del commander
+    result = summarise(args, read_record(record), window, micro_result)
+    print_report(args, result)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2))
