@@ -112,24 +112,142 @@ def read_checkpoint_config(run_dir: str | Path) -> dict[str, Any] | None:
         return json.loads((f.metadata() or {})["config"])
 
 
-def train(
-    part: nn.Module,
-    sample_batch: Callable[[np.random.Generator], dict[str, Any]],
-    loop: LoopConfig,
-    run_dir: str | Path,
-    config: dict[str, Any],
-    *,
-    resume: Literal["auto", "require", "never"] = "auto",
-) -> dict[str, Any]:
-    """Train ``part`` on batches from ``sample_batch(rng)`` until ``loop.steps``; returns a summary.
+class StopSignals:
+    """Records SIGTERM/SIGINT instead of dying, so a loop can stop with a checkpoint.
 
-    ``resume``: "auto" continues from RUN_DIR's checkpoint when there is one, "require" fails
-    without one, "never" fails when there is one (never overwrite a run silently).
+    ``signal`` holds the name of the last one received (None before any); the handlers are only
+    installed from the main thread, and :meth:`restore` puts the previous ones back.
     """
-    from accelerate import Accelerator
-    from tqdm.auto import tqdm
 
-    run_dir = Path(run_dir)
+    def __init__(self) -> None:
+        self.signal: str | None = None
+        self._old_handlers = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._old_handlers[sig] = signal.signal(sig, self._on_signal)
+            except ValueError:  # not the main thread
+                pass
+
+    def _on_signal(self, signum, _frame) -> None:
+        self.signal = signal.Signals(signum).name
+
+    def restore(self) -> None:
+        for sig, h in self._old_handlers.items():
+            signal.signal(sig, h)
+
+
+class _MetricWindow:
+    """Sums of the step metrics since the last log record, and the time it started."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.n = 0
+        self.t_start = time.monotonic()
+
+    def add(self, metrics: dict[str, Any]) -> None:
+        for k, v in metrics.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v)
+        self.n += 1
+
+    def flush(self, lr: float) -> dict[str, float]:
+        """The window's means with ``lr`` and the step rate; starts a new window."""
+        now = time.monotonic()
+        avg = {k: v / self.n for k, v in self.sums.items()}
+        avg["lr"] = lr
+        avg["steps_per_s"] = self.n / max(now - self.t_start, 1e-9)
+        self.sums, self.n, self.t_start = {}, 0, now
+        return avg
+
+
+@dataclass
+class _LoopRun:
+    """What one call of :func:`train` works on: the prepared module and optimizer, the run's random
+    stream and step, and where it writes (only the main process writes files)."""
+
+    loop: LoopConfig
+    run_dir: Path
+    config: dict[str, Any]
+    accelerator: Any
+    module: nn.Module
+    optimizer: Any
+    scheduler: Any
+    rng: np.random.Generator
+    bf16: bool
+    step: int
+    writer: Any = None
+
+    @property
+    def main(self) -> bool:
+        return self.accelerator.is_main_process
+
+    def optimizer_step(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """One forward, backward and update on ``batch``; its metrics with the gradient norm."""
+        with torch.autocast(device_type=self.accelerator.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            loss, metrics = self.module(batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss at step {self.step}: {metrics}")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.accelerator.backward(loss)
+        grad_clip = self.loop.grad_clip if self.loop.grad_clip > 0 else float("inf")
+        grad_norm = self.accelerator.clip_grad_norm_(self.module.parameters(), grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step += 1
+        return dict(metrics, grad_norm=float(grad_norm))
+
+    def log(self, avg: dict[str, float], bar) -> None:
+        """Write one record to TensorBoard and metrics.jsonl (main process)."""
+        if not self.main:
+            return
+        for k, v in avg.items():
+            self.writer.add_scalar(k, v, self.step)
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({"step": self.step, **avg}) + "\n")
+        bar.set_postfix(loss=f"{avg.get('loss', float('nan')):.4g}")
+
+    def checkpoint(self) -> None:
+        """Save the full training state and the part's inference export (main process)."""
+        self.accelerator.wait_for_everyone()
+        if self.main:
+            unwrapped = self.accelerator.unwrap_model(self.module).part
+            save_checkpoint(
+                checkpoint_path(self.run_dir),
+                step=self.step,
+                config=self.config,
+                model=unwrapped,
+                optimizer=self.optimizer,
+                scheduler=self.scheduler,
+                numpy_rng=self.rng,
+            )
+            if hasattr(unwrapped, "save_pretrained"):
+                unwrapped.save_pretrained(self.run_dir / "model")
+
+    def stop_reason(self, stop: StopSignals, start_step: int, t0: float) -> str | None:
+        """Why the loop stops before ``loop.steps`` (a signal, stop_after, the time limit), or None."""
+        if stop.signal:
+            return stop.signal
+        if self.loop.stop_after and self.step - start_step >= self.loop.stop_after:
+            return "stop_after"
+        if self.loop.time_limit_min and (time.monotonic() - t0) > 60 * self.loop.time_limit_min:
+            return "time_limit"
+        return None
+
+
+def _load_training_state(ckpt: Path, part: nn.Module, optimizer, scheduler, rng: np.random.Generator) -> int:
+    """Restore the part, optimizer, schedule and both random streams from ``ckpt``; its step."""
+    state = load_checkpoint(ckpt)
+    part.load_state_dict(state.model_state)
+    optimizer.load_state_dict(state.optim_state)
+    scheduler.load_state_dict(state.scheduler_state)
+    rng.bit_generator.state = state.numpy_rng
+    torch.set_rng_state(state.torch_rng)
+    return state.step
+
+
+def _start_run(part: nn.Module, loop: LoopConfig, run_dir: Path, config: dict[str, Any], resume: str) -> _LoopRun:
+    """Seed, build the optimizer and schedule, resume from RUN_DIR's checkpoint, prepare for accelerate."""
+    from accelerate import Accelerator
+
     run_dir.mkdir(parents=True, exist_ok=True)
     if loop.threads > 0:
         torch.set_num_threads(loop.threads)
@@ -151,13 +269,7 @@ def train(
     if not ckpt.exists() and resume == "require":
         raise FileNotFoundError(f"--resume given but {ckpt} does not exist")
     if ckpt.exists():
-        state = load_checkpoint(ckpt)
-        part.load_state_dict(state.model_state)
-        optimizer.load_state_dict(state.optim_state)
-        scheduler.load_state_dict(state.scheduler_state)
-        rng.bit_generator.state = state.numpy_rng
-        torch.set_rng_state(state.torch_rng)
-        step = state.step
+        step = _load_training_state(ckpt, part, optimizer, scheduler, rng)
         accelerator.print(f"resuming {run_dir} from step {step}")
     if main:
         (run_dir / "config.json").write_text(json.dumps(config, indent=2))
@@ -165,108 +277,84 @@ def train(
         drop_records_after(run_dir / "metrics.jsonl", "step", step)
 
     module, optimizer = accelerator.prepare(_LossModule(part), optimizer)
-    writer = None
+    run = _LoopRun(loop, run_dir, config, accelerator, module, optimizer, scheduler, rng, bf16, step)
     if main:
         from torch.utils.tensorboard import SummaryWriter
 
-        writer = SummaryWriter(str(run_dir / "tb"), purge_step=step if step else None)
+        run.writer = SummaryWriter(str(run_dir / "tb"), purge_step=step if step else None)
+    return run
 
-    stop = {"signal": None}
 
-    def _on_signal(signum, _frame):
-        stop["signal"] = signal.Signals(signum).name
-
-    old_handlers = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            old_handlers[sig] = signal.signal(sig, _on_signal)
-        except ValueError:  # not the main thread
-            pass
-
-    def _checkpoint() -> None:
-        accelerator.wait_for_everyone()
-        if main:
-            unwrapped = accelerator.unwrap_model(module).part
-            save_checkpoint(
-                ckpt, step=step, config=config, model=unwrapped, optimizer=optimizer, scheduler=scheduler, numpy_rng=rng
-            )
-            if hasattr(unwrapped, "save_pretrained"):
-                unwrapped.save_pretrained(run_dir / "model")
-
-    start_step, t0 = step, time.monotonic()
-    sums: dict[str, float] = {}
-    n_sum, t_log = 0, time.monotonic()
-    reason = "done"
-    bar = tqdm(
-        total=loop.steps, initial=step, disable=not (main and loop.progress), dynamic_ncols=True, desc=run_dir.name
-    )
-    module.train()
-    try:
-        while step < loop.steps:
-            batch = to_device(sample_batch(rng), accelerator.device)
-            with torch.autocast(device_type=accelerator.device.type, dtype=torch.bfloat16, enabled=bf16):
-                loss, metrics = module(batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"non-finite loss at step {step}: {metrics}")
-            optimizer.zero_grad(set_to_none=True)
-            accelerator.backward(loss)
-            grad_norm = accelerator.clip_grad_norm_(
-                module.parameters(), loop.grad_clip if loop.grad_clip > 0 else float("inf")
-            )
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            metrics = dict(metrics, grad_norm=float(grad_norm))
-            for k, v in metrics.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
-            n_sum += 1
-            bar.update(1)
-            if step % loop.log_every == 0 or step == loop.steps:
-                now = time.monotonic()
-                avg = {k: v / n_sum for k, v in sums.items()}
-                avg["lr"] = scheduler.get_last_lr()[0]
-                avg["steps_per_s"] = n_sum / max(now - t_log, 1e-9)
-                if main:
-                    for k, v in avg.items():
-                        writer.add_scalar(k, v, step)
-                    with open(run_dir / "metrics.jsonl", "a") as f:
-                        f.write(json.dumps({"step": step, **avg}) + "\n")
-                    bar.set_postfix(loss=f"{avg.get('loss', float('nan')):.4g}")
-                sums, n_sum, t_log = {}, 0, now
-            if step % loop.checkpoint_every == 0:
-                _checkpoint()
-            if stop["signal"]:
-                reason = stop["signal"]
-                break
-            if loop.stop_after and step - start_step >= loop.stop_after:
-                reason = "stop_after"
-                break
-            if loop.time_limit_min and (time.monotonic() - t0) > 60 * loop.time_limit_min:
-                reason = "time_limit"
-                break
-        if step % loop.checkpoint_every != 0 or step == start_step:
-            _checkpoint()
-    finally:
-        bar.close()
-        if writer is not None:
-            writer.close()
-        for sig, h in old_handlers.items():
-            signal.signal(sig, h)
+def _write_summary(run: _LoopRun, part: nn.Module, start_step: int, t0: float, reason: str) -> dict[str, Any]:
+    """Print the run's last line and write train_summary.json (main process); the summary."""
     seconds = time.monotonic() - t0
     summary = {
-        "step": step,
+        "step": run.step,
         "start_step": start_step,
         "stopped": reason,
         "seconds": seconds,
-        "steps_per_s": (step - start_step) / max(seconds, 1e-9),
-        "bf16": bf16,
+        "steps_per_s": (run.step - start_step) / max(seconds, 1e-9),
+        "bf16": run.bf16,
         "params": sum(p.numel() for p in part.parameters()),
     }
-    accelerator.print(f"{run_dir}: step {step}/{loop.steps} ({reason}) in {seconds:.0f} s")
-    if main:
-        with open(run_dir / "train_summary.json", "w") as f:
+    run.accelerator.print(f"{run.run_dir}: step {run.step}/{run.loop.steps} ({reason}) in {seconds:.0f} s")
+    if run.main:
+        with open(run.run_dir / "train_summary.json", "w") as f:
             json.dump(summary, f, indent=2)
     return summary
+
+
+def train(
+    part: nn.Module,
+    sample_batch: Callable[[np.random.Generator], dict[str, Any]],
+    loop: LoopConfig,
+    run_dir: str | Path,
+    config: dict[str, Any],
+    *,
+    resume: Literal["auto", "require", "never"] = "auto",
+) -> dict[str, Any]:
+    """Train ``part`` on batches from ``sample_batch(rng)`` until ``loop.steps``; returns a summary.
+
+    ``resume``: "auto" continues from RUN_DIR's checkpoint when there is one, "require" fails
+    without one, "never" fails when there is one (never overwrite a run silently).
+    """
+    from tqdm.auto import tqdm
+
+    run_dir = Path(run_dir)
+    run = _start_run(part, loop, run_dir, config, resume)
+    stop = StopSignals()
+    start_step, t0 = run.step, time.monotonic()
+    window = _MetricWindow()
+    reason = "done"
+    bar = tqdm(
+        total=loop.steps,
+        initial=run.step,
+        disable=not (run.main and loop.progress),
+        dynamic_ncols=True,
+        desc=run_dir.name,
+    )
+    run.module.train()
+    try:
+        while run.step < loop.steps:
+            batch = to_device(sample_batch(run.rng), run.accelerator.device)
+            window.add(run.optimizer_step(batch))
+            bar.update(1)
+            if run.step % loop.log_every == 0 or run.step == loop.steps:
+                run.log(window.flush(run.scheduler.get_last_lr()[0]), bar)
+            if run.step % loop.checkpoint_every == 0:
+                run.checkpoint()
+            stopped = run.stop_reason(stop, start_step, t0)
+            if stopped:
+                reason = stopped
+                break
+        if run.step % loop.checkpoint_every != 0 or run.step == start_step:
+            run.checkpoint()
+    finally:
+        bar.close()
+        if run.writer is not None:
+            run.writer.close()
+        stop.restore()
+    return _write_summary(run, part, start_step, t0, reason)
 
 
 def drop_records_after(path: str | Path, key: str, last: float) -> int:
