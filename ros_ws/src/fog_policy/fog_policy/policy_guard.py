@@ -1,5 +1,8 @@
-"""The policy node's rules for when not to command (pure Python, unit-tested).
+"""The policy node's rules for when to step and when not to command (pure Python, unit-tested).
 
+- `hold`: the order of the reasons not to command on a tick (disabled, surprise latched, waiting
+  for the locomotion controller, missing or stale inputs), and whether each stops the robot.
+- `ImageTicks`: with the image trigger, which camera frames start a policy step.
 - `input_problem`: a missing or stale sensor stops the commands (camera older than `image_timeout`,
   joint state or IMU older than `joint_timeout`, on the node's clock).
 - `SurpriseLatch`: the world model's surprise above `threshold` for `steps` consecutive steps means
@@ -67,3 +70,65 @@ class SurpriseLatch:
         self.count = 0
         if unlatch:
             self.latched, self.reason = False, None
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Why a tick does not command: the diagnostics level and reason, and whether the node stops
+    (one zero velocity, then nothing) or only reports (it is already not commanding)."""
+
+    level: str
+    reason: str
+    stop: bool
+
+
+LOCOMOTION_WAIT = "waiting for the locomotion controller to stand and trot (locomotion/ready)"
+
+
+def hold(
+    *,
+    enabled: bool,
+    latch: SurpriseLatch,
+    waiting_for_locomotion: bool,
+    now: float,
+    image_stamp: float | None,
+    joint_stamp: float | None,
+    imu_stamp: float | None,
+    image_timeout: float,
+    joint_timeout: float,
+) -> Hold | None:
+    """The first reason, in this order, not to command on this tick; None when the step may run.
+
+    `waiting_for_locomotion`: the node is gated on locomotion/ready and has not seen it; it only
+    counts once every input has arrived (before that, the missing input is the reason given).
+    """
+    if not enabled:
+        return Hold("WARN", "disabled (fog_policy/enable)", stop=False)
+    if latch.latched:
+        return Hold("ERROR", latch.reason or "surprise latched", stop=False)
+    if waiting_for_locomotion and None not in (image_stamp, joint_stamp, imu_stamp):
+        return Hold("WARN", LOCOMOTION_WAIT, stop=True)
+    problem = input_problem(now, image_stamp, joint_stamp, imu_stamp, image_timeout, joint_timeout)
+    if problem is not None:
+        return Hold(*problem, stop=True)
+    return None
+
+
+@dataclass
+class ImageTicks:
+    """Image trigger: a frame starts a step when it is the first at or after the next tick of the
+    policy clock (the dataset's convention: at each tick, the latest image at or before it). The
+    clock starts at the first frame; frames that skip ticks move it past all the ticks they skipped."""
+
+    period: float
+    """1 / the policy rate (s)."""
+    next_tick: float | None = None
+
+    def due(self, stamp: float) -> bool:
+        """Whether the frame stamped `stamp` starts a step (and, if so, advance the clock)."""
+        if self.next_tick is None:
+            self.next_tick = stamp
+        if stamp + 1e-9 < self.next_tick:
+            return False
+        self.next_tick += self.period * max(1, int((stamp - self.next_tick) // self.period) + 1)
+        return True

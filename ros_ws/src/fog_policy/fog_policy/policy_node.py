@@ -54,7 +54,7 @@ from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool, Trigger
 
-from fog_policy.policy_guard import SurpriseLatch, input_problem
+from fog_policy.policy_guard import ImageTicks, SurpriseLatch, hold
 from fog_policy.sensor_inputs import StampedBuffer
 
 IMAGE_TRIGGER_SENSOR_QOS = QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -169,7 +169,7 @@ class PolicyNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.runtime.reset()
-        self._next_image_tick = None
+        self.image_ticks = ImageTicks(1.0 / self.rate)
         self._pending_image = None
         if self.cfg.trigger == "timer":
             self.timer = self.create_timer(1.0 / self.rate, self._tick)
@@ -197,12 +197,7 @@ class PolicyNode(LifecycleNode):
         stamp = rm.from_stamp(msg.header.stamp)
         self.image = (stamp, time.monotonic(), msg)
         if self.cfg.trigger == "image" and self.runtime is not None and self._active():
-            # the dataset's convention: at each policy tick, the latest image at or before it
-            period = 1.0 / self.rate
-            if self._next_image_tick is None:
-                self._next_image_tick = stamp
-            if stamp + 1e-9 >= self._next_image_tick:
-                self._next_image_tick += period * max(1, int((stamp - self._next_image_tick) // period) + 1)
+            if self.image_ticks.due(stamp):
                 if self._pending_image is not None:  # its sensors never caught up: step with what came
                     self._step_pending()
                 self._pending_image = self.image
@@ -295,23 +290,20 @@ class PolicyNode(LifecycleNode):
             image, joints, imu = self.image, self.joint_buffer.newest, self.imu_buffer.newest
         else:
             joints, imu = self.joint_buffer.at(image[0]), self.imu_buffer.at(image[0])
-        if not self.enabled:
-            return self._set_status("WARN", "disabled (fog_policy/enable)")
-        if self.surprise.latched:
-            return self._set_status("ERROR", self.surprise.reason)
-        if self._gated() and not self.locomotion_ready and None not in (image, joints, imu):
-            return self._stop(
-                "waiting for the locomotion controller to stand and trot (locomotion/ready)", level="WARN"
-            )
-        problem = input_problem(
-            now,
-            *(None if v is None else v[0] for v in (image, joints, imu)),
-            self.cfg.image_timeout,
-            self.cfg.joint_timeout,
+        image_stamp, joint_stamp, imu_stamp = (None if v is None else v[0] for v in (image, joints, imu))
+        held = hold(
+            enabled=self.enabled,
+            latch=self.surprise,
+            waiting_for_locomotion=self._gated() and not self.locomotion_ready,
+            now=now,
+            image_stamp=image_stamp,
+            joint_stamp=joint_stamp,
+            imu_stamp=imu_stamp,
+            image_timeout=self.cfg.image_timeout,
+            joint_timeout=self.cfg.joint_timeout,
         )
-        if problem is not None:
-            level, reason = problem
-            return self._stop(reason, level=level)
+        if held is not None:
+            return self._stop(held.reason, level=held.level) if held.stop else self._set_status(held.level, held.reason)
         _, arrival, img_msg = image
         try:
             rgb = rm.image_array(img_msg)
