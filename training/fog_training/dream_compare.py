@@ -159,33 +159,31 @@ class Live:
         self.rclpy.try_shutdown()
 
 
-def compare(
-    bag, world_model, out, episode: int = 0, seed: int = 0, rate: float | None = None, artifact: str | None = None,
-    max_steps: int = 0, live: bool = False, threads: int = 1,
-) -> dict:
-    torch.set_num_threads(threads)
-    model_dir, info = model_folder(world_model)
-    model = load_model(model_dir)
-    if rate is None:
-        rate = info.get("policy_rate_hz")
-        if rate is None and info.get("data"):
-            try:
-                rate = read_store(info["data"])[1].get("policy_rate_hz")
-            except WorldModelFolderError:
-                rate = None
-        rate = float(rate or 5.0)
-    L, S = model.cfg.context_length, model.cfg.image_size
-    ep = bag_episode(Path(bag), episode, rate, S)
-    frames, actions = ep["image"], ep["action"].astype(np.float32)
+def _default_rate(info: dict) -> float:
+    """The policy rate of the model's dataset (its folder's info, else its store's meta), 5 Hz when neither says."""
+    rate = info.get("policy_rate_hz")
+    if rate is None and info.get("data"):
+        try:
+            rate = read_store(info["data"])[1].get("policy_rate_hz")
+        except WorldModelFolderError:
+            rate = None
+    return float(rate or 5.0)
+
+
+def _check_episode(model, bag, episode: int, rate: float, frames: np.ndarray, actions: np.ndarray) -> None:
+    """CompareError when the episode's frames or actions do not fit the model."""
+    S = model.cfg.image_size
     if frames.shape[1:3] != (S, S):
         raise CompareError(f"--bag {bag}: frames came out {frames.shape[1:3]}, expected {S}x{S}")
     if actions.shape[1] != model.cfg.action_dim:
         raise CompareError(f"--bag {bag}: {actions.shape[1]}-dimensional actions, the model takes "
                            f"{model.cfg.action_dim} (cmd_vel: vx, vy, yaw rate)")
-    T = len(frames) if max_steps <= 0 else min(len(frames), L + max_steps)
-    if T <= L:
-        raise CompareError(f"--bag {bag}: episode {episode} has {len(frames)} steps at {rate:g} Hz, the model needs "
-                           f"more than its {L} context frames")
+
+
+def _imagine(model, frames: np.ndarray, actions: np.ndarray, T: int, seed: int) -> tuple[np.ndarray, list, list]:
+    """Open loop from the first L real frames, fed the recorded actions up to frame T:
+    imagined frames [T - L, S, S, 3], imagined rewards and termination probabilities."""
+    L = model.cfg.context_length
     env = WorldModelEnv(model, seed=seed, as_numpy=True)
     env.reset(frames[None, :L], actions[None, :L])
     imagined, rewards, term = [], [], []
@@ -194,7 +192,38 @@ def compare(
         imagined.append(f[0])
         rewards.append(float(r[0]))
         term.append(float(env.last_termination_probability[0]))
-    imagined = np.stack(imagined)
+    return np.stack(imagined), rewards, term
+
+
+def _panels(frames: np.ndarray, imagined: np.ndarray, psnr_steps: list, L: int):
+    """Yields (video frame, PSNR or None) per policy step: the L context frames on both sides, then real | imagined."""
+    for t in range(len(frames)):
+        if t < L:
+            yield panel(frames[t], frames[t], f"context {t + 1}/{L}"), None
+        else:
+            k = t - L
+            p = psnr_steps[k]
+            yield panel(frames[t], imagined[k], f"imagined +{k + 1}  {p:.1f} dB"), p
+
+
+def compare(
+    bag, world_model, out, episode: int = 0, seed: int = 0, rate: float | None = None, artifact: str | None = None,
+    max_steps: int = 0, live: bool = False, threads: int = 1,
+) -> dict:
+    torch.set_num_threads(threads)
+    model_dir, info = model_folder(world_model)
+    model = load_model(model_dir)
+    if rate is None:
+        rate = _default_rate(info)
+    L, S = model.cfg.context_length, model.cfg.image_size
+    ep = bag_episode(Path(bag), episode, rate, S)
+    frames, actions = ep["image"], ep["action"].astype(np.float32)
+    _check_episode(model, bag, episode, rate, frames, actions)
+    T = len(frames) if max_steps <= 0 else min(len(frames), L + max_steps)
+    if T <= L:
+        raise CompareError(f"--bag {bag}: episode {episode} has {len(frames)} steps at {rate:g} Hz, the model needs "
+                           f"more than its {L} context frames")
+    imagined, rewards, term = _imagine(model, frames, actions, T, seed)
     real = frames[L:T]
     psnr_steps = [psnr(a, b) for a, b in zip(real, imagined, strict=True)]
     still = [psnr(frames[L - 1], b) for b in real]  # "nothing moves": the last context frame
@@ -209,13 +238,7 @@ def compare(
 
     try:
         with imageio.get_writer(out / "compare.mp4", fps=rate, codec="libx264", macro_block_size=8) as video:
-            for t in range(T):
-                if t < L:
-                    img, p = panel(frames[t], frames[t], f"context {t + 1}/{L}"), None
-                else:
-                    k = t - L
-                    p = psnr_steps[k]
-                    img = panel(frames[t], imagined[k], f"imagined +{k + 1}  {p:.1f} dB")
+            for t, (img, p) in enumerate(_panels(frames[:T], imagined, psnr_steps, L)):
                 video.append_data(img)
                 if live_pub is not None:
                     if live_pub.stop.is_set():
