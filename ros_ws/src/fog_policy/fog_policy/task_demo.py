@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from fog_contract.artifact import load_meta
 from geometry_msgs.msg import PoseStamped, Twist
 from quadruped_bridge.exploration import command_bounds
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
@@ -36,8 +37,6 @@ from quadruped_bridge.tasks import task_by_name
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_srvs.srv import Trigger
-
-from fog_policy.policy_artifact import load_meta
 
 REFERENCE_SOURCES = ("random", "still", "scripted")
 """Command sources that run in this process instead of a policy node."""
@@ -131,89 +130,27 @@ def run_task(
     goal_radius = rules.success_radius
     reference = policy if policy in REFERENCE_SOURCES else None
     artifact = bundled_artifact(task) if policy == "bundled" else None if reference else Path(policy)
-    if artifact is None:  # the references use the bundled policy's action space and rate
-        try:
-            meta = load_meta(bundled_artifact(task))
-        except FileNotFoundError:
-            bounds = command_bounds()
-            meta = {"action": {"low": bounds[0].tolist(), "high": bounds[1].tolist()}, "policy_rate_hz": 5.0}
-    else:
-        meta = load_meta(artifact)
-    low, high = np.array(meta["action"]["low"]), np.array(meta["action"]["high"])
-    rate = float(meta["policy_rate_hz"])
+    low, high, rate = _command_space(task, artifact)
 
     group = ProcessGroup(out / "logs", ros_env(domain_id))
-    sim_params = {
-        "real_time_factor": real_time_factor,
-        "seed": seed,  # each sim/reset draws the next scene: episode i plays scene seed + i + 1
-        "third_person_rate_hz": 15.0 if video else 0.0,
-        "task": task,
-    }
-    group.start("sim", node_command("quadruped_bridge.sim_node", sim_params))
-    group.start("locomotion", node_command("fog_policy.locomotion_node", {"use_sim_time": True}))
-    if reference is None:
-        group.start("policy", node_command("fog_policy.policy_node", {"use_sim_time": True, "artifact": str(artifact)}))
+    _start_nodes(group, task, seed, real_time_factor, video, artifact)
     probe = RosProbe(domain_id, name="task_demo")
-    ego = probe.watch(Image, "camera/image_raw", sensor=True) if video else []
-    third = probe.watch(Image, "sim/third_person/image_raw", sensor=True) if video else []
-    cubes = probe.watch(PoseStamped, "sim/cube_pose", sensor=True)
-    goals = probe.watch(PoseStamped, "sim/goal_pose", qos=LATCHED_QOS)
-    poses = probe.watch(PoseStamped, "sim/base_pose", sensor=True)
-    diags = probe.watch(DiagnosticArray, "/diagnostics")
-    commands: list[tuple[float, float, float, float]] = []
-    probe.node.create_subscription(
-        Twist, "cmd_vel", lambda m: commands.append((probe.now(), m.linear.x, m.linear.y, m.angular.z)), LISTEN_QOS
-    )
+    topics = _watch_topics(probe, video)
     rng = np.random.default_rng(seed + 1000)
+    loop = _EpisodeLoop(
+        probe, group, topics, task, rules, reference, rng, low, high, rate, seed, episode_seconds, real_time_factor
+    )
     eps: list[Episode] = []
     try:
         who = f"{reference} commands" if reference else artifact
         log(f"[{task}] {who}; {episodes} episode(s) of at most {episode_seconds:g} s")
-        up = lambda: any("fog_policy: locomotion:" in diagnostics_text([d]) for d in diags) and goals  # noqa: E731
-        if not probe.spin_until(lambda: up() or not all(p.alive() for p in group.processes), timeout=120):
-            raise RuntimeError(
-                "the simulator and controller did not come up within 120 s:\n" + diagnostics_text(diags[-5:])
-            )
+        _wait_until_up(probe, group, topics)
         group.check_alive()
         from tqdm import tqdm
 
         bar = tqdm(total=episodes * episode_seconds, unit="sim s", bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} sim s")
         for i in range(episodes):
-            # Every episode, the first included, starts from sim/reset (robot lying, scene seed + i + 1,
-            # the policy's state reset by the "reset" event), so no command before the start counts.
-            n_goals = len(goals)
-            if not probe.call(Trigger, "sim/reset", Trigger.Request()).success:
-                raise RuntimeError("sim/reset failed")
-            if not probe.spin_until(lambda n=n_goals: len(goals) > n, timeout=10):
-                raise RuntimeError("no new goal after sim/reset")
-            # The episode starts at the reset's own stamp: poses stamped before it belong to the last scene.
-            start = stamp_seconds(goals[-1])
-            ep = Episode(i, seed + i + 1, start, goal_xy=[goals[-1].pose.position.x, goals[-1].pose.position.y])
-            next_tick = [ep.start_time]
-
-            def act(next_tick=next_tick, ep=ep):
-                if reference and probe.now() >= next_tick[0]:
-                    cmd = reference_command(reference, rules, rng, low, high, poses, cubes, ep.goal_xy)
-                    msg = Twist()
-                    msg.linear.x, msg.linear.y, msg.angular.z = (float(v) for v in cmd)
-                    probe.publish(Twist, "cmd_vel", msg, COMMAND_QOS)
-                    next_tick[0] += 1.0 / rate
-
-            def reached(ep=ep) -> bool:  # the goal task ends at success
-                if task != "goal" or not poses:
-                    return False
-                p = poses[-1]
-                return stamp_seconds(p) >= ep.start_time and bool(
-                    rules.success((p.pose.position.x, p.pose.position.y), ep.goal_xy)
-                )
-
-            timeout = episode_seconds / max(real_time_factor, 0.05) * 4 + 30
-            left = max(0.0, episode_seconds - (probe.now() - start))
-            if not probe.spin_sim(left, timeout=timeout, every=act, until=reached):
-                group.check_alive()
-                raise RuntimeError(f"simulated time stalled in episode {i}")
-            ep.end_time = probe.now()
-            record_episode(ep, cubes if task == "pushcube" else poses, poses)
+            ep = loop.run_episode(i)
             eps.append(ep)
             s = ep.summary(goal_radius)
             bar.update(ep.end_time - ep.start_time)
@@ -226,16 +163,146 @@ def run_task(
         probe.close()
         group.stop()
 
-    stops = sorted({v for d in diags for v in stop_reasons(d)})
-    result = summarize(task, reference or str(artifact), eps, commands, goal_radius, rate, stops)
-    write_task_outputs(out, result, eps, commands, goal_radius, low, high)
+    stops = sorted({v for d in topics.diags for v in stop_reasons(d)})
+    result = summarize(task, reference or str(artifact), eps, topics.commands, goal_radius, rate, stops)
+    write_task_outputs(out, result, eps, topics.commands, goal_radius, low, high)
     if video:
         import imageio.v2 as imageio
 
         from fog_policy.demo import write_video
 
-        write_video(out / "demo.mp4", ego, third, imageio)
+        write_video(out / "demo.mp4", topics.ego, topics.third, imageio)
     return result
+
+
+def _command_space(task: str, artifact: Path | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """(action low, action high, policy rate in Hz) of `artifact`; without one (a reference row), the bundled
+    policy's, else the locomotion controller's command bounds at 5 Hz."""
+    if artifact is None:  # the references use the bundled policy's action space and rate
+        try:
+            meta = load_meta(bundled_artifact(task))
+        except FileNotFoundError:
+            bounds = command_bounds()
+            meta = {"action": {"low": bounds[0].tolist(), "high": bounds[1].tolist()}, "policy_rate_hz": 5.0}
+    else:
+        meta = load_meta(artifact)
+    return np.array(meta["action"]["low"]), np.array(meta["action"]["high"]), float(meta["policy_rate_hz"])
+
+
+def _start_nodes(
+    group: ProcessGroup, task: str, seed: int, real_time_factor: float, video: bool, artifact: Path | None
+) -> None:
+    """Start the simulator, the locomotion controller and, with an artifact, the policy node."""
+    sim_params = {
+        "real_time_factor": real_time_factor,
+        "seed": seed,  # each sim/reset draws the next scene: episode i plays scene seed + i + 1
+        "third_person_rate_hz": 15.0 if video else 0.0,
+        "task": task,
+    }
+    group.start("sim", node_command("quadruped_bridge.sim_node", sim_params))
+    group.start("locomotion", node_command("fog_policy.locomotion_node", {"use_sim_time": True}))
+    if artifact is not None:
+        group.start("policy", node_command("fog_policy.policy_node", {"use_sim_time": True, "artifact": str(artifact)}))
+
+
+@dataclass
+class _Topics:
+    """The messages the task demo's probe has received so far, per topic (each list grows as they arrive)."""
+
+    ego: list
+    third: list
+    cubes: list
+    goals: list
+    poses: list
+    diags: list
+    commands: list[tuple[float, float, float, float]]
+    """(receive time, vx, vy, wz) of every cmd_vel."""
+
+
+def _watch_topics(probe: RosProbe, video: bool) -> _Topics:
+    """Subscribe `probe` to the cameras (with `video`), the poses, /diagnostics and cmd_vel."""
+    ego = probe.watch(Image, "camera/image_raw", sensor=True) if video else []
+    third = probe.watch(Image, "sim/third_person/image_raw", sensor=True) if video else []
+    cubes = probe.watch(PoseStamped, "sim/cube_pose", sensor=True)
+    goals = probe.watch(PoseStamped, "sim/goal_pose", qos=LATCHED_QOS)
+    poses = probe.watch(PoseStamped, "sim/base_pose", sensor=True)
+    diags = probe.watch(DiagnosticArray, "/diagnostics")
+    commands: list[tuple[float, float, float, float]] = []
+    probe.node.create_subscription(
+        Twist, "cmd_vel", lambda m: commands.append((probe.now(), m.linear.x, m.linear.y, m.angular.z)), LISTEN_QOS
+    )
+    return _Topics(ego, third, cubes, goals, poses, diags, commands)
+
+
+def _wait_until_up(probe: RosProbe, group: ProcessGroup, topics: _Topics) -> None:
+    """Wait (up to 120 s) for the locomotion controller's diagnostics and the first goal, or a node's exit."""
+    diags, goals = topics.diags, topics.goals
+    up = lambda: any("fog_policy: locomotion:" in diagnostics_text([d]) for d in diags) and goals  # noqa: E731
+    if not probe.spin_until(lambda: up() or not all(p.alive() for p in group.processes), timeout=120):
+        raise RuntimeError(
+            "the simulator and controller did not come up within 120 s:\n" + diagnostics_text(diags[-5:])
+        )
+
+
+@dataclass
+class _EpisodeLoop:
+    """What `run_task` needs to run one episode: the probe, the nodes, the task and, for a reference row,
+    the command source (published from this process at `rate`)."""
+
+    probe: RosProbe
+    group: ProcessGroup
+    topics: _Topics
+    task: str
+    rules: object
+    reference: str | None
+    rng: np.random.Generator
+    low: np.ndarray
+    high: np.ndarray
+    rate: float
+    seed: int
+    episode_seconds: float
+    real_time_factor: float
+
+    def run_episode(self, i: int) -> Episode:
+        """Reset the scene and run episode `i` until its time limit (or, for the goal task, success)."""
+        probe, goals, poses, cubes = self.probe, self.topics.goals, self.topics.poses, self.topics.cubes
+        reference, rules, task = self.reference, self.rules, self.task
+        # Every episode, the first included, starts from sim/reset (robot lying, scene seed + i + 1,
+        # the policy's state reset by the "reset" event), so no command before the start counts.
+        n_goals = len(goals)
+        if not probe.call(Trigger, "sim/reset", Trigger.Request()).success:
+            raise RuntimeError("sim/reset failed")
+        if not probe.spin_until(lambda n=n_goals: len(goals) > n, timeout=10):
+            raise RuntimeError("no new goal after sim/reset")
+        # The episode starts at the reset's own stamp: poses stamped before it belong to the last scene.
+        start = stamp_seconds(goals[-1])
+        ep = Episode(i, self.seed + i + 1, start, goal_xy=[goals[-1].pose.position.x, goals[-1].pose.position.y])
+        next_tick = [ep.start_time]
+
+        def act(next_tick=next_tick, ep=ep):
+            if reference and probe.now() >= next_tick[0]:
+                cmd = reference_command(reference, rules, self.rng, self.low, self.high, poses, cubes, ep.goal_xy)
+                msg = Twist()
+                msg.linear.x, msg.linear.y, msg.angular.z = (float(v) for v in cmd)
+                probe.publish(Twist, "cmd_vel", msg, COMMAND_QOS)
+                next_tick[0] += 1.0 / self.rate
+
+        def reached(ep=ep) -> bool:  # the goal task ends at success
+            if task != "goal" or not poses:
+                return False
+            p = poses[-1]
+            return stamp_seconds(p) >= ep.start_time and bool(
+                rules.success((p.pose.position.x, p.pose.position.y), ep.goal_xy)
+            )
+
+        timeout = self.episode_seconds / max(self.real_time_factor, 0.05) * 4 + 30
+        left = max(0.0, self.episode_seconds - (probe.now() - start))
+        if not probe.spin_sim(left, timeout=timeout, every=act, until=reached):
+            self.group.check_alive()
+            raise RuntimeError(f"simulated time stalled in episode {i}")
+        ep.end_time = probe.now()
+        record_episode(ep, cubes if task == "pushcube" else poses, poses)
+        return ep
 
 
 def reference_command(source: str, rules, rng, low, high, poses, cubes, goal_xy) -> np.ndarray:
