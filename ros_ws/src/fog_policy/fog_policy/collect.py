@@ -94,66 +94,11 @@ def collect(cfg: CollectConfig, progress: bool = True, stop: StopFlag | None = N
     group = ProcessGroup(out / "logs", ros_env(cfg.domain_id, network=cfg.network))
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = group.env["ROS_AUTOMATIC_DISCOVERY_RANGE"]  # the progress probe
     probe = None
-    recorded = 0.0
     try:
-        group.start(
-            "recorder",
-            node_command(
-                "quadruped_bridge.recorder_node", {"out_dir": str(out), "use_sim_time": True, "robot": "go2-sim"}
-            ),
-        )
-        group.start(
-            "sim",
-            node_command(
-                "quadruped_bridge.sim_node",
-                {
-                    "real_time_factor": cfg.real_time_factor,
-                    "camera_width": cfg.camera_size,
-                    "camera_height": cfg.camera_size,
-                    "seed": cfg.seed,
-                    "wait_for_subscribers": 1,
-                    "task": cfg.task,
-                },
-            ),
-        )
-        group.start("locomotion", node_command("fog_policy.locomotion_node", {"use_sim_time": True}))
-        explorer = group.start(
-            "exploration",
-            node_command(
-                "quadruped_bridge.exploration_node",
-                {"use_sim_time": True, "seed": cfg.seed, "max_duration": cfg.episode_seconds, "task": cfg.task},
-            ),
-        )
+        explorer = _start_nodes(group, cfg, out)
         probe = RosProbe(cfg.domain_id, name="collect_progress")
-        start = None
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(
-                total=round(seconds),
-                unit="sim s",
-                desc="collect",
-                mininterval=1.0,
-                bar_format="{l_bar}{bar}| {n:.0f}/{total} sim s [{elapsed}<{remaining}]",
-            )
-        deadline = time.monotonic() + 120 + seconds / max(cfg.real_time_factor, 0.1) * 5
-        while time.monotonic() < deadline and not stop.is_set():
-            probe.spin(0.2)
-            group.check_alive()
-            now = probe.now()
-            if now <= 0:
-                continue
-            start = now if start is None else start
-            recorded = now - start
-            done = min(round(now - start), round(seconds))
-            if bar is not None and done > bar.n:
-                bar.update(done - bar.n)
-            if now - start >= seconds:
-                break
-        else:
-            if not stop.is_set():
-                raise RuntimeError(f"collection did not reach {seconds:.0f} simulated seconds in time")
+        bar = _progress_bar(seconds) if progress else None
+        recorded = _record_for(probe, group, cfg, seconds, stop, bar)
         if bar is not None:
             bar.close()
         explorer.stop()
@@ -165,15 +110,96 @@ def collect(cfg: CollectConfig, progress: bool = True, stop: StopFlag | None = N
         if probe is not None:
             probe.close()
         group.stop()
+    _raise_on_failed_nodes(group)
+    summary = _summary(cfg, out, existing, recorded, stop)
+    (out / "collect_summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _start_nodes(group: ProcessGroup, cfg: CollectConfig, out: Path):
+    """Start the recorder (first: `collect` stops it by index), simulator, locomotion and exploration nodes.
+
+    Returns the exploration node's process."""
+    group.start(
+        "recorder",
+        node_command("quadruped_bridge.recorder_node", {"out_dir": str(out), "use_sim_time": True, "robot": "go2-sim"}),
+    )
+    group.start(
+        "sim",
+        node_command(
+            "quadruped_bridge.sim_node",
+            {
+                "real_time_factor": cfg.real_time_factor,
+                "camera_width": cfg.camera_size,
+                "camera_height": cfg.camera_size,
+                "seed": cfg.seed,
+                "wait_for_subscribers": 1,
+                "task": cfg.task,
+            },
+        ),
+    )
+    group.start("locomotion", node_command("fog_policy.locomotion_node", {"use_sim_time": True}))
+    return group.start(
+        "exploration",
+        node_command(
+            "quadruped_bridge.exploration_node",
+            {"use_sim_time": True, "seed": cfg.seed, "max_duration": cfg.episode_seconds, "task": cfg.task},
+        ),
+    )
+
+
+def _progress_bar(seconds: float):
+    """A tqdm bar counting simulated seconds."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=round(seconds),
+        unit="sim s",
+        desc="collect",
+        mininterval=1.0,
+        bar_format="{l_bar}{bar}| {n:.0f}/{total} sim s [{elapsed}<{remaining}]",
+    )
+
+
+def _record_for(probe: RosProbe, group: ProcessGroup, cfg: CollectConfig, seconds: float, stop: StopFlag, bar) -> float:
+    """Wait until `seconds` of simulated time have passed (or `stop` is set); the simulated seconds recorded."""
+    recorded = 0.0
+    start = None
+    deadline = time.monotonic() + 120 + seconds / max(cfg.real_time_factor, 0.1) * 5
+    while time.monotonic() < deadline and not stop.is_set():
+        probe.spin(0.2)
+        group.check_alive()
+        now = probe.now()
+        if now <= 0:
+            continue
+        start = now if start is None else start
+        recorded = now - start
+        done = min(round(now - start), round(seconds))
+        if bar is not None and done > bar.n:
+            bar.update(done - bar.n)
+        if now - start >= seconds:
+            break
+    else:
+        if not stop.is_set():
+            raise RuntimeError(f"collection did not reach {seconds:.0f} simulated seconds in time")
+    return recorded
+
+
+def _raise_on_failed_nodes(group: ProcessGroup) -> None:
+    """Raise, with the tails of their logs, if any node exited with an error."""
     failed = {p.name: p.popen.returncode for p in group.processes if p.popen.returncode != 0}
     if failed:
         tails = "\n".join(
             f"--- {p.name} ({p.log_path}):\n{p.log()[-1500:]}" for p in group.processes if p.name in failed
         )
         raise RuntimeError(f"nodes exited with errors {failed}:\n{tails}")
+
+
+def _summary(cfg: CollectConfig, out: Path, existing: set[str], recorded: float, stop: StopFlag) -> dict:
+    """The collection's summary: the new bags, the exploration's episode outcomes, the simulated time recorded."""
     bags = sorted(p for p in out.iterdir() if p.is_dir() and p.name not in existing and p.name != "logs")
     explorer_log = (out / "logs" / "exploration.log").read_text(errors="replace")
-    summary = {
+    return {
         "config": asdict(cfg),
         "episode_bags": [b.name for b in bags if b.name.startswith("episode_")],
         "between_episode_bags": [b.name for b in bags if b.name.startswith("between_")],
@@ -182,8 +208,6 @@ def collect(cfg: CollectConfig, progress: bool = True, stop: StopFlag | None = N
         "simulated_seconds": round(recorded, 1),
         "interrupted": stop.signum is not None,
     }
-    (out / "collect_summary.json").write_text(json.dumps(summary, indent=2))
-    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
