@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from fog_contract.artifact import SCHEMA_VERSION, ArtifactError, load_meta
 from fog_worldmodel.rssm import RSSM, RSSMState
 from torch import nn
 
@@ -141,8 +142,6 @@ def export_policy(
     adds state sizes, surprise threshold, config hash, code revision and the parity figures.
     Nothing is written when parity fails.
     """
-    from fog_contract.artifact import SCHEMA_VERSION, load_meta
-
     out_dir = Path(out_dir)
     rssm = rssm.eval()
     actor = actor.eval()
@@ -152,49 +151,13 @@ def export_policy(
     proprio = np.zeros((len(images), p_dim), np.float32) if proprio is None else np.asarray(proprio, np.float32)
     low, high = meta["action"]["low"], meta["action"]["high"]
     reference = torch_rollout(step, images, proprio, low, high)
-    threshold = float(max(np.percentile(reference["surprise"][1:], 99) * 3.0, 1.0)) if len(images) > 2 else 10.0
-
-    full = dict(meta)
-    config = full.pop("config", {})
-    full.update(
-        {
-            "schema_version": SCHEMA_VERSION,
-            "state": {"deter": rssm.cfg.deter, "stoch": rssm.cfg.stoch * rssm.cfg.classes},
-            "surprise": {
-                "threshold": threshold,
-                "steps": 5,
-                "basis": "3 x the 99th percentile of the surprise on the export's recorded episode",
-            },
-            "config_hash": config_hash(config),
-            "code_revision": git_revision(),
-            "config": config,
-        }
-    )
-    full.setdefault("created_by", " ".join(sys.argv))
+    full = complete_meta(meta, rssm, reference["surprise"])
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     # beside the destination, so the final rename stays on one file system
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir.parent))
     try:
-        d, s, a = rssm.cfg.deter, rssm.cfg.stoch * rssm.cfg.classes, len(low)
-        h, w = images.shape[1:3]
-        args = (
-            torch.zeros(1, h, w, 3, dtype=torch.uint8),
-            torch.zeros(1, p_dim),
-            torch.zeros(1, d),
-            torch.zeros(1, s),
-            torch.zeros(1, a),
-            torch.ones(1),
-        )
-        torch.onnx.export(
-            step,
-            args,
-            str(tmp / "policy.onnx"),
-            input_names=list(POLICY_INPUTS),
-            output_names=list(POLICY_OUTPUTS),
-            opset_version=17,
-            dynamo=False,
-        )
+        write_onnx(step, tmp / "policy.onnx", rssm, images.shape[1:3], p_dim, len(low))
         (tmp / "policy_meta.json").write_text(json.dumps(full, indent=2))
         load_meta(tmp)  # the schema the robot checks
         candidate = runtime_rollout(tmp, images, proprio)
@@ -216,10 +179,55 @@ def export_policy(
     return full
 
 
+def complete_meta(meta: dict[str, Any], rssm: RSSM, surprise: np.ndarray) -> dict[str, Any]:
+    """policy_meta.json's fields: the run's `meta` plus schema version, state sizes, the surprise stop
+    threshold (from the torch rollout's `surprise` on the export's episode), config hash and revision."""
+    threshold = float(max(np.percentile(surprise[1:], 99) * 3.0, 1.0)) if len(surprise) > 2 else 10.0
+    full = dict(meta)
+    config = full.pop("config", {})
+    full.update(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "state": {"deter": rssm.cfg.deter, "stoch": rssm.cfg.stoch * rssm.cfg.classes},
+            "surprise": {
+                "threshold": threshold,
+                "steps": 5,
+                "basis": "3 x the 99th percentile of the surprise on the export's recorded episode",
+            },
+            "config_hash": config_hash(config),
+            "code_revision": git_revision(),
+            "config": config,
+        }
+    )
+    full.setdefault("created_by", " ".join(sys.argv))
+    return full
+
+
+def write_onnx(step: PolicyStep, path: Path, rssm: RSSM, image_hw: tuple[int, int], p_dim: int, a_dim: int) -> None:
+    """The policy step as one ONNX graph (opset 17), traced on zero inputs of the artifact's shapes."""
+    d, s = rssm.cfg.deter, rssm.cfg.stoch * rssm.cfg.classes
+    h, w = image_hw
+    args = (
+        torch.zeros(1, h, w, 3, dtype=torch.uint8),
+        torch.zeros(1, p_dim),
+        torch.zeros(1, d),
+        torch.zeros(1, s),
+        torch.zeros(1, a_dim),
+        torch.ones(1),
+    )
+    torch.onnx.export(
+        step,
+        args,
+        str(path),
+        input_names=list(POLICY_INPUTS),
+        output_names=list(POLICY_OUTPUTS),
+        opset_version=17,
+        dynamo=False,
+    )
+
+
 def validate_artifact(artifact_dir: str | Path, tolerance: float | None = None) -> dict[str, Any]:
     """Load an artifact with the robot's runtime and repeat its parity check; raise if it fails."""
-    from fog_contract.artifact import ArtifactError, load_meta
-
     artifact_dir = Path(artifact_dir)
     meta = load_meta(artifact_dir)
     check = artifact_dir / "parity_check.npz"
