@@ -30,7 +30,6 @@ Examples::
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -51,7 +50,7 @@ from fog_training.presets import load_presets
 from fog_training.replay import RunCounters
 from fog_training.run_config import PolicyEvalConfig, RunConfig
 from fog_training.sapo import Temperature, target_entropy
-from fog_training.train_loop import drop_records_after
+from fog_training.train_loop import StopSignals, drop_records_after
 
 
 @dataclass
@@ -337,6 +336,54 @@ class FoGTrainer:
         from torch.utils.tensorboard import SummaryWriter
         from tqdm.auto import tqdm
 
+        cfg = self.cfg
+        out, config = self._prepare_run_dir()
+        writer = SummaryWriter(str(out / "tb"), purge_step=self.iteration or None)
+        stop = StopSignals()
+        total = cfg.sample_budget if cfg.sample_budget else cfg.iterations * cfg.num_envs * cfg.horizon
+        bar = tqdm(
+            total=total,
+            initial=self.samples,
+            disable=not cfg.progress,
+            dynamic_ncols=True,
+            desc=out.name,
+            unit="sample",
+        )
+        t0 = time.monotonic()
+        start_it, reason = self.iteration, "done"
+        next_eval = (
+            (self.samples // cfg.eval_every_samples + 1) * cfg.eval_every_samples if cfg.eval_every_samples else None
+        )
+        try:
+            while self.iteration < cfg.iterations and not (cfg.sample_budget and self.samples >= cfg.sample_budget):
+                metrics = self._train_iteration()
+                bar.update(self.samples - bar.n)
+                bar.set_postfix(obj=f"{metrics['actor/objective']:.3g}", r=f"{metrics['rollout/reward_global']:.3g}")
+                if self.iteration % cfg.log_every == 0:
+                    self._log_metrics(out, writer, metrics)
+                if next_eval is not None and cfg.eval_episodes and self.samples >= next_eval:
+                    self._record_eval(out, writer)
+                    next_eval += cfg.eval_every_samples
+                if self.iteration % cfg.checkpoint_every == 0:
+                    self.save(out, config)
+                if stop.signal:
+                    reason = stop.signal
+                    break
+                if cfg.time_limit_min and time.monotonic() - t0 > 60 * cfg.time_limit_min:
+                    reason = "time_limit"
+                    break
+            self.save(out, config)
+            if cfg.eval_episodes and reason == "done" and not self._last_eval_at_current_samples(out):
+                self._record_eval(out, writer)
+        finally:
+            bar.close()
+            writer.close()
+            stop.restore()
+        return self._write_summary(out, start_it, t0, reason)
+
+    def _prepare_run_dir(self) -> tuple[Path, dict[str, Any]]:
+        """Check --out and --resume, resume from its checkpoint, write config.json and drop the records
+        a dead run logged past that checkpoint; the run directory and the config dict."""
         from fog_training.checkpoint import checkpoint_path
 
         cfg = self.cfg
@@ -357,71 +404,40 @@ class FoGTrainer:
         # Records past the checkpoint came from a run that died before saving them: redone now.
         drop_records_after(out / "metrics.jsonl", "iteration", self.iteration)
         drop_records_after(out / "evals.jsonl", "iteration", self.iteration)
-        writer = SummaryWriter(str(out / "tb"), purge_step=self.iteration or None)
-        stop: dict[str, str | None] = {"signal": None}
-        old = {}
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                old[sig] = signal.signal(sig, lambda s, _f: stop.__setitem__("signal", signal.Signals(s).name))
-            except ValueError:
-                pass
-        total = cfg.sample_budget if cfg.sample_budget else cfg.iterations * cfg.num_envs * cfg.horizon
-        bar = tqdm(
-            total=total,
-            initial=self.samples,
-            disable=not cfg.progress,
-            dynamic_ncols=True,
-            desc=out.name,
-            unit="sample",
+        return out, config
+
+    def _train_iteration(self) -> dict[str, float]:
+        """One actor and critic update (and, when due, a local-model refresh); the iteration's metrics."""
+        t_it = time.monotonic()
+        data, metrics = self.actor_update()
+        metrics.update(self.critic_update(data))
+        self.iteration += 1
+        self.updates += 1
+        self.samples = self.global_model.samples
+        if self.cfg.refresh_every and self.iteration % self.cfg.refresh_every == 0:
+            metrics.update(self.refresh_local())
+        metrics["time/iteration_s"] = time.monotonic() - t_it
+        metrics["samples"] = self.samples
+        return metrics
+
+    def _log_metrics(self, out: Path, writer, metrics: dict[str, float]) -> None:
+        """One iteration's record in TensorBoard and metrics.jsonl."""
+        for k, v in metrics.items():
+            writer.add_scalar(k, v, self.samples)
+        with open(out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({"iteration": self.iteration, **metrics}) + "\n")
+
+    def _last_eval_at_current_samples(self, out: Path) -> bool:
+        """Whether the last record of evals.jsonl evaluated the policy at the current sample count."""
+        evals = (
+            [json.loads(x) for x in (out / "evals.jsonl").read_text().splitlines()]
+            if (out / "evals.jsonl").exists()
+            else []
         )
-        t0 = time.monotonic()
-        start_it, reason = self.iteration, "done"
-        next_eval = (
-            (self.samples // cfg.eval_every_samples + 1) * cfg.eval_every_samples if cfg.eval_every_samples else None
-        )
-        try:
-            while self.iteration < cfg.iterations and not (cfg.sample_budget and self.samples >= cfg.sample_budget):
-                t_it = time.monotonic()
-                data, metrics = self.actor_update()
-                metrics.update(self.critic_update(data))
-                self.iteration += 1
-                self.updates += 1
-                self.samples = self.global_model.samples
-                if cfg.refresh_every and self.iteration % cfg.refresh_every == 0:
-                    metrics.update(self.refresh_local())
-                metrics["time/iteration_s"] = time.monotonic() - t_it
-                metrics["samples"] = self.samples
-                bar.update(self.samples - bar.n)
-                bar.set_postfix(obj=f"{metrics['actor/objective']:.3g}", r=f"{metrics['rollout/reward_global']:.3g}")
-                if self.iteration % cfg.log_every == 0:
-                    for k, v in metrics.items():
-                        writer.add_scalar(k, v, self.samples)
-                    with open(out / "metrics.jsonl", "a") as f:
-                        f.write(json.dumps({"iteration": self.iteration, **metrics}) + "\n")
-                if next_eval is not None and cfg.eval_episodes and self.samples >= next_eval:
-                    self._record_eval(out, writer)
-                    next_eval += cfg.eval_every_samples
-                if self.iteration % cfg.checkpoint_every == 0:
-                    self.save(out, config)
-                if stop["signal"]:
-                    reason = stop["signal"]
-                    break
-                if cfg.time_limit_min and time.monotonic() - t0 > 60 * cfg.time_limit_min:
-                    reason = "time_limit"
-                    break
-            self.save(out, config)
-            evals = (
-                [json.loads(x) for x in (out / "evals.jsonl").read_text().splitlines()]
-                if (out / "evals.jsonl").exists()
-                else []
-            )
-            if cfg.eval_episodes and reason == "done" and not (evals and evals[-1]["samples"] == self.samples):
-                self._record_eval(out, writer)
-        finally:
-            bar.close()
-            writer.close()
-            for sig, h in old.items():
-                signal.signal(sig, h)
+        return bool(evals and evals[-1]["samples"] == self.samples)
+
+    def _write_summary(self, out: Path, start_it: int, t0: float, reason: str) -> dict[str, Any]:
+        """Write train_summary.json and print the run's last line; the summary."""
         seconds = time.monotonic() - t0
         summary = {
             "iteration": self.iteration,
