@@ -28,7 +28,6 @@ from quadruped_bridge.fake_go2_stack import (
     SPORT,
     STATE_TIMEOUT,
     STOOD,
-    Stacks,
     commanded,
     damping,
     motor_cols,
@@ -39,13 +38,6 @@ from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env,
 from quadruped_bridge.ros_probe import diagnostics_text, private_domain_id, stamp_seconds
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def go2(tmp_path_factory):
-    stacks = Stacks(tmp_path_factory)
-    yield stacks
-    stacks.close()
 
 
 def test_no_lowcmd_while_sport_mode_active_then_release(go2):

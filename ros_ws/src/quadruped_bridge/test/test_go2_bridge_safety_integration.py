@@ -15,7 +15,6 @@ from quadruped_bridge.fake_go2_stack import (
     F32,
     MOTOR,
     TIMEOUT,
-    Stacks,
     commanded,
     damping,
     motor_cols,
@@ -25,13 +24,6 @@ from quadruped_bridge.ros_probe import diagnostics_text
 from std_srvs.srv import Trigger
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def go2(tmp_path_factory):
-    stacks = Stacks(tmp_path_factory)
-    yield stacks
-    stacks.close()
 
 
 def test_commands_are_clamped_and_bad_ones_rejected(go2):
