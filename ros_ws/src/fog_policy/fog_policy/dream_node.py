@@ -112,6 +112,22 @@ class DreamNode(Node):
         self._run_thread: threading.Thread | None = None  # set first: a refused node is still destroyed
         self.cfg = declare_config(self, DreamNodeConfig)
         self.sim_time = bool(self.get_parameter("use_sim_time").value)
+        self._load_world_model()
+        self._init_loop_state()
+        self._create_interfaces()
+        self.policy_resets_failed = 0
+        self._net = network_policy.report(self)
+        self.pub_ready.publish(Bool(data=True))  # no legs to stand up: cmd_vel is followed at once
+        spec, size = self.spec, self.dream.image_size
+        self.get_logger().info(
+            f"dream: {spec.source}; {len(spec.starts)} start windows (episodes "
+            f"{[int(e) for e in spec.starts.episodes][:12]}{' ...' if len(spec.starts) > 12 else ''}), "
+            f"{size}x{size} frames published as {self.width}x{self.height} at {self.rate:g} Hz "
+            f"({'simulated time, lockstep' if self.sim_time else 'wall clock'})"
+        )
+
+    def _load_world_model(self) -> None:
+        """Load the world model and its dataset spec; check and set the image size, the rate and the intrinsics."""
         try:
             from fog_worldmodel.dream import Dream, load_world
         except ModuleNotFoundError as e:  # e.g. the deploy Docker image: no torch
@@ -146,6 +162,8 @@ class DreamNode(Node):
             raise ValueError(f"rate_hz must be positive, got {self.rate}")
         self.intrinsics = scaled_camera_info(spec.camera_info, self.width, self.height, CAMERA_FOVY_DEG)
 
+    def _init_loop_state(self) -> None:
+        """The loop's shared state (commands, pending resets, under `_lock`) and its counters."""
         self._lock = threading.Lock()
         self._command_arrived = threading.Condition(self._lock)
         self._until: Callable[[], bool] = lambda: False
@@ -167,6 +185,8 @@ class DreamNode(Node):
         self.last_step = None
         self._level, self._message = "OK", "starting"
 
+    def _create_interfaces(self) -> None:
+        """Publishers, the cmd_vel subscription, the reset services and the policy's reset client."""
         self.pub_image = self.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
         self.pub_info = self.create_publisher(CameraInfo, "camera/camera_info", qos_profile_sensor_data)
         self.pub_joints = self.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
@@ -195,15 +215,6 @@ class DreamNode(Node):
             self.create_client(Trigger, self.cfg.policy_reset_service, callback_group=MutuallyExclusiveCallbackGroup())
             if self.cfg.policy_reset_service
             else None
-        )
-        self.policy_resets_failed = 0
-        self._net = network_policy.report(self)
-        self.pub_ready.publish(Bool(data=True))  # no legs to stand up: cmd_vel is followed at once
-        self.get_logger().info(
-            f"dream: {spec.source}; {len(spec.starts)} start windows (episodes "
-            f"{[int(e) for e in spec.starts.episodes][:12]}{' ...' if len(spec.starts) > 12 else ''}), "
-            f"{s}x{s} frames published as {self.width}x{self.height} at {self.rate:g} Hz "
-            f"({'simulated time, lockstep' if self.sim_time else 'wall clock'})"
         )
 
     # ------------------------------------------------------------- callbacks
