@@ -86,52 +86,75 @@ def run_dream_task(
     diags = probe.watch(DiagnosticArray, "/diagnostics")
     commands: list[float] = []
     probe.node.create_subscription(Twist, "cmd_vel", lambda m: commands.append(probe.now()), LISTEN_QOS)
-    rows: list[dict] = []
     try:
         log(f"[dream] {artifact} in {world_model}: {episodes} imagined episode(s) of at most {episode_seconds:g} s")
-        commanding = lambda: any("fog_policy: policy: commanding" in diagnostics_text([d]) for d in diags)  # noqa: E731
-        # generous: on a machine busy with training, loading torch alone can take minutes at low priority
-        if not probe.spin_until(lambda: commanding() or not all(p.alive() for p in group.processes), timeout=600):
-            raise RuntimeError("the policy never commanded in the dream within 600 s:\n" + diagnostics_text(diags[-4:]))
-        group.check_alive()
+        _wait_until_commanding(probe, group, diags)
         res = probe.call(Trigger, "dream/rewind", timeout=30)
         if not res.success:
             raise RuntimeError(f"dream/rewind failed: {res.message}")
         t_first = probe.now()
         n_cmd0 = len(commands)
-
-        def counted() -> list[dict]:
-            if not episode_log.exists():
-                return []
-            lines = [json.loads(x) for x in episode_log.read_text().splitlines() if x.strip()]
-            # the episodes after the rewind (the warm-up before it ends with ended_by "dream/rewind")
-            marks = [i for i, r in enumerate(lines) if r["ended_by"] == "dream/rewind"]
-            rows = lines[marks[-1] + 1 :] if marks else []
-            return [{**r, "episode": k} for k, r in enumerate(rows)]
-
-        last, last_change = 0, time.monotonic()
-        while len(rows) < episodes:
-            probe.spin(0.5)
-            group.check_alive()
-            rows = counted()
-            if len(rows) != last:
-                last, last_change = len(rows), time.monotonic()
-                r = rows[-1]
-                log(f"[dream] episode {len(rows) - 1}: dataset start {r['dataset_episode']}, "
-                    f"{'terminal' if r['terminated'] else 'time limit'} after {r['seconds']:.1f} s, "
-                    f"return {r['return']:.2f}")
-            elif time.monotonic() - last_change > stall_timeout:
-                raise RuntimeError(
-                    f"no imagined episode ended for {stall_timeout:.0f} s:\n" + diagnostics_text(diags[-4:])
-                )
+        rows = _wait_for_episodes(probe, group, diags, episode_log, episodes, stall_timeout, log)
         rows = rows[:episodes]
         span = probe.now() - t_first
         n_cmd = len(commands) - n_cmd0
     finally:
         probe.close()
         group.stop()
+    result = _dream_result(artifact, world_model, rows, n_cmd, span, diags, t_first)
+    (out / "summary.json").write_text(json.dumps(asdict(result), indent=2))
+    return result
+
+
+def _wait_until_commanding(probe: RosProbe, group: ProcessGroup, diags: list) -> None:
+    """Wait (up to 600 s) until the policy node reports that it commands; raise if it does not or a node exits."""
+    commanding = lambda: any("fog_policy: policy: commanding" in diagnostics_text([d]) for d in diags)  # noqa: E731
+    # generous: on a machine busy with training, loading torch alone can take minutes at low priority
+    if not probe.spin_until(lambda: commanding() or not all(p.alive() for p in group.processes), timeout=600):
+        raise RuntimeError("the policy never commanded in the dream within 600 s:\n" + diagnostics_text(diags[-4:]))
+    group.check_alive()
+
+
+def _counted_episodes(episode_log: Path) -> list[dict]:
+    """The episodes in the dream node's log after its last rewind, numbered from 0."""
+    if not episode_log.exists():
+        return []
+    lines = [json.loads(x) for x in episode_log.read_text().splitlines() if x.strip()]
+    # the episodes after the rewind (the warm-up before it ends with ended_by "dream/rewind")
+    marks = [i for i, r in enumerate(lines) if r["ended_by"] == "dream/rewind"]
+    rows = lines[marks[-1] + 1 :] if marks else []
+    return [{**r, "episode": k} for k, r in enumerate(rows)]
+
+
+def _wait_for_episodes(
+    probe: RosProbe, group: ProcessGroup, diags: list, episode_log: Path, episodes: int, stall_timeout: float, log
+) -> list[dict]:
+    """Spin until `episodes` counted episodes have ended, logging each; raise if none ends for `stall_timeout` s."""
+    rows: list[dict] = []
+    last, last_change = 0, time.monotonic()
+    while len(rows) < episodes:
+        probe.spin(0.5)
+        group.check_alive()
+        rows = _counted_episodes(episode_log)
+        if len(rows) != last:
+            last, last_change = len(rows), time.monotonic()
+            r = rows[-1]
+            log(f"[dream] episode {len(rows) - 1}: dataset start {r['dataset_episode']}, "
+                f"{'terminal' if r['terminated'] else 'time limit'} after {r['seconds']:.1f} s, "
+                f"return {r['return']:.2f}")
+        elif time.monotonic() - last_change > stall_timeout:
+            raise RuntimeError(
+                f"no imagined episode ended for {stall_timeout:.0f} s:\n" + diagnostics_text(diags[-4:])
+            )
+    return rows
+
+
+def _dream_result(
+    artifact: Path, world_model: str, rows: list[dict], n_cmd: int, span: float, diags: list, t_first: float
+) -> DreamResult:
+    """The DreamResult of the counted episodes `rows` and the `n_cmd` commands over `span` s since `t_first`."""
     wins = [r for r in rows if r["terminated"]]
-    result = DreamResult(
+    return DreamResult(
         policy=str(artifact),
         world_model=str(world_model),
         episodes=rows,
@@ -145,5 +168,3 @@ def run_dream_task(
         # only while the counted episodes ran (not the policy's start-up before the restart)
         policy_stops=sorted({v for d in diags if stamp_seconds(d) >= t_first for v in stop_reasons(d)}),
     )
-    (out / "summary.json").write_text(json.dumps(asdict(result), indent=2))
-    return result
