@@ -145,41 +145,52 @@ def _plot(path: Path, res: dict[str, Any]) -> None:
     plt.close(fig)
 
 
-def evaluate(cfg: EvalConfig) -> dict[str, Any]:
+@dataclass
+class _EvalData:
+    """What the evaluation's sections share: the model, the episodes and the window geometry."""
+
+    model: GlobalWorldModel
+    store: Any
+    sampler: Any
+    run_cfg: dict[str, Any]
+    split: str
+    """The split evaluated on: cfg.split, or "all" where it has no window long enough."""
+    L: int
+    """Context frames of the model."""
+    S: int
+    """Image size of the model."""
+    H: int
+    """Longest open-loop horizon."""
+
+
+def _load(cfg: EvalConfig, run: Path) -> tuple[_EvalData, np.ndarray]:
+    """The model, its run's config and the episode store, and the starts of the windows of L + H frames."""
     from fog_training.data.episode_store import EpisodeStore
-    from fog_training.image_metrics import mse_per_frame, psnr_from_mse, ssim_per_frame
     from fog_training.window_sampler import WindowSampler
 
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    run = Path(cfg.run)
-    out = Path(cfg.out) if cfg.out else run / "eval"
-    out.mkdir(parents=True, exist_ok=True)
     model = GlobalWorldModel.from_pretrained(run / "model")
     L, S = model.cfg.context_length, model.cfg.image_size
     run_cfg = json.loads((run / "config.json").read_text()) if (run / "config.json").exists() else {}
     store = EpisodeStore(cfg.data)
     sampler = WindowSampler(store, S, run_cfg.get("val_fraction", 0.05))
-    rng = np.random.default_rng(cfg.seed)
     H = max(cfg.horizons)
     split = cfg.split
     try:
         starts = sampler.valid_starts(L + H, split)
     except ValueError:
         split, starts = "all", sampler.valid_starts(L + H, "all")
-    w = sampler.read(_pick(starts, cfg.windows, rng), L + H)
-    res: dict[str, Any] = {
-        "run": str(run),
-        "data": str(cfg.data),
-        "split": split,
-        "windows": int(len(w["image"])),
-        "context_length": L,
-        "image_size": S,
-        "horizons": list(cfg.horizons),
-    }
+    return _EvalData(model, store, sampler, run_cfg, split, L, S, H), starts
 
-    # ---- open-loop quality ----
-    pred, imag_r = rollout(model, w["image"], w["action"], H, cfg.seed, cfg.batch)
+
+def _open_loop_quality(
+    res: dict[str, Any], d: _EvalData, w: dict[str, np.ndarray], cfg: EvalConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PSNR and SSIM vs horizon of the model and the copy-last baseline, into ``res``;
+    returns the predicted frames, the imagined rewards and the real future frames."""
+    from fog_training.image_metrics import mse_per_frame, psnr_from_mse, ssim_per_frame
+
+    L, H = d.L, d.H
+    pred, imag_r = rollout(d.model, w["image"], w["action"], H, cfg.seed, cfg.batch)
     real = w["image"][:, L : L + H]
     copy = np.repeat(w["image"][:, L - 1 : L], H, axis=1)
     t_real, t_pred, t_copy = (torch.from_numpy(x) for x in (real, pred, copy))
@@ -197,17 +208,13 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     res["psnr_beats_copy_last"] = {
         str(h): res["psnr"]["model"][str(h)] > res["psnr"]["copy_last"][str(h)] for h in cfg.horizons
     }
+    return pred, imag_r, real
 
-    # ---- reward along the imagined rollouts ----
-    mean_r = float(model.reward_mean)
-    real_r = w["reward"][:, L - 1 : L - 1 + H]
-    res["reward_imagined"] = {
-        "mse_head": float(np.mean((imag_r - real_r) ** 2)),
-        "mse_mean": float(np.mean((mean_r - real_r) ** 2)),
-    }
 
-    # ---- action responsiveness ----
-    n, hr = min(cfg.response_windows, len(w["image"])), min(cfg.response_horizon, H)
+def _action_response(d: _EvalData, w: dict[str, np.ndarray], real: np.ndarray, cfg: EvalConfig) -> dict[str, Any]:
+    """How far other actions move the imagined future, beside another noise seed (and other real windows)."""
+    L, model = d.L, d.model
+    n, hr = min(cfg.response_windows, len(w["image"])), min(cfg.response_horizon, d.H)
     ctx, acts = w["image"][:n], w["action"][:n]
     other = np.roll(acts, 1, axis=0) if n > 1 else acts[:, ::-1].copy()
     other[:, : L - 1] = acts[:, : L - 1]  # same context, different future actions
@@ -221,7 +228,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         if n > 1
         else d_act * 0
     )
-    res["action_response"] = {
+    return {
         "windows": n,
         "horizon": hr,
         "action_distance": float(d_act.mean()),
@@ -233,10 +240,16 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         "real_future_distance_other_windows": float(d_real.mean()),
     }
 
-    # ---- reward head, teacher-forced on real frames ----
+
+def _reward_head(
+    d: _EvalData, cfg: EvalConfig, rng: np.random.Generator, mean_r: float
+) -> tuple[dict[str, Any], np.ndarray, int]:
+    """Reward head's MSE, teacher-forced on real sequences, vs the mean reward;
+    also returns the sequences' starts and length (the RSSM is scored on the same)."""
+    model, sampler = d.model, d.sampler
     T = cfg.reward_seq_len
     try:
-        rs = sampler.valid_starts(T, split)
+        rs = sampler.valid_starts(T, d.split)
     except ValueError:
         T = min(T, int(min(sampler.store.episode_lengths)))
         rs = sampler.valid_starts(T, "all")
@@ -246,43 +259,91 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         pr, _, _ = model.head(f[:, :-1], model.normalize_actions(torch.from_numpy(rw["action"][:, :-1])), f[:, 1:])
         pr = model.denormalize_rewards(pr).numpy()
     tr = rw["reward"][:, :-1]
-    res["reward_head"] = {"mse": float(np.mean((pr - tr) ** 2)), "mse_mean": float(np.mean((mean_r - tr) ** 2))}
-    res["reward_head"]["beats_mean"] = res["reward_head"]["mse"] < res["reward_head"]["mse_mean"]
+    out = {"mse": float(np.mean((pr - tr) ** 2)), "mse_mean": float(np.mean((mean_r - tr) ** 2))}
+    out["beats_mean"] = out["mse"] < out["mse_mean"]
+    return out, rs, T
+
+
+def _rssm_reward(d: _EvalData, cfg: EvalConfig, rs: np.ndarray, T: int, mean_r: float) -> dict[str, Any]:
+    """The RSSM's reward MSE on posterior states of real frames and along open-loop imagination, vs the mean."""
+    from fog_training.window_sampler import WindowSampler
+
+    L, S = d.L, d.S
+    rssm = RSSM.from_pretrained(Path(cfg.rssm_run) / "model")
+    rs_sampler = (
+        d.sampler
+        if rssm.cfg.image_size == S
+        else WindowSampler(d.store, rssm.cfg.image_size, d.run_cfg.get("val_fraction", 0.05))
+    )
+    with torch.no_grad():
+        rr = rs_sampler.read(_pick(rs, cfg.windows, np.random.default_rng(cfg.seed + 7)), T)
+        is_first = torch.from_numpy(rr["is_first"]).clone()
+        is_first[:, 0] = True
+        act = torch.from_numpy(rr["action"])
+        posts, _, _, _ = rssm.observe(
+            torch.from_numpy(rr["image"]), prev_actions_from(act, is_first), is_first, sample=False
+        )
+        feat = rssm.feat(posts)
+        r_post = rssm.reward(feat[:, 1:]).numpy()
+        mask = ~rr["is_first"][:, 1:]
+        tgt = rr["reward"][:, :-1]
+        ctx_len = min(L, T - 1)
+        last = type(posts)(posts.deter[:, ctx_len - 1], posts.stoch[:, ctx_len - 1])
+        imag, _ = rssm.imagine(last, act[:, ctx_len - 1 : T - 1], sample=False)
+        r_imag = rssm.reward(rssm.feat(imag)).numpy()
+        tgt_imag = rr["reward"][:, ctx_len - 1 : T - 1]
+    out = {
+        "mse_posterior": float(((r_post - tgt) ** 2)[mask].mean()),
+        "mse_mean": float(((mean_r - tgt) ** 2)[mask].mean()),
+        "mse_imagined": float(np.mean((r_imag - tgt_imag) ** 2)),
+        "mse_mean_imagined": float(np.mean((mean_r - tgt_imag) ** 2)),
+        "imagined_horizon": int(T - ctx_len),
+        "context": ctx_len,
+    }
+    out["beats_mean"] = out["mse_posterior"] < out["mse_mean"]
+    return out
+
+
+def evaluate(cfg: EvalConfig) -> dict[str, Any]:
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    run = Path(cfg.run)
+    out = Path(cfg.out) if cfg.out else run / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    d, starts = _load(cfg, run)
+    L, H = d.L, d.H
+    rng = np.random.default_rng(cfg.seed)
+    w = d.sampler.read(_pick(starts, cfg.windows, rng), L + H)
+    res: dict[str, Any] = {
+        "run": str(run),
+        "data": str(cfg.data),
+        "split": d.split,
+        "windows": int(len(w["image"])),
+        "context_length": L,
+        "image_size": d.S,
+        "horizons": list(cfg.horizons),
+    }
+
+    # ---- open-loop quality ----
+    pred, imag_r, real = _open_loop_quality(res, d, w, cfg)
+
+    # ---- reward along the imagined rollouts ----
+    mean_r = float(d.model.reward_mean)
+    real_r = w["reward"][:, L - 1 : L - 1 + H]
+    res["reward_imagined"] = {
+        "mse_head": float(np.mean((imag_r - real_r) ** 2)),
+        "mse_mean": float(np.mean((mean_r - real_r) ** 2)),
+    }
+
+    # ---- action responsiveness ----
+    res["action_response"] = _action_response(d, w, real, cfg)
+
+    # ---- reward head, teacher-forced on real frames ----
+    res["reward_head"], rs, T = _reward_head(d, cfg, rng, mean_r)
 
     # ---- RSSM reward ----
     if cfg.rssm_run:
-        rssm = RSSM.from_pretrained(Path(cfg.rssm_run) / "model")
-        rs_sampler = (
-            sampler
-            if rssm.cfg.image_size == S
-            else WindowSampler(store, rssm.cfg.image_size, run_cfg.get("val_fraction", 0.05))
-        )
-        with torch.no_grad():
-            rr = rs_sampler.read(_pick(rs, cfg.windows, np.random.default_rng(cfg.seed + 7)), T)
-            is_first = torch.from_numpy(rr["is_first"]).clone()
-            is_first[:, 0] = True
-            act = torch.from_numpy(rr["action"])
-            posts, _, _, _ = rssm.observe(
-                torch.from_numpy(rr["image"]), prev_actions_from(act, is_first), is_first, sample=False
-            )
-            feat = rssm.feat(posts)
-            r_post = rssm.reward(feat[:, 1:]).numpy()
-            mask = ~rr["is_first"][:, 1:]
-            tgt = rr["reward"][:, :-1]
-            ctx_len = min(L, T - 1)
-            last = type(posts)(posts.deter[:, ctx_len - 1], posts.stoch[:, ctx_len - 1])
-            imag, _ = rssm.imagine(last, act[:, ctx_len - 1 : T - 1], sample=False)
-            r_imag = rssm.reward(rssm.feat(imag)).numpy()
-            tgt_imag = rr["reward"][:, ctx_len - 1 : T - 1]
-        res["rssm_reward"] = {
-            "mse_posterior": float(((r_post - tgt) ** 2)[mask].mean()),
-            "mse_mean": float(((mean_r - tgt) ** 2)[mask].mean()),
-            "mse_imagined": float(np.mean((r_imag - tgt_imag) ** 2)),
-            "mse_mean_imagined": float(np.mean((mean_r - tgt_imag) ** 2)),
-            "imagined_horizon": int(T - ctx_len),
-            "context": ctx_len,
-        }
-        res["rssm_reward"]["beats_mean"] = res["rssm_reward"]["mse_posterior"] < res["rssm_reward"]["mse_mean"]
+        res["rssm_reward"] = _rssm_reward(d, cfg, rs, T, mean_r)
 
     # ---- artifacts ----
     nv = min(cfg.video_windows, len(pred))
