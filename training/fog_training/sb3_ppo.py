@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -68,28 +69,16 @@ PRESETS = load_presets("sb3_ppo", SB3PPOConfig)
 """--preset NAME: fog_training/presets/sb3_ppo.yaml."""
 
 
-def train(cfg: SB3PPOConfig) -> dict[str, Any]:
-    import torch
+def _make_model(cfg: SB3PPOConfig, out: Path, action) -> Any:
+    """SB3 PPO on ``n_envs`` seeded state-based Push-T environments, logging to OUT/tb."""
     from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from fog_training.eval_policy import evaluate, run_state_policy
     from fog_training.pusht_state_env import PushTStateEnv
-    from fog_training.pusht_task import PushTAction
 
-    if not cfg.out:
-        raise SystemExit("--out is required")
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "evals.jsonl").unlink(missing_ok=True)
-    (out / "config.json").write_text(json.dumps({k: getattr(cfg, k) for k in cfg.__dataclass_fields__}, indent=2))
-    action = PushTAction(cfg.action_encoding, cfg.action_scale_px)
     env = DummyVecEnv([lambda i=i: PushTStateEnv(cfg.sim_max_steps, action=action) for i in range(cfg.n_envs)])
     env.seed(cfg.seed)
-    model = PPO(
+    return PPO(
         "MlpPolicy",
         env,
         learning_rate=cfg.lr,
@@ -104,34 +93,43 @@ def train(cfg: SB3PPOConfig) -> dict[str, Any]:
         policy_kwargs={"net_arch": {"pi": list(cfg.net_arch), "vf": list(cfg.net_arch)}},
     )
 
-    def record_eval(samples: int) -> None:
-        policy = lambda obs: model.predict(obs, deterministic=True)[0]  # noqa: E731
-        s = evaluate(
-            lambda seeds, rec: run_state_policy(policy, seeds, cfg.eval_max_steps, rec, action=action),
-            cfg.eval_episodes,
-            min(25, cfg.eval_episodes),
-            seed=0,
-        )
-        ev = {
-            "iteration": samples // (cfg.n_envs * cfg.n_steps),
-            "samples": samples,
-            "sample_kind": "real",
-            "world_model_samples": 0,
-            "real_samples": samples,
-            **{
-                k: s[k]
-                for k in (
-                    "episodes",
-                    "success_rate",
-                    "mean_final_coverage",
-                    "mean_max_coverage",
-                    "mean_length",
-                    "seconds",
-                )
-            },
-        }
-        with open(out / "evals.jsonl", "a") as f:
-            f.write(json.dumps(ev) + "\n")
+
+def _record_eval(cfg: SB3PPOConfig, out: Path, model, action, samples: int) -> None:
+    """Evaluate the deterministic policy in the true environment; append the record to evals.jsonl."""
+    from fog_training.eval_policy import evaluate, run_state_policy
+
+    policy = lambda obs: model.predict(obs, deterministic=True)[0]  # noqa: E731
+    s = evaluate(
+        lambda seeds, rec: run_state_policy(policy, seeds, cfg.eval_max_steps, rec, action=action),
+        cfg.eval_episodes,
+        min(25, cfg.eval_episodes),
+        seed=0,
+    )
+    ev = {
+        "iteration": samples // (cfg.n_envs * cfg.n_steps),
+        "samples": samples,
+        "sample_kind": "real",
+        "world_model_samples": 0,
+        "real_samples": samples,
+        **{
+            k: s[k]
+            for k in (
+                "episodes",
+                "success_rate",
+                "mean_final_coverage",
+                "mean_max_coverage",
+                "mean_length",
+                "seconds",
+            )
+        },
+    }
+    with open(out / "evals.jsonl", "a") as f:
+        f.write(json.dumps(ev) + "\n")
+
+
+def _eval_callback(cfg: SB3PPOConfig, record_eval: Callable[[int], None]) -> Any:
+    """An SB3 callback that calls ``record_eval(samples)`` every ``eval_every_samples`` samples."""
+    from stable_baselines3.common.callbacks import BaseCallback
 
     class EvalCallback(BaseCallback):
         def __init__(self) -> None:
@@ -144,8 +142,30 @@ def train(cfg: SB3PPOConfig) -> dict[str, Any]:
                 self.next += cfg.eval_every_samples
             return True
 
+    return EvalCallback()
+
+
+def train(cfg: SB3PPOConfig) -> dict[str, Any]:
+    import torch
+
+    from fog_training.pusht_task import PushTAction
+
+    if not cfg.out:
+        raise SystemExit("--out is required")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "evals.jsonl").unlink(missing_ok=True)
+    (out / "config.json").write_text(json.dumps({k: getattr(cfg, k) for k in cfg.__dataclass_fields__}, indent=2))
+    action = PushTAction(cfg.action_encoding, cfg.action_scale_px)
+    model = _make_model(cfg, out, action)
+
+    def record_eval(samples: int) -> None:
+        _record_eval(cfg, out, model, action, samples)
+
     t0 = time.monotonic()
-    model.learn(total_timesteps=cfg.sample_budget, callback=EvalCallback(), progress_bar=cfg.progress)
+    model.learn(total_timesteps=cfg.sample_budget, callback=_eval_callback(cfg, record_eval), progress_bar=cfg.progress)
     samples = int(model.num_timesteps)
     model.save(str(out / "model.zip"))
     evals = (
