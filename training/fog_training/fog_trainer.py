@@ -49,8 +49,9 @@ from fog_training.fog_setting import make_setting
 from fog_training.presets import load_presets
 from fog_training.replay import RunCounters
 from fog_training.run_config import PolicyEvalConfig, RunConfig
+from fog_training.run_records import drop_records_after, last_record_has
 from fog_training.sapo import Temperature, target_entropy
-from fog_training.train_loop import StopSignals, drop_records_after
+from fog_training.train_loop import StopSignals
 
 
 @dataclass
@@ -373,7 +374,8 @@ class FoGTrainer:
                     reason = "time_limit"
                     break
             self.save(out, config)
-            if cfg.eval_episodes and reason == "done" and not self._last_eval_at_current_samples(out):
+            evaluated = last_record_has(out / "evals.jsonl", "samples", self.samples)
+            if cfg.eval_episodes and reason == "done" and not evaluated:
                 self._record_eval(out, writer)
         finally:
             bar.close()
@@ -426,15 +428,6 @@ class FoGTrainer:
             writer.add_scalar(k, v, self.samples)
         with open(out / "metrics.jsonl", "a") as f:
             f.write(json.dumps({"iteration": self.iteration, **metrics}) + "\n")
-
-    def _last_eval_at_current_samples(self, out: Path) -> bool:
-        """Whether the last record of evals.jsonl evaluated the policy at the current sample count."""
-        evals = (
-            [json.loads(x) for x in (out / "evals.jsonl").read_text().splitlines()]
-            if (out / "evals.jsonl").exists()
-            else []
-        )
-        return bool(evals and evals[-1]["samples"] == self.samples)
 
     def _write_summary(self, out: Path, start_it: int, t0: float, reason: str) -> dict[str, Any]:
         """Write train_summary.json and print the run's last line; the summary."""

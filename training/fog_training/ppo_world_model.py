@@ -34,6 +34,7 @@ from fog_training.actor import ActorConfig, SquashedGaussianActor, mlp, save_act
 from fog_training.presets import load_presets
 from fog_training.replay import RunCounters
 from fog_training.run_config import PolicyEvalConfig, RunConfig
+from fog_training.run_records import drop_records_after, last_record_has
 from fog_training.train_loop import use_bf16
 
 
@@ -169,6 +170,9 @@ class _PPORun:
             torch.set_rng_state(st.torch_rng)
             self.iteration, self.samples, _ = self.counters.get()
             self.gm.samples = self.samples
+        # Records past the checkpoint came from a run that died before saving them: redone now.
+        drop_records_after(self.out / "metrics.jsonl", "iteration", self.iteration)
+        drop_records_after(self.out / "evals.jsonl", "iteration", self.iteration)
         (self.out / "config.json").write_text(json.dumps(self.config, indent=2))
 
     def save(self) -> None:
@@ -241,15 +245,6 @@ class _PPORun:
             f.write(json.dumps(ev) + "\n")
         self.writer.add_scalar("eval/mean_final_coverage", ev["mean_final_coverage"], self.samples)
         self.writer.add_scalar("eval/success_rate", ev["success_rate"], self.samples)
-
-    def last_eval_at_current_samples(self) -> bool:
-        """Whether the last record of evals.jsonl evaluated the policy at the current sample count."""
-        evals = (
-            [json.loads(x) for x in (self.out / "evals.jsonl").read_text().splitlines()]
-            if (self.out / "evals.jsonl").exists()
-            else []
-        )
-        return bool(evals and evals[-1]["samples"] == self.samples)
 
     @torch.no_grad()
     def rollout(self) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
@@ -457,7 +452,8 @@ def train(cfg: PPOWorldModelConfig) -> dict[str, Any]:
                 reason = "time_limit"
                 break
         run.save()
-        if cfg.eval_episodes and reason == "done" and not run.last_eval_at_current_samples():
+        evaluated = last_record_has(run.out / "evals.jsonl", "samples", run.samples)
+        if cfg.eval_episodes and reason == "done" and not evaluated:
             run.record_eval()
     finally:
         bar.close()

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fog_training.presets import load_presets
+from fog_training.run_records import last_record_has
 
 
 @dataclass
@@ -168,12 +169,7 @@ def train(cfg: SB3PPOConfig) -> dict[str, Any]:
     model.learn(total_timesteps=cfg.sample_budget, callback=_eval_callback(cfg, record_eval), progress_bar=cfg.progress)
     samples = int(model.num_timesteps)
     model.save(str(out / "model.zip"))
-    evals = (
-        [json.loads(x) for x in (out / "evals.jsonl").read_text().splitlines()]
-        if (out / "evals.jsonl").exists()
-        else []
-    )
-    if cfg.eval_episodes and not (evals and evals[-1]["samples"] == samples):
+    if cfg.eval_episodes and not last_record_has(out / "evals.jsonl", "samples", samples):
         record_eval(samples)
     summary = {"samples": samples, "sample_kind": "real", "stopped": "done", "seconds": time.monotonic() - t0}
     (out / "train_summary.json").write_text(json.dumps(summary, indent=2))

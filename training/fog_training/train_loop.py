@@ -19,7 +19,6 @@ Run directory layout::
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ import torch
 from torch import nn
 
 from fog_training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from fog_training.run_records import drop_records_after
 
 
 @dataclass
@@ -355,30 +355,6 @@ def train(
             run.writer.close()
         stop.restore()
     return _write_summary(run, part, start_step, t0, reason)
-
-
-def drop_records_after(path: str | Path, key: str, last: float) -> int:
-    """Keep only the JSON-lines records of ``path`` whose ``key`` is at most ``last``; returns how
-    many were dropped. A resumed run calls it with its checkpoint's step (or iteration) before it
-    appends, so the records of the steps it redoes are not duplicated. Lines a kill cut off are
-    dropped too; records without ``key`` are kept. The file is replaced atomically."""
-    path = Path(path)
-    if not path.exists():
-        return 0
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    keep = []
-    for line in lines:
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(rec, dict) or not isinstance(rec.get(key), (int, float)) or rec[key] <= last:
-            keep.append(line)
-    if len(keep) < len(lines):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text("".join(line + "\n" for line in keep))
-        os.replace(tmp, path)
-    return len(lines) - len(keep)
 
 
 def last_metrics(run_dir: str | Path) -> list[dict[str, Any]]:

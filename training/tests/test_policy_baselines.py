@@ -70,6 +70,21 @@ def test_ppo_in_world_model_runs_and_evaluates(models):
     assert (out / "policy" / "rssm" / "model.safetensors").exists()
 
 
+def test_ppo_resume_drops_records_past_the_checkpoint(models):
+    """A killed PPO run's records past its last checkpoint are redone on resume, not duplicated."""
+    root, data = models
+    out = root / "ppo_resume"
+    base = ["--preset", "debug", "--data", str(data), "--world-model", str(root / "wm"), "--rssm", str(root / "rssm")]
+    base += ["--out", str(out), "--eval-episodes", "0"]
+    assert ppo_world_model.main(base + ["--sample-budget", "32"]) == 0
+    with open(out / "metrics.jsonl", "a") as f:  # what a run killed after logging iteration 3 leaves
+        f.write(json.dumps({"iteration": 3, "ppo/value_loss": -1.0}) + '\n{"iteration": 4, "pp')
+    assert ppo_world_model.main(base + ["--sample-budget", "48"]) == 0
+    m = _records(out / "metrics.jsonl")
+    assert [r["iteration"] for r in m] == [1, 2, 3], m
+    assert m[2]["ppo/value_loss"] != -1.0, "iteration 3's record is the resumed run's"
+
+
 def test_sb3_ppo_true_env(tmp_path):
     out = tmp_path / "sb3"
     assert sb3_ppo.main(["--preset", "debug", "--out", str(out)]) == 0
