@@ -82,6 +82,18 @@ def episode_end(terminated: bool, steps: int, limit_steps: int, reset_on_termina
     return None
 
 
+def camera_size(model_size: int, width: int, height: int) -> tuple[int, int]:
+    """The published image size (width, height): the parameters, 0 meaning the model's frame size; it
+    must be square and at least the model's (frames are upscaled, never shrunk)."""
+    width, height = width or model_size, height or model_size
+    if width != height or width < model_size:
+        raise ValueError(
+            f"camera_width x camera_height = {width}x{height}: expected a square image of at least the "
+            f"model's {model_size}x{model_size} (the model's frames are square; it is upscaled, never shrunk)"
+        )
+    return width, height
+
+
 def scaled_camera_info(
     info: dict | None, width: int, height: int, fovy_deg: float
 ) -> tuple[float, float, float, float]:

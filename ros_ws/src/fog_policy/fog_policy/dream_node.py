@@ -52,7 +52,7 @@ from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import Bool, Float32, String
 from std_srvs.srv import Trigger
 
-from fog_policy.dream_episodes import REASONS, DreamEpisodes, episode_end, scaled_camera_info, upscale
+from fog_policy.dream_episodes import REASONS, DreamEpisodes, camera_size, episode_end, scaled_camera_info, upscale
 
 COMMAND_SUB_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 """Shallow on purpose (not fog_contract's COMMAND_QUEUE_DEPTH): the dream steps on the newest command
@@ -149,14 +149,7 @@ class DreamNode(Node):
             )
         self.dream = Dream(model, spec)
         self.spec = spec
-        s = self.dream.image_size
-        self.width = self.cfg.camera_width or s
-        self.height = self.cfg.camera_height or s
-        if self.width != self.height or self.width < s:
-            raise ValueError(
-                f"camera_width x camera_height = {self.width}x{self.height}: expected a square image of at least the "
-                f"model's {s}x{s} (the model's frames are square; it is upscaled, never shrunk)"
-            )
+        self.width, self.height = camera_size(self.dream.image_size, self.cfg.camera_width, self.cfg.camera_height)
         self.rate = self.cfg.rate_hz or spec.policy_rate_hz
         if self.rate <= 0:
             raise ValueError(f"rate_hz must be positive, got {self.rate}")

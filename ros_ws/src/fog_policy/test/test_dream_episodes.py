@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fog_policy.dream_episodes import DreamEpisodes, episode_end, scaled_camera_info, upscale
+from fog_policy.dream_episodes import DreamEpisodes, camera_size, episode_end, scaled_camera_info, upscale
 
 
 def test_windows_and_seeds_follow_the_draws():
@@ -54,3 +54,12 @@ def test_upscale_is_nearest_neighbour():
     big = upscale(frame, 4, 4)
     assert big.shape == (4, 4, 3) and set(np.unique(big)) == set(np.unique(frame))
     assert upscale(frame, 2, 2) is frame
+
+
+def test_camera_size_defaults_to_the_model_and_refuses_shrinking_or_non_square():
+    assert camera_size(32, 0, 0) == (32, 32)
+    assert camera_size(32, 128, 128) == (128, 128)
+    with pytest.raises(ValueError, match="expected a square image of at least the model's 32x32"):
+        camera_size(32, 16, 16)
+    with pytest.raises(ValueError, match="camera_width x camera_height = 64x48"):
+        camera_size(32, 64, 48)
