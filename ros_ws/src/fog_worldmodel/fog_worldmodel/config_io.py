@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
 import typing
 from typing import Any, TypeVar
 
@@ -28,7 +29,7 @@ def _coerce(tp: Any, value: Any) -> Any:
         if args:
             return tuple(_coerce(a, v) for a, v in zip(args, value, strict=False))
         return tuple(value)
-    if origin is typing.Union or str(origin) == "types.UnionType":
+    if origin is typing.Union or origin is types.UnionType:  # Optional[X] and X | None
         for arg in typing.get_args(tp):
             if arg is type(None):
                 if value is None:

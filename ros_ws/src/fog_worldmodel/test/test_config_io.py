@@ -100,3 +100,19 @@ def test_optional_fields_keep_none_and_build_the_dataclass_from_a_dict():
     cfg = config_from_dict(Outer, {"maybe_inner": {"channels": [1]}})
     assert cfg.maybe_inner == Inner(channels=(1,)), f"got {cfg.maybe_inner!r}"
 
+
+
+@dataclass
+class Pep604:
+    inner: Inner | None = None
+    rate: float | None = None
+    xy: tuple[float, float] | None = None
+
+
+def test_pep604_optional_fields_are_coerced_like_typing_optional():
+    """`X | None` is read as `Optional[X]` (it was passed through raw once: a dict, an int, a list)."""
+    cfg = config_from_dict(Pep604, {"inner": {"rate": 2}, "rate": 3, "xy": [1, 2]})
+    assert isinstance(cfg.inner, Inner), f"`Inner | None` from a dict should build Inner, got {cfg.inner!r}"
+    assert type(cfg.rate) is float, f"`float | None` from 3 should be 3.0, got {cfg.rate!r}"
+    assert cfg.xy == (1.0, 2.0) and isinstance(cfg.xy, tuple), f"expected the tuple (1.0, 2.0), got {cfg.xy!r}"
+    assert config_from_dict(Pep604, {"inner": None}).inner is None
