@@ -152,3 +152,17 @@ def test_a_summary_without_warnings_attribute_is_accepted(tmp_path):
     write_report(tmp_path, config(), [], OldSummary())
     text = (tmp_path / "report.md").read_text()
     assert "## Warnings" not in text and "## Failed bags" not in text
+
+
+def test_a_bag_without_streams_or_topic_figures_still_gets_a_report(tmp_path):
+    """A converted bag whose result has no message streams and no topic figures (nothing on the roles
+    the converter reads) is listed in the tables; it gets no rate plot, and the others still do."""
+    empty = BagResult(Path("/bags/empty.mcap"), quality={"t0_ns": 0, "messages": 0, "episodes": []}, streams={},
+                      problems=[])
+    summary = ConversionSummary(converted=["/bags/empty.mcap", "/bags/a.mcap"], failed=[], warnings=[],
+                                episodes=1, steps=17, seconds=0.5)
+    out = write_report(tmp_path / "r", config(), [empty, result("a.mcap", [episode(0, 0.0, 2.0)])], summary)
+    text = (out / "report.md").read_text()
+    assert "empty.mcap" in text and "a.mcap" in text, text
+    assert not (out / "rates_bag0.png").exists(), "no rate plot for the bag without streams"
+    assert (out / "rates_bag1.png").exists(), "the other bag keeps its rate plot"

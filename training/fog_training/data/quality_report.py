@@ -202,8 +202,11 @@ def _rate_plots(report_dir: Path, results: list) -> list[Path]:
 
     out = []
     for bi, r in enumerate(results[:MAX_RATE_PLOTS]):
+        starts = [s[0] for s in r.streams.values() if len(s)]
+        if not starts:  # a bag with no messages on the roles the converter reads: nothing to plot
+            continue
         fig, ax = plt.subplots(figsize=(9, 3.6))
-        t0 = min(s[0] for s in r.streams.values() if len(s))
+        t0 = min(starts)
         for topic in sorted(t for t, s in r.streams.items() if len(s) > 1):
             t = (r.streams[topic] - t0) / 1e9
             edges = np.arange(0, max(t.max(), 1.0) + 1.0, 1.0)
@@ -230,10 +233,11 @@ def _gap_plot(report_dir: Path, results: list) -> Path:
     import matplotlib.pyplot as plt
 
     topics = sorted({t for r in results for t in r.quality.get("topics", {})})
-    count = [sum(r.quality["topics"].get(t, {}).get("gaps", 0) for r in results) for t in topics]
-    longest = [
-        max((r.quality["topics"].get(t, {}).get("max_gap_ms", 0.0) for r in results), default=0.0) for t in topics
-    ]
+    def figure(r, t, key, default):
+        return r.quality.get("topics", {}).get(t, {}).get(key, default)
+
+    count = [sum(figure(r, t, "gaps", 0) for r in results) for t in topics]
+    longest = [max((figure(r, t, "max_gap_ms", 0.0) for r in results), default=0.0) for t in topics]
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(topics) + 1.0))
     y = np.arange(len(topics))
     ax.barh(y, count)
