@@ -182,9 +182,10 @@ class _Stages:
 
 def run_stages(cfg: BenchConfig) -> dict[str, Any]:
     """Every stage that has not finished yet (each is resumable), then the results."""
-    from fog_training import fog_trainer, ppo_world_model, sb3_ppo, train_rssm, train_world_model
-    from fog_training.bptt_baseline import GradientCostConfig
-    from fog_training.bptt_baseline import run as gradient_cost
+    from fog_training import fog_trainer, train_rssm, train_world_model
+    from fog_training.baselines import ppo_world_model, sb3_ppo
+    from fog_training.baselines.bptt import GradientCostConfig
+    from fog_training.baselines.bptt import run as gradient_cost
     from fog_training.data import pusht_collect
 
     out = Path(cfg.out)

@@ -283,7 +283,7 @@ def _actions_sentence(results: dict[str, Any], ds: dict[str, Any]) -> str:
 
 def _closing_sections(results: dict[str, Any], cfg: BenchConfig) -> list[str]:
     """Report lines after the results table: gradient cost, stage wall times, reused world models."""
-    from fog_training.bptt_baseline import table as gc_table
+    from fog_training.baselines.bptt import table as gc_table
 
     lines: list[str] = []
     if results.get("gradient_cost"):

@@ -60,10 +60,14 @@ register(
 )
 register(
     "train ppo-world-model",
-    "fog_training.ppo_world_model",
+    "fog_training.baselines.ppo_world_model",
     "baseline: PPO inside the global world model (same sample budget)",
 )
-register("train ppo-sb3", "fog_training.sb3_ppo", "baseline: stable-baselines3 PPO in the true state-based Push-T")
+register(
+    "train ppo-sb3",
+    "fog_training.baselines.sb3_ppo",
+    "baseline: stable-baselines3 PPO in the true state-based Push-T",
+)
 register(
     "eval policy",
     "fog_training.eval_policy",
@@ -82,7 +86,7 @@ register(
 )
 register(
     "bench gradient-cost",
-    "fog_training.bptt_baseline",
+    "fog_training.baselines.bptt",
     "time and peak memory of one actor update: FoG vs BPTT through the diffusion sampler",
 )
 

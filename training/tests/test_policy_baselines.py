@@ -12,8 +12,9 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch.set_num_threads(1)
 
-from fog_training import ppo_world_model, sb3_ppo, train_rssm, train_world_model  # noqa: E402
-from fog_training.bptt_baseline import (  # noqa: E402
+from fog_training import train_rssm, train_world_model  # noqa: E402
+from fog_training.baselines import ppo_world_model, sb3_ppo  # noqa: E402
+from fog_training.baselines.bptt import (  # noqa: E402
     GradientCostConfig,
     PeakRSS,
     differentiable_next_frame,

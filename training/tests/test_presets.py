@@ -7,27 +7,28 @@ import importlib
 import pytest
 from fog_training.presets import FOLDER, load_presets
 
-TRAINERS = {
-    "fog_trainer": "FoGConfig",
-    "ppo_world_model": "PPOWorldModelConfig",
-    "sb3_ppo": "SB3PPOConfig",
-    "train_rssm": "RSSMTrainConfig",
-    "train_world_model": "WorldModelTrainConfig",
-    "bench_pusht": "BenchConfig",
+TRAINERS = {  # preset file -> (the module that reads it, its config class)
+    "fog_trainer": ("fog_training.fog_trainer", "FoGConfig"),
+    "ppo_world_model": ("fog_training.baselines.ppo_world_model", "PPOWorldModelConfig"),
+    "sb3_ppo": ("fog_training.baselines.sb3_ppo", "SB3PPOConfig"),
+    "train_rssm": ("fog_training.train_rssm", "RSSMTrainConfig"),
+    "train_world_model": ("fog_training.train_world_model", "WorldModelTrainConfig"),
+    "bench_pusht": ("fog_training.bench_pusht", "BenchConfig"),
 }
 
 
 def test_every_preset_file_belongs_to_a_trainer_and_every_preset_builds():
     assert {p.stem for p in FOLDER.glob("*.yaml")} == set(TRAINERS)
-    for module, cls_name in TRAINERS.items():
-        mod = importlib.import_module(f"fog_training.{module}")
+    for module, cls_name in TRAINERS.values():
+        mod = importlib.import_module(module)
         cls = getattr(mod, cls_name)
         assert mod.PRESETS and all(isinstance(build(), cls) for build in mod.PRESETS.values()), module
         assert "debug" in mod.PRESETS, f"{module}: the tests' preset"
 
 
 def test_the_figures_the_benchmarks_quote():
-    from fog_training import bench_pusht, fog_trainer, ppo_world_model, train_world_model
+    from fog_training import bench_pusht, fog_trainer, train_world_model
+    from fog_training.baselines import ppo_world_model
 
     fog = fog_trainer.PRESETS
     assert next(iter(fog)) == "goal-cpu"  # the default --preset: the first in the file

@@ -8,7 +8,8 @@ import dataclasses
 import json
 
 import pytest
-from fog_training import fog_trainer, ppo_world_model, train_rssm, train_world_model
+from fog_training import fog_trainer, train_rssm, train_world_model
+from fog_training.baselines import ppo_world_model
 from fog_training.run_config import ModelRunConfig, PolicyEvalConfig, RunConfig
 from fog_training.train_cli import parse_with_presets
 from fog_training.train_loop import LoopConfig

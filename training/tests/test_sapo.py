@@ -10,8 +10,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch.set_num_threads(1)
 
 from fog_training.actor import ActorConfig, SquashedGaussianActor, deterministic_action, squashed_log_prob  # noqa: E402
+from fog_training.baselines.ppo_world_model import gae  # noqa: E402
 from fog_training.critic import CriticEnsemble, td_lambda_targets  # noqa: E402
-from fog_training.ppo_world_model import gae  # noqa: E402
 from fog_training.sapo import Temperature, WindowReturn, target_entropy  # noqa: E402
 
 

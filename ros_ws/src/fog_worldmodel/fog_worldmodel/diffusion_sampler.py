@@ -88,7 +88,7 @@ class DiffusionSampler:
         self, obs_ctx: torch.Tensor, act_ctx: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """:meth:`sample` *with* gradients through every Euler step (BPTT through the global model,
-        fog_training.bptt_baseline); the quantization is passed straight through. Same noise, same
+        fog_training.baselines.bptt); the quantization is passed straight through. Same noise, same
         frame as :meth:`sample` for the same generator state."""
         x = self._euler(obs_ctx, act_ctx, generator)
         return x + (quantize(x) - x).detach()

@@ -256,7 +256,7 @@ def run(cfg: GradientCostConfig) -> dict:
         args = [
             sys.executable,
             "-m",
-            "fog_training.bptt_baseline",
+            "fog_training.baselines.bptt",
             "--worker",
             method,
             "--data",
