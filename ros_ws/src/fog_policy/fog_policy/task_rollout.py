@@ -148,13 +148,13 @@ def run_episode(
             sim.step(cmd, issued_at=issued)
         state = sim.state()
         tick += 1
-        if _fell(state):
+        if fallen(state):
             res.fell = True
             res.final_distance = float(task.distance_to(state.base_pos, marker))
             return res
 
 
-def _fell(state) -> bool:
+def fallen(state) -> bool:
     """The fall rule of the exploration driver and the ROS demo: base below 0.15 m or tilted past 0.8 rad."""
     rules = EpisodeConfig()
     roll, pitch = state.roll_pitch_yaw[:2]
