@@ -1,4 +1,4 @@
-"""Size limits that keep the code easy to carry on: no Python file over 500 lines (tests included),
+"""Lint (ruff, SLF001 included) and size limits that keep the code easy to carry on: no Python file over 500 lines (tests included),
 no function over 80 lines outside tests unless the line above its `def` (or its first decorator)
 is a comment `# long: <reason>` saying why it reads better whole."""
 
@@ -72,3 +72,15 @@ def test_the_function_check_counts_and_honours_a_reason():
     assert long_functions(f"# long: reason\n@decorator\n{plain}") == []
     assert long_functions(f"# a comment, not a reason\n{plain}") == [(2, "f", 81)]
     assert long_functions(f"def g():\n{body[: body.rfind(chr(10))]}\n") == []  # 80 lines
+
+
+def test_ruff_passes_on_the_whole_tree():
+    """`ruff check .` (ruff.toml: pycodestyle, pyflakes, imports, bugbear, pyupgrade and SLF001, no
+    reaching into another object's private members) is clean: `make lint` is part of `make test`."""
+    import subprocess
+    import sys
+
+    ruff = Path(sys.executable).with_name("ruff")
+    assert ruff.exists(), f"ruff is pinned in requirements.txt; {ruff} is missing: run make setup"
+    done = subprocess.run([str(ruff), "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, f"ruff check . found problems:\n{done.stdout[-4000:]}{done.stderr[-2000:]}"
