@@ -1,6 +1,7 @@
-"""Lint (ruff, SLF001 included) and size limits that keep the code easy to carry on: no Python file over 500 lines (tests included),
-no function over 80 lines outside tests unless the line above its `def` (or its first decorator)
-is a comment `# long: <reason>` saying why it reads better whole."""
+"""Lint and size limits that keep the code easy to carry on: `ruff check .` clean (SLF001 included),
+no Python file over 500 lines (tests included), no function over 80 lines outside tests unless the
+line above its `def` (or its first decorator) is a comment `# long: <reason>` saying why it reads
+better whole."""
 
 from __future__ import annotations
 
