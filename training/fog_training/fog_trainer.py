@@ -49,7 +49,7 @@ from fog_training.fog_setting import make_setting
 from fog_training.presets import load_presets
 from fog_training.replay import RunCounters
 from fog_training.run_config import PolicyEvalConfig, RunConfig
-from fog_training.run_records import drop_records_after, last_record_has
+from fog_training.run_records import append_record, drop_records_after, last_record_has
 from fog_training.sapo import Temperature, target_entropy
 from fog_training.train_loop import StopSignals
 
@@ -426,8 +426,7 @@ class FoGTrainer:
         """One iteration's record in TensorBoard and metrics.jsonl."""
         for k, v in metrics.items():
             writer.add_scalar(k, v, self.samples)
-        with open(out / "metrics.jsonl", "a") as f:
-            f.write(json.dumps({"iteration": self.iteration, **metrics}) + "\n")
+        append_record(out / "metrics.jsonl", {"iteration": self.iteration, **metrics})
 
     def _write_summary(self, out: Path, start_it: int, t0: float, reason: str) -> dict[str, Any]:
         """Write train_summary.json and print the run's last line; the summary."""
@@ -450,8 +449,7 @@ class FoGTrainer:
 
     def _record_eval(self, out: Path, writer) -> None:
         ev = self.evaluate(self.cfg.eval_episodes)
-        with open(out / "evals.jsonl", "a") as f:
-            f.write(json.dumps(ev) + "\n")
+        append_record(out / "evals.jsonl", ev)
         for k in ("success_rate", "mean_final_coverage"):
             writer.add_scalar(f"eval/{k}", ev[k], self.samples)
 

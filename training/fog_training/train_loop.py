@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from fog_training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
-from fog_training.run_records import drop_records_after
+from fog_training.run_records import append_record, drop_records_after
 
 
 @dataclass
@@ -201,8 +201,7 @@ class _LoopRun:
             return
         for k, v in avg.items():
             self.writer.add_scalar(k, v, self.step)
-        with open(self.run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps({"step": self.step, **avg}) + "\n")
+        append_record(self.run_dir / "metrics.jsonl", {"step": self.step, **avg})
         bar.set_postfix(loss=f"{avg.get('loss', float('nan')):.4g}")
 
     def checkpoint(self) -> None:
@@ -355,9 +354,3 @@ def train(
             run.writer.close()
         stop.restore()
     return _write_summary(run, part, start_step, t0, reason)
-
-
-def last_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The records of RUN_DIR/metrics.jsonl."""
-    p = Path(run_dir) / "metrics.jsonl"
-    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()] if p.exists() else []

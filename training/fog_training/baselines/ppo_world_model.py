@@ -34,7 +34,7 @@ from fog_training.actor import ActorConfig, SquashedGaussianActor, mlp, save_act
 from fog_training.presets import load_presets
 from fog_training.replay import RunCounters
 from fog_training.run_config import PolicyEvalConfig, RunConfig
-from fog_training.run_records import drop_records_after, last_record_has
+from fog_training.run_records import append_record, drop_records_after, last_record_has
 from fog_training.train_loop import use_bf16
 
 
@@ -241,8 +241,7 @@ class _PPORun:
                 )
             },
         }
-        with open(self.out / "evals.jsonl", "a") as f:
-            f.write(json.dumps(ev) + "\n")
+        append_record(self.out / "evals.jsonl", ev)
         self.writer.add_scalar("eval/mean_final_coverage", ev["mean_final_coverage"], self.samples)
         self.writer.add_scalar("eval/success_rate", ev["success_rate"], self.samples)
 
@@ -340,8 +339,7 @@ class _PPORun:
         """One iteration's record in TensorBoard and metrics.jsonl."""
         for k, v in metrics.items():
             self.writer.add_scalar(k, v, self.samples)
-        with open(self.out / "metrics.jsonl", "a") as f:
-            f.write(json.dumps({"iteration": self.iteration, **metrics}) + "\n")
+        append_record(self.out / "metrics.jsonl", {"iteration": self.iteration, **metrics})
 
 
 def _build_run(cfg: PPOWorldModelConfig) -> _PPORun:

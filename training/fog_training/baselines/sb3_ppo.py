@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fog_training.presets import load_presets
-from fog_training.run_records import last_record_has
+from fog_training.run_records import append_record, last_record_has
 
 
 @dataclass
@@ -124,8 +124,7 @@ def _record_eval(cfg: SB3PPOConfig, out: Path, model, action, samples: int) -> N
             )
         },
     }
-    with open(out / "evals.jsonl", "a") as f:
-        f.write(json.dumps(ev) + "\n")
+    append_record(out / "evals.jsonl", ev)
 
 
 def _eval_callback(cfg: SB3PPOConfig, record_eval: Callable[[int], None]) -> Any:

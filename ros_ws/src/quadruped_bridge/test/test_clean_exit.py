@@ -8,19 +8,27 @@ import time
 from quadruped_bridge import clean_exit
 
 
-class SlowNode:
-    """Stands in for a node whose destruction hangs in the middleware (the sleep is the hang)."""
+class HangingNode:
+    """Stands in for a node whose destruction hangs in the middleware: `destroy_node` returns only
+    once the stall report has appeared on stderr (or after `limit` seconds, which fails the test)."""
 
-    destroyed = False
+    def __init__(self, capfd, limit: float = 10.0):
+        self.capfd, self.limit = capfd, limit
+        self.err = ""
+        self.destroyed = False
 
     def destroy_node(self):
-        time.sleep(0.6)
+        deadline = time.monotonic() + self.limit
+        while "destroy_node" not in self.err and time.monotonic() < deadline:
+            self.err += self.capfd.readouterr().err
+            time.sleep(0.01)  # polling period of the captured stderr
         self.destroyed = True
 
 
 def test_a_slow_teardown_prints_where_every_thread_waits(capfd, monkeypatch):
     monkeypatch.setattr(clean_exit, "STALL_REPORT_S", 0.2)
-    node = SlowNode()
+    node = HangingNode(capfd)
     assert clean_exit.teardown([node]) is True and node.destroyed
-    err = capfd.readouterr().err
-    assert "Timeout" in err and "destroy_node" in err, err  # faulthandler's stack of the waiting thread
+    err = node.err + capfd.readouterr().err
+    # faulthandler's report names the waiting thread's frame
+    assert "Timeout" in err and "destroy_node" in err, f"no stall report within {node.limit} s of teardown:\n{err}"
