@@ -5,7 +5,7 @@ import json
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 LAYOUT = ROOT / "docs" / "foxglove" / "dream_layout.json"
 SOURCES = [ROOT / "ros_ws/src/fog_policy/fog_policy/dream_node.py", ROOT / "training/fog_training/dream_compare.py"]
 

@@ -16,7 +16,7 @@ from fog_training.data.bag_to_dataset import BagToDatasetConfig, convert
 from fog_training.data.bag_to_dataset import main as dataset_main
 from fog_training.data.episode_store import EpisodeStore
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 HW = (24, 32)  # camera frames (small: fast tests)
 T0 = 1000.0
 

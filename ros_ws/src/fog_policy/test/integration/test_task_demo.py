@@ -5,7 +5,7 @@ The demo runs here with an untrained exported policy and with the reference comm
 tests check the demo's bookkeeping against what the simulator published, and that the scripted
 ground-truth controller reaches the marker (the task is solvable over ROS); learned-policy success
 is measured in benchmarks/task_success.py. The bundled artifacts are checked in
-training/tests/test_bundled_artifacts.py (their parity check is the exporter's).
+training/tests/unit/test_bundled_artifacts.py (their parity check is the exporter's).
 """
 
 import json

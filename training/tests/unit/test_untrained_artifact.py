@@ -8,7 +8,7 @@ import numpy as np
 from fog_training.export import runtime_rollout, validate_artifact
 from fog_training.untrained_artifact import make_untrained_artifact
 
-COMMITTED = Path(__file__).resolve().parents[2] / "ros_ws/src/fog_policy/test_data/untrained_artifact"
+COMMITTED = Path(__file__).resolve().parents[3] / "ros_ws/src/fog_policy/test_data/untrained_artifact"
 REGENERATE = (
     "python -m fog_training.untrained_artifact --seed 1 --out ros_ws/src/fog_policy/test_data/untrained_artifact"
 )

@@ -20,7 +20,7 @@ NODES = ("quadruped_bridge: go2", "fog_policy: locomotion", "fog_policy: policy"
 
 def fog(verb: str, *args: str) -> list[str]:
     """`fog <verb> ...` as the fog CLI (fog_training.cli, a layer above) runs it: the verb's module main
-    (training/tests/test_cli.py checks the CLI's table names these modules)."""
+    (training/tests/unit/test_cli.py checks the CLI's table names these modules)."""
     module = {"deploy": "fog_policy.deploy", "collect": "fog_policy.collect"}[verb]
     return [sys.executable, "-m", module, *args]
 
@@ -107,7 +107,7 @@ def test_deploy_params_file_holds_only_declared_parameters():
     from quadruped_bridge.ros_params import params_file_problems
     from quadruped_bridge.sim_node import SimNodeConfig
 
-    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "deploy.yaml").read_text())
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "deploy.yaml").read_text())
     nodes = {"go2_sim": SimNodeConfig, "go2_bridge": Go2BridgeConfig, "locomotion": LocomotionConfig,
              "fog_policy": PolicyNodeConfig, "bag_replay": ReplayConfig}
     assert set(config) == set(nodes), f"deploy.yaml's nodes {sorted(config)}"

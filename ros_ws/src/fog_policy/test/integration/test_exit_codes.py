@@ -256,7 +256,7 @@ def test_nodes_exit_0_at_their_own_end(bag, tmp_path):
 
 def fog(verb: str, *args: str) -> list[str]:
     """`fog <verb> ...` as the fog CLI (fog_training.cli, a layer above) runs it: the verb's module main
-    (training/tests/test_cli.py checks the CLI's table names these modules)."""
+    (training/tests/unit/test_cli.py checks the CLI's table names these modules)."""
     module = {"deploy": "fog_policy.deploy", "collect": "fog_policy.collect"}[verb]
     return [sys.executable, "-m", module, *args]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
 
-SRC = Path(__file__).resolve().parents[2]
+SRC = Path(__file__).resolve().parents[3]
 LAUNCH_FILES = sorted(SRC.glob("*/launch/*.launch.py"))
 
 

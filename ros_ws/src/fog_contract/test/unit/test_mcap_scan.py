@@ -1,7 +1,8 @@
 """fog_contract.mcap_scan on MCAP files built byte by byte here (no writer library: the contract is pure).
 
 The recorder's recovery and the dataset reader, which both use this scanner, are tested on real
-rosbag2 bags in quadruped_bridge/test/test_recorder_integration.py and training/tests/test_bag_to_dataset.py.
+rosbag2 bags in quadruped_bridge/test/integration/test_recorder_integration.py and
+training/tests/unit/test_bag_to_dataset.py.
 """
 
 from __future__ import annotations
