@@ -112,8 +112,9 @@ def map_to_clock(recv_ns: np.ndarray, clock_recv_ns: np.ndarray, clock_value_ns:
 
 def fresh(ticks: np.ndarray, stamps: np.ndarray, idx: np.ndarray, max_age_ns: int) -> np.ndarray:
     """True where a stream has a sample at or before the tick that is at most ``max_age_ns`` old."""
-    ok = idx >= 0
-    age = np.where(ok, ticks - stamps[np.maximum(idx, 0)], np.iinfo(np.int64).max)
+    ok = np.asarray(idx) >= 0
+    age = np.full(ok.shape, np.iinfo(np.int64).max, np.int64)  # no sample (an empty stream too): never fresh
+    age[ok] = np.asarray(ticks)[ok] - np.asarray(stamps)[np.asarray(idx)[ok]]
     return ok & (age <= max_age_ns)
 
 

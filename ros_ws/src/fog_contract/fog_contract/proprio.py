@@ -8,7 +8,7 @@ in a bag. Names:
   gravity.x|y|z                          unit gravity vector in the IMU frame (from orientation)
   gyro.x|y|z                             IMU angular velocity (rad/s)
 
-training/tests/unit/test_proprio_parity.py checks that this and `fog dataset` agree on the same data.
+training/tests/unit/data/test_bag_messages.py checks that this and `fog dataset` agree on the same data.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The recorder's recovery and the dataset reader, which both use this scanner, are tested on real
 rosbag2 bags in quadruped_bridge/test/integration/test_recorder_integration.py and
-training/tests/unit/test_bag_to_dataset.py.
+training/tests/unit/data/test_bag_reader.py and test_bag_convert.py.
 """
 
 from __future__ import annotations

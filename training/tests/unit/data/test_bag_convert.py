@@ -1,4 +1,8 @@
-"""bag -> dataset: exact alignment on synthetic bags, episode splitting, errors, truncated bags."""
+"""fog_training.data.bag_convert: one bag -> its episodes. Exact alignment on synthetic bags (which
+sample each tick takes), rewards of every source, episode splitting on events and stale sensors, the
+command in effect, the /clock mapping, storage formats and camera encodings, and what is kept of
+killed or corrupt bags. Most tests go through `convert` (the store written); the CLI itself is
+test_bag_to_dataset.py's."""
 
 from __future__ import annotations
 
@@ -12,11 +16,12 @@ import pytest
 from fog_contract.go2 import JOINT_NAMES
 from fog_contract.proprio import PROPRIO_NAMES
 from fog_training.data import synthetic_bags as sb
+from fog_training.data.bag_convert import command_in_effect, convert_bag
+from fog_training.data.bag_reader import BagError
 from fog_training.data.bag_to_dataset import BagToDatasetConfig, convert
 from fog_training.data.bag_to_dataset import main as dataset_main
 from fog_training.data.episode_store import EpisodeStore
 
-REPO = Path(__file__).resolve().parents[3]
 HW = (24, 32)  # camera frames (small: fast tests)
 T0 = 1000.0
 
@@ -183,68 +188,6 @@ def test_sqlite3_bag_gives_the_same_dataset(tmp_path):
         np.testing.assert_array_equal(ea[key], eb[key])
 
 
-# ---------------------------------------------------------------- errors
-
-
-def test_missing_camera_topic_is_named_and_others_converted(tmp_path, capsys):
-    good = _bag(tmp_path, "good", duration_s=2.0)
-    bad = _bag(tmp_path, "nocam", omit=[sb.IMAGE, sb.INFO], duration_s=2.0)
-    rc = dataset_main([str(bad.path), str(good.path), "--out", str(tmp_path / "d.zarr"), "--image-size", "16"])
-    assert rc == 1  # some bags failed, the rest converted
-    err = capsys.readouterr().err
-    assert f"bag {bad.path}, topic /camera/image_raw: required topic is missing" in err
-    store = EpisodeStore(tmp_path / "d.zarr")
-    assert [s["path"] for s in store.meta["source_bags"]] == [str(good.path)]
-    assert "nocam" in (tmp_path / "d.zarr.report" / "report.md").read_text()
-    # Only bad bags: nothing written (no store, no report folder), exit 2.
-    assert dataset_main([str(bad.path), "--out", str(tmp_path / "e.zarr")]) == 2
-    assert not (tmp_path / "e.zarr").exists() and not (tmp_path / "e.zarr.report").exists()
-
-
-def test_missing_goal_is_named(tmp_path):
-    bag = _bag(tmp_path, "nogoal", goal=None, duration_s=1.5)
-    s = convert(_cfg([bag.path], tmp_path / "d.zarr"), progress=False)
-    assert "topic /sim/goal_pose" in s.failed[0][1] and "--goal" in s.failed[0][1]
-    s = convert(_cfg([bag.path], tmp_path / "e.zarr", goal=(2.0, 0.5)), progress=False)
-    assert not s.failed
-
-
-def test_corrupt_and_truncated_bags(tmp_path, capsys):
-    good = _bag(tmp_path, "good", duration_s=3.0)
-    junk = tmp_path / "junk.mcap"
-    junk.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
-    # A killed recorder: no metadata.yaml, MCAP cut in the middle (no summary, no footer).
-    killed = tmp_path / "killed"
-    shutil.copytree(good.path, killed)
-    (killed / "metadata.yaml").unlink()
-    mcap = killed / "good.mcap"
-    data = mcap.read_bytes()
-    mcap.write_bytes(data[: int(len(data) * 0.7)])
-    # Cut so early that no message survives.
-    early = tmp_path / "early.mcap"
-    early.write_bytes(data[:2000])
-
-    rc = dataset_main(
-        [str(p) for p in (junk, killed, early, good.path)] + ["--out", str(tmp_path / "d.zarr"), "--image-size", "16"]
-    )
-    assert rc == 1
-    err = capsys.readouterr().err
-    assert f"warning: bag {killed}: incomplete MCAP" in err  # salvaged: said on stderr, not only in the report
-    assert f"bag {junk}: not a readable rosbag2 bag" in err
-    assert f"bag {early}: not a readable rosbag2 bag" in err and "cut off" in err
-    store = EpisodeStore(tmp_path / "d.zarr")
-    assert [s["path"] for s in store.meta["source_bags"]] == [str(killed), str(good.path)]
-    assert "incomplete MCAP" in store.meta["source_bags"][0]["problems"][0]
-    # What survived of the killed bag is exactly the start of the full bag's episode.
-    salvaged, full = store.episode(0), store.episode(1)
-    n = len(salvaged["reward"])
-    assert 3 <= n < len(full["reward"])
-    for key in ("image", "action", "proprio"):
-        np.testing.assert_array_equal(salvaged[key], full[key][:n])
-    report = (tmp_path / "d.zarr.report" / "report.md").read_text()
-    assert "## Failed bags" in report and "junk.mcap" in report and "incomplete MCAP" in report
-
-
 def test_killed_recorder_bag(tmp_path):
     """What a SIGKILLed rosbags MCAP writer leaves after a periodic flush: read up to the flush."""
     bag = _bag(tmp_path, "rec", duration_s=3.0, events=[(0.2, "start")], kill_at_s=1.9)
@@ -261,46 +204,6 @@ def test_killed_recorder_bag(tmp_path):
     assert "incomplete MCAP" in store.meta["source_bags"][0]["problems"][0]
 
 
-# ---------------------------------------------------------------- --out safety
-
-
-# As root (CI) the permission bits do not stop a write; the same refusal is covered there by the test
-# above, which makes the probe directory unwritable through tempfile.mkdtemp.
-
-
-def test_empty_mcap_is_named(tmp_path):
-    empty = tmp_path / "empty.mcap"
-    empty.write_bytes(b"\x89MCAP0\r\n")
-    s = convert(_cfg([empty], tmp_path / "d.zarr"), progress=False)
-    assert s.failed and "empty bag" in s.failed[0][1] and "missing" not in s.failed[0][1]
-
-
-# ---------------------------------------------------------------- inputs
-
-
-# ---------------------------------------------------------------- camera rate, formats, topic names
-
-
-def test_camera_rate_comes_from_the_data(tmp_path, capsys):
-    clean = _bag(tmp_path, "clean15", camera_hz=15.0, duration_s=3.0)
-    assert dataset_main([str(clean.path), "--out", str(tmp_path / "a.zarr"), "--image-size", "16"]) == 0
-    assert "warning" not in capsys.readouterr().err
-    report = (tmp_path / "a.zarr.report" / "report.md").read_text()
-    row = next(line for line in report.splitlines() if line.startswith("| camera/image_raw |"))
-    assert row.split("|")[5].strip() == "0"  # gaps
-    episodes = [line for line in report.splitlines() if line.startswith("| 0 | 0 |")]
-    assert len(episodes) == 1 and episodes[0].split("|")[10].strip() == "0"  # dropped frames
-    # A real 2 s hole in a 15 Hz camera: a gap of 30 frames, warned about on stderr.
-    holed = _bag(tmp_path, "holed15", camera_hz=15.0, duration_s=4.0, camera_drop=range(15, 45))
-    assert dataset_main([str(holed.path), "--out", str(tmp_path / "b.zarr"), "--image-size", "16"]) == 0
-    err = capsys.readouterr().err
-    assert f"warning: bag {holed.path}: camera/image_raw: 1 gap(s) longer than 2x its period of 66." in err
-    assert "(longest 20" in err  # ms: the 2 s hole
-    report = (tmp_path / "b.zarr.report" / "report.md").read_text()
-    row = next(line for line in report.splitlines() if line.startswith("| 0 | 0 |"))
-    assert row.split("|")[10].strip() == "30"  # dropped frames at the measured 15 Hz
-
-
 @pytest.mark.parametrize("fmt", ["bgr8", "png", "jpeg"])
 def test_camera_encodings_give_rgb(tmp_path, fmt):
     ref = _bag(tmp_path, "rgb", duration_s=1.0)
@@ -315,33 +218,6 @@ def test_camera_encodings_give_rgb(tmp_path, fmt):
         assert np.abs(a - b).mean() < 6, np.abs(a - b).mean()
     else:
         np.testing.assert_array_equal(a, b)
-
-
-def test_topic_option_maps_other_names(tmp_path, capsys):
-    names = {
-        sb.IMAGE: "/front_cam/image/compressed",
-        sb.JOINTS: "/lowstate/joints",
-        sb.IMU: "/livox/imu",
-        sb.CMD: "/teleop/cmd_vel",
-        sb.EVENT: "/task/event",
-    }
-    ref = _bag(tmp_path, "ref", duration_s=2.0, events=[(0.3, "start"), (1.7, "success")], image_format="png")
-    bag = _bag(
-        tmp_path, "foreign", duration_s=2.0, events=[(0.3, "start"), (1.7, "success")], image_format="png", rename=names
-    )
-    args = ["--image-size", "16", "--reward-source", "events", "--no-report"]
-    assert dataset_main([str(bag.path), "--out", str(tmp_path / "x.zarr"), *args]) == 2
-    err = capsys.readouterr().err
-    assert "topic /camera/image_raw: required topic is missing" in err and "--topic ROLE=NAME" in err
-    topics = ["camera=/front_cam/image/compressed", "joint_states=/lowstate/joints", "imu=livox/imu"]
-    topics += ["cmd_vel=/teleop/cmd_vel", "events=/task/event"]
-    mapped = [x for t in topics for x in ("--topic", t)]
-    assert dataset_main([str(bag.path), "--out", str(tmp_path / "b.zarr"), *args, *mapped]) == 0
-    assert dataset_main([str(ref.path), "--out", str(tmp_path / "a.zarr"), *args]) == 0
-    ea, eb = EpisodeStore(tmp_path / "a.zarr").episode(0), EpisodeStore(tmp_path / "b.zarr").episode(0)
-    assert eb["reward"][-1] == 1.0 and len(eb["reward"]) == 8
-    for key in ("image", "action", "proprio", "reward", "extra/time"):
-        np.testing.assert_array_equal(ea[key], eb[key])
 
 
 def _break_a_chunk(mcap: Path) -> None:
@@ -387,3 +263,82 @@ def test_corrupt_chunk_is_salvaged_around(tmp_path, capsys):
         np.testing.assert_array_equal(full["extra/time"][idx], e["extra/time"])
         for key in ("image", "proprio"):
             np.testing.assert_array_equal(e[key], full[key][idx])
+
+
+# ---------------------------------------------------------------- convert_bag and command_in_effect directly
+
+
+def test_command_in_effect_is_the_latest_fresh_one_else_zero():
+    stamps = np.array([10, 20, 40], np.int64)
+    values = np.array([[1.0, 0.0, 0.0], [2.0, 0.0, 0.0], [3.0, 0.0, 0.5]])
+    ticks = np.array([5, 10, 15, 25, 45, 50, 51, 100], np.int64)
+    got = command_in_effect(stamps, values, ticks, timeout_ns=10)
+    assert got.shape == (8, 3)
+    # before the first command: 0; at or after one: it, until it is older than the timeout
+    assert got[:, 0].tolist() == [0.0, 1.0, 1.0, 2.0, 3.0, 3.0, 0.0, 0.0]
+    assert got[4].tolist() == [3.0, 0.0, 0.5]
+
+
+def test_command_in_effect_without_commands_is_zero():
+    got = command_in_effect(np.zeros(0, np.int64), np.zeros((0, 2)), np.array([1, 2], np.int64), 10)
+    np.testing.assert_array_equal(got, np.zeros((2, 2)))
+
+
+def test_convert_bag_returns_episodes_and_quality_figures(tmp_path):
+    bag = _bag(tmp_path, "bag", duration_s=2.0, events=[(0.5, "start"), (1.7, "success")], namespace="/go2")
+    res = convert_bag(bag.path, _cfg([bag.path], tmp_path / "unused.zarr"), bag_index=3)
+    assert res.namespace == "/go2" and res.camera_info["width"] == HW[1] and not res.problems
+    (ep,) = res.episodes
+    n = len(ep["reward"])
+    assert n == 7  # ticks 0.5 .. 1.7 s at 5 Hz
+    assert ep["image"].shape == (n, 16, 16, 3) and ep["image"].dtype == np.uint8
+    assert ep["action"].shape == (n, 3) and ep["proprio"].shape == (n, len(PROPRIO_NAMES))
+    assert ep["is_terminal"].tolist() == [False] * (n - 1) + [True]
+    assert ep["extra"]["bag"].tolist() == [3] * n and ep["extra"]["state"].shape == (n, 8)
+    np.testing.assert_allclose(ep["extra"]["time"], T0 + 0.5 + 0.2 * np.arange(n), atol=1e-6)
+    written = sum(len(s) for s in bag.stamps.values())
+    assert res.quality["messages"] == written
+    assert res.quality["t0_ns"] == min(int(s[0]) for s in bag.stamps.values() if len(s))
+    assert res.quality["topics"][sb.IMAGE]["count"] == len(bag.stamps[sb.IMAGE])
+    (span,) = res.quality["episodes"]
+    assert span["outcome"] == "success" and span["steps"] == n and span["pieces"] == 1
+
+
+def test_convert_bag_without_a_goal_names_the_topic_and_the_option(tmp_path):
+    bag = _bag(tmp_path, "nogoal", goal=None, duration_s=1.0)
+    with pytest.raises(BagError, match="pass --goal X Y") as e:
+        convert_bag(bag.path, _cfg([bag.path], tmp_path / "unused.zarr"))
+    assert e.value.topic == "/sim/goal_pose" and e.value.bag == str(bag.path)
+
+
+def test_goal_progress_reward_is_the_progress_plus_the_arrival_bonus(tmp_path):
+    # The synthetic base walks along +x at 0.5 m/s (x = 0.01 k at 50 Hz): it reaches the marker at (1, 0).
+    bag = _bag(tmp_path, "goal", duration_s=3.0, goal=(1.0, 0.0))
+    res = convert_bag(bag.path, _cfg([bag.path], tmp_path / "unused.zarr", reward_source="goal-progress"))
+    (ep,) = res.episodes
+    ticks = np.round(ep["extra"]["time"] * 1e9).astype(np.int64)
+    base = bag.stamps[sb.BASE]
+
+    def dist(t):
+        x, y, _ = sb.base_value(np.flatnonzero(base <= t)[-1])
+        return math.hypot(x - 1.0, y)
+
+    d0 = np.array([dist(t) for t in ticks])
+    d1 = np.array([dist(t + 200_000_000) for t in ticks])
+    arrived = (d1 < 0.35) & (d0 >= 0.35)
+    assert arrived.sum() == 1  # the bonus is exercised once
+    np.testing.assert_allclose(ep["reward"], 5.0 * (d0 - d1) + arrived, atol=1e-9)
+    assert ep["extra"]["state"].shape == (len(ticks), 5)
+    np.testing.assert_allclose(ep["extra"]["state"][:, 3:], np.tile([1.0, 0.0], (len(ticks), 1)))
+
+
+def test_proprio_reward_reads_the_next_steps_tilt_and_joint_speeds(tmp_path):
+    bag = _bag(tmp_path, "p", duration_s=2.0, sim=False)
+    res = convert_bag(bag.path, _cfg([bag.path], tmp_path / "unused.zarr", reward_source="proprio"))
+    (ep,) = res.episodes
+    p = ep["proprio"].astype(np.float64)
+    nxt = np.concatenate([p[1:], p[-1:]])  # the last step uses its own
+    want = -np.linalg.norm(nxt[:, 24:26], axis=1) - 0.01 * np.mean(nxt[:, 12:24] ** 2, axis=1)
+    np.testing.assert_allclose(ep["reward"], want, rtol=1e-6)
+    assert np.ptp(ep["reward"]) > 1e-4  # the synthetic IMU rolls: the tilt term changes
+    assert "state" not in ep["extra"]

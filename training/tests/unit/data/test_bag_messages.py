@@ -1,8 +1,8 @@
 """fog_training.data.bag_messages: decoding one message each: Image encodings and row padding
 (image_to_rgb), CompressedImage colour order (compressed_to_rgb, any_image_to_rgb), JointState
 reordering by name (joint_permutation, JointOrder), IMU features, low-rate values (commands, events,
-joint targets, poses), yaw_of and camera_info. projected_gravity itself is covered by
-test_proprio_parity.py."""
+joint targets, poses), yaw_of and camera_info; projected_gravity: the robot (fog_contract.proprio) builds the policy's
+proprio features exactly as `fog dataset` built them for training."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from fog_contract.go2 import JOINT_NAMES
+from fog_contract.proprio import PROPRIO_NAMES, check_names, gravity_in_imu_frame, proprio_vector
 from fog_training.data.bag_messages import (
     JointOrder,
     any_image_to_rgb,
@@ -23,6 +24,7 @@ from fog_training.data.bag_messages import (
     joint_permutation,
     low_rate_value,
     new_typestore,
+    projected_gravity,
     yaw_of,
 )
 from fog_training.data.bag_reader import BagError
@@ -295,3 +297,29 @@ def test_camera_info_to_plain_values():
         "p": list(np.arange(12.0)),
     }
     assert all(type(v) is float for v in info["k"] + info["d"] + info["p"]), "plain floats (JSON-able)"
+
+
+# ---- projected_gravity: parity with the robot's proprio (fog_contract.proprio)
+
+
+def test_same_features_as_the_dataset_converter():
+    check_names(PROPRIO_NAMES)
+    rng = np.random.default_rng(0)
+    index = {n: i for i, n in enumerate(JOINT_NAMES)}
+    for _ in range(20):
+        q_wxyz = rng.normal(size=4)
+        q_wxyz /= np.linalg.norm(q_wxyz)
+        gyro = rng.normal(size=3)
+        q, dq = rng.normal(size=12), rng.normal(size=12)
+        # the converter's row: joint positions, joint velocities, projected gravity, gyro
+        expected = np.concatenate([q, dq, projected_gravity(imu(quat(*q_wxyz), (0.0, 0.0, 9.81), gyro)), gyro])
+        got = proprio_vector(PROPRIO_NAMES, index, q, dq, q_wxyz, gyro)
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_gravity_is_down_when_level_and_follows_pitch():
+    np.testing.assert_allclose(gravity_in_imu_frame((1.0, 0.0, 0.0, 0.0)), [0.0, 0.0, -1.0])
+    a = 0.3  # nose down by a (pitch about +y): gravity gains a +x component in the body frame
+    np.testing.assert_allclose(
+        gravity_in_imu_frame((np.cos(a / 2), 0.0, np.sin(a / 2), 0.0)), [np.sin(a), 0.0, -np.cos(a)], atol=1e-12
+    )

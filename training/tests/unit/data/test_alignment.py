@@ -54,3 +54,14 @@ def test_map_to_clock_and_runs():
     assert al.contiguous_runs(np.array([1, 1, 0, 1, 0, 0, 1, 1, 1], bool), 2) == [(0, 2), (6, 9)]
     assert al.dropped_frames(np.array([0, 10, 20, 50, 60, 61]), 10.0) == 2
     np.testing.assert_array_equal(al.gaps(np.array([0, 10, 20, 50, 60]), 10.0), [2])
+
+
+def test_fresh_needs_a_sample_at_most_max_age_old():
+    stamps = np.array([10, 20, 45], np.int64)
+    ticks = np.array([5, 10, 25, 30, 31, 50], np.int64)
+    idx = al.latest_at_or_before(stamps, ticks)
+    assert al.fresh(ticks, stamps, idx, 10).tolist() == [False, True, True, True, False, True]
+    assert al.fresh(ticks, stamps, idx, 0).tolist() == [False, True, False, False, False, False]
+    # An empty stream has no sample at or before any tick: nothing is fresh (and nothing is indexed).
+    empty = np.zeros(0, np.int64)
+    assert al.fresh(ticks, empty, al.latest_at_or_before(empty, ticks), 10).tolist() == [False] * 6

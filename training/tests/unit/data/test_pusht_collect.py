@@ -98,17 +98,6 @@ def test_collect_three_short_episodes(tmp_path):
     assert store.array("extra/contact")[store.array("extra/policy") == 1].mean() > 0.1
 
 
-def test_workers_give_the_same_episodes(tmp_path):
-    args = ["--episodes", "2", "--max-steps", "8", "--image-size", "32", "--seed", "5"]
-    assert collect_main([*args, "--workers", "1", "--out", str(tmp_path / "a.zarr")]) == 0
-    assert collect_main([*args, "--workers", "2", "--out", str(tmp_path / "b.zarr")]) == 0
-    a, b = EpisodeStore(tmp_path / "a.zarr"), EpisodeStore(tmp_path / "b.zarr")
-    for i in range(2):
-        ea, eb = a.episode(i), b.episode(i)
-        for key in ("image", "action", "reward", "extra/state"):
-            np.testing.assert_array_equal(ea[key], eb[key])
-
-
 def test_refuses_existing_output(tmp_path, capsys):
     out = tmp_path / "x.zarr"
     out.mkdir()
