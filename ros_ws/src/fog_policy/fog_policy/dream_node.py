@@ -57,7 +57,7 @@ from fog_policy.dream_episodes import REASONS, DreamEpisodes, camera_size, episo
 COMMAND_SUB_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 """Shallow on purpose (not fog_contract's COMMAND_QUEUE_DEPTH): the dream steps on the newest command
 and its lockstep counts arrivals, so a deep backlog of an earlier episode's commands would be taken
-as the answers to the new episode's frames (training/tests/integration/test_dream_integration.py saw the
+as the answers to the new episode's frames (training/tests/integration/fog_policy/test_dream_node.py saw the
 same frames for two different commands at depth 200). The dream has no source lock for a flood to matter to."""
 RELIABLE_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 

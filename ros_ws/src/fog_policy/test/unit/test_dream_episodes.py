@@ -1,5 +1,5 @@
 """The dream's episode rules (fog_policy.dream_episodes); the dream node over ROS is tested in
-training/tests/integration/test_dream_integration.py (it needs a trained world model)."""
+training/tests/integration/fog_policy/test_dream_node.py (it needs a trained world model)."""
 
 from __future__ import annotations
 
