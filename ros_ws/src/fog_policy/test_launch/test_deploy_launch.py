@@ -5,7 +5,7 @@ installed (the deploy Docker image, docker/Dockerfile.deploy; the robot; a ROS 2
 project's venv), under the pinned pytest thanks to conftest.py beside this file and pytest.ini's
 `-p no:launch_testing`. Those packages are not installable from PyPI, so in the pip environment the
 module is skipped with that reason; there the same nodes are started as processes by
-test_policy_integration.py and test_sim_locomotion_integration.py. The artifact (../test_data/) is
+../test/integration/test_policy_node.py and test_locomotion_node.py. The artifact (../test_data/) is
 an untrained policy exported through `fog export`'s code path (fog_training.untrained_artifact).
 """
 

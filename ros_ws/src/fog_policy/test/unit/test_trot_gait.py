@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fog_contract.go2 import JOINT_LOWER, JOINT_UPPER, STAND_POSE
-from fog_policy.leg_kinematics import foot_jacobians, foot_positions
-from fog_policy.state_estimator import LegOdometry
+from fog_policy.leg_kinematics import foot_positions
 from fog_policy.trot_gait import (
     GaitConfig,
     JointTarget,
@@ -160,17 +159,3 @@ def test_levelling_rotation_extends_the_low_side():
     assert dz[0] < 0 and dz[2] < 0  # FR, RR extend
     assert dz[1] > 0 and dz[3] > 0  # FL, RL retract
     np.testing.assert_allclose(tilt_matrix(roll, 0.0) @ np.array([0, 0, 1.0]), (0, -np.sin(roll), np.cos(roll)))
-
-
-def test_odometry_of_a_still_robot_is_zero():
-    odo = LegOdometry()
-    for _ in range(20):
-        v = odo.update(STAND_POSE, np.zeros(12), np.zeros(3), np.ones(4), CONTROL_DT)
-    np.testing.assert_allclose(v, 0.0, atol=1e-12)
-    # Base moving forward at 0.5 m/s: stance feet sweep backwards; the estimate follows.
-    jac = foot_jacobians(STAND_POSE)
-    dq = np.concatenate([np.linalg.solve(jac[leg], [-0.5, 0.0, 0.0]) for leg in range(4)])
-    for _ in range(50):
-        v = odo.update(STAND_POSE, dq, np.zeros(3), np.ones(4), CONTROL_DT)
-    assert v[0] == pytest.approx(0.5, abs=0.05)  # the rolling-foot term adds a few percent
-    assert abs(v[1]) < 1e-6
