@@ -1,5 +1,5 @@
 """A fake Go2 and the Go2 bridge as separate processes, for the bridge's integration tests
-(quadruped_bridge/test/integration/test_go2_bridge_*integration.py): real CycloneDDS on loopback, the SDK's types.
+(quadruped_bridge/test/integration/test_go2_bridge_node.py): real CycloneDDS on loopback, the SDK's types.
 
 A stack is a fake Go2 with independent joints and the bridge node, on private ROS and Unitree DDS
 domains, CycloneDDS bound to `lo`. Each test asks the `go2` fixture for the stage of the bring-up it

@@ -11,7 +11,7 @@ differ matter, and L is a sum of per-(word, byte) tables. `LinearCrc` holds thos
 (words, 4, 256) uint32 array, built once in ~0.1 s); `LowCmdCrc` keeps the LowCmd_ template (its
 constant header, modes, reserves) and folds in the 12 motors' five float32 fields per tick;
 `lowstate_crc` packs a LowState_ once into bytes (struct, like the SDK) and applies the tables.
-Both agree bit for bit with the SDK's CRC (tests: test_go2_lowlevel.py).
+Both agree bit for bit with the SDK's CRC (tests: test/unit/test_go2_crc.py).
 """
 
 from __future__ import annotations

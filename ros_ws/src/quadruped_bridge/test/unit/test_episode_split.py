@@ -1,5 +1,5 @@
 """The recorder's bag routing and disk policy (quadruped_bridge.episode_split); the recorder node
-itself, over DDS into real bags, is tested in test_recorder_integration.py."""
+itself, over DDS into real bags, is tested in integration/test_recorder_node.py."""
 
 from __future__ import annotations
 

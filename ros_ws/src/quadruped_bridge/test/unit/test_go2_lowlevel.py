@@ -1,21 +1,13 @@
-"""The Go2 low-level wire format: joint <-> motor mapping, LowCmd_/LowState_ fields, CRC, timing stats."""
+"""quadruped_bridge.go2_lowlevel: the Go2 low-level wire format (joint <-> motor mapping, LowCmd_/LowState_
+fields, CRC stamping and checks, the fast LowCmd_ packer); and fog_contract.loop_timing's stats as the
+bridge reports them."""
 
 import math
 
 import numpy as np
 import pytest
-from fog_contract.go2 import JOINT_LOWER, JOINT_NAMES, JOINT_UPPER, LIE_POSE, STAND_POSE
+from fog_contract.go2 import JOINT_LOWER, JOINT_NAMES, JOINT_UPPER, LIE_POSE
 from fog_contract.loop_timing import RateMeter, interval_stats
-from quadruped_bridge.fake_go2 import (
-    RECORD_COLUMNS,
-    JointModel,
-    RecordReader,
-    lowcmd_row,
-    model_joint_of_motor,
-    motor_command_from_lowcmd,
-    read_record,
-    record_column,
-)
 from quadruped_bridge.go2_lowlevel import (
     HEAD,
     LEVEL_LOWLEVEL,
@@ -159,54 +151,6 @@ def test_domain_zero_needs_real_robot():
         check_dds_domain(300, real_robot=False)
 
 
-def test_fake_reads_commands_by_unitree_motor_names():
-    # a model whose joints are listed in another order still gets each motor's command
-    model_names = list(reversed(JOINT_NAMES))
-    joint_of_motor = model_joint_of_motor(model_names)
-    motor = sample_command(4)
-    cmd = stamp_crc(fill_lowcmd(new_lowcmd(), motor))
-    got = motor_command_from_lowcmd(LowCmd_.deserialize(cmd.serialize()), joint_of_motor)
-    for j, name in enumerate(JOINT_NAMES):
-        k = model_names.index(name)
-        assert got.kp[k] == pytest.approx(motor.kp[j], rel=1e-6)
-        assert got.q[k] == pytest.approx(motor.q[j], abs=1e-6)
-
-
-def test_record_row_layout():
-    cmd = stamp_crc(fill_lowcmd(new_lowcmd(), MotorCommand.damping(2.5)))
-    row = lowcmd_row(cmd, 1.0, 2.0, True, 7, False)
-    assert row.shape == (RECORD_COLUMNS,)
-    assert tuple(row[:6]) == (1.0, 2.0, 1.0, 7.0, 0.0, 0.0)
-    assert row[record_column("kd", 5)] == 2.5 and row[record_column("kp", 5)] == 0.0
-    assert row[record_column("q", 5)] == pytest.approx(POS_STOP_F)
-
-
-def test_record_reader_reads_only_what_was_appended(tmp_path):
-    """RecordReader sees each row once, in order, waits for a partly written row, and matches read_record."""
-    path = tmp_path / "lowcmd.bin"
-    reader = RecordReader(path)
-    assert reader.rows().shape == (0, RECORD_COLUMNS)  # no file yet
-    rows = np.arange(3000 * RECORD_COLUMNS, dtype=np.float64).reshape(3000, RECORD_COLUMNS)
-    raw = rows.tobytes()
-    cut = 5 * RECORD_COLUMNS * 8 + 17  # five rows and part of the sixth
-    with open(path, "ab") as f:
-        f.write(raw[:cut])
-    np.testing.assert_array_equal(reader.rows(), rows[:5])
-    with open(path, "ab") as f:
-        f.write(raw[cut:])  # the rest of the sixth row and far more than the initial buffer holds
-    np.testing.assert_array_equal(reader.rows(), rows)
-    assert len(reader) == 3000
-    np.testing.assert_array_equal(reader.rows(), read_record(path))
-
-
-def test_joint_model_follows_pd_targets():
-    model = JointModel(0.002, LIE_POSE)
-    cmd = MotorCommand(q=STAND_POSE.copy(), kp=np.full(12, 50.0), kd=np.full(12, 2.0))
-    for _ in range(1000):
-        model.step(cmd)
-    np.testing.assert_allclose(model.q, STAND_POSE, atol=1e-3)
-
-
 def test_interval_stats_and_rate_meter():
     t = np.arange(0, 1.0, 0.002)
     t[100] += 0.001  # one late tick
@@ -221,16 +165,6 @@ def test_interval_stats_and_rate_meter():
     assert meter.total == 25
     np.testing.assert_allclose(meter.times(), np.arange(15, 25) * 0.01)
     assert meter.stats()["rate_hz"] == pytest.approx(100)
-
-
-def test_vectorized_crc_tables_agree_with_the_sdk_and_the_reference():
-    from quadruped_bridge.go2_crc import LinearCrc, crc32_words
-
-    rng = np.random.default_rng(3)
-    lin = LinearCrc(7)
-    for _ in range(5):
-        words = rng.integers(0, 2**32, size=8, dtype=np.uint64).astype(np.uint32)
-        assert lin.crc_of_bytes(words.view(np.uint8)) == crc32_words(words[:7])
 
 
 def test_lowcmd_packer_matches_fill_lowcmd_and_the_sdk_crc():

@@ -1,7 +1,7 @@
 """The bridge's sport-mode state machine (quadruped_bridge.sport_mode) with a stand-in motion switcher.
 
 The SDK's real motion-switcher client against fake_go2's sport mode is exercised in
-test_go2_bridge_integration.py::test_no_lowcmd_while_sport_mode_active_then_release."""
+integration/test_go2_bridge_node.py::test_no_lowcmd_while_sport_mode_active_then_release."""
 
 from __future__ import annotations
 

@@ -1,26 +1,20 @@
-"""The MuJoCo Go2 model and simulator: structure, physics sanity, sensors, cameras."""
+"""quadruped_bridge.sim: the MuJoCo Go2 simulator's physics sanity, motor law, sensors, cameras."""
 
 from __future__ import annotations
 
 import math
 import threading
 
-import mujoco
 import numpy as np
 import pytest
 from fog_contract.go2 import (
-    JOINT_LOWER,
     JOINT_NAMES,
-    JOINT_UPPER,
-    LEGS,
     LIE_POSE,
     STAND_POSE,
     TORQUE_LIMITS,
-    TOTAL_MASS,
 )
-from quadruped_bridge.go2_mjcf import actuator_ids, go2_model, joint_addresses
 from quadruped_bridge.motor_command import MotorCommand
-from quadruped_bridge.sim import Go2Sim, SimConfig, quat_to_rpy
+from quadruped_bridge.sim import Go2Sim, SimConfig, quat_to_matrix, quat_to_rpy
 
 KP, KD = 50.0, 2.0
 
@@ -34,44 +28,6 @@ def sim():
     s = Go2Sim(SimConfig(camera_width=64, camera_height=48, third_person_width=160, third_person_height=120))
     yield s
     s.close()
-
-
-def test_model_joints_limits_actuators_by_name():
-    model = go2_model()
-    qpos_adr, qvel_adr = joint_addresses(model, JOINT_NAMES)
-    acts = actuator_ids(model, JOINT_NAMES)
-    for i, name in enumerate(JOINT_NAMES):
-        joint = model.joint(name)
-        assert joint.type[0] == mujoco.mjtJoint.mjJNT_HINGE
-        assert model.jnt_qposadr[joint.id] == qpos_adr[i] and model.jnt_dofadr[joint.id] == qvel_adr[i]
-        np.testing.assert_allclose(model.jnt_range[joint.id], (JOINT_LOWER[i], JOINT_UPPER[i]))
-        assert model.actuator_trnid[acts[i], 0] == joint.id
-        np.testing.assert_allclose(model.actuator_ctrlrange[acts[i]], (-TORQUE_LIMITS[i], TORQUE_LIMITS[i]))
-        assert model.dof_damping[qvel_adr[i]] == pytest.approx(2.0)
-        assert model.dof_armature[qvel_adr[i]] == pytest.approx(0.01)
-        assert model.dof_frictionloss[qvel_adr[i]] == pytest.approx(0.2)
-    assert model.opt.timestep == pytest.approx(0.002)
-    assert model.opt.cone == mujoco.mjtCone.mjCONE_ELLIPTIC
-    assert model.opt.impratio == pytest.approx(100.0)
-    assert model.nmesh == 0
-
-
-def test_robot_mass_and_scene_objects():
-    model = go2_model()
-    robot_mass = model.body_subtreemass[model.body("base").id]
-    assert robot_mass == pytest.approx(TOTAL_MASS, abs=0.01)
-    assert robot_mass == pytest.approx(15.2, abs=0.05)
-    cube = model.body("cube")
-    assert model.jnt_type[cube.jntadr[0]] == mujoco.mjtJoint.mjJNT_FREE
-    assert 0.1 <= model.body_mass[cube.id] <= 1.0
-    goal = model.site("goal")  # a site: visual only, never collides
-    assert goal.type[0] == mujoco.mjtGeom.mjGEOM_CYLINDER
-    for leg in LEGS:
-        foot = model.geom(f"{leg}_foot")
-        assert foot.size[0] == pytest.approx(0.022)
-        np.testing.assert_allclose(foot.friction, (0.8, 0.02, 0.01))
-    for name in ("ego", "third_person"):
-        assert model.camera(name).id >= 0
 
 
 def test_reset_poses_rest_on_the_floor(sim):
@@ -184,6 +140,34 @@ def test_config_rejects_oversized_camera():
         SimConfig(camera_width=256)
     with pytest.raises(ValueError):
         SimConfig(physics_dt=0.01)
+    with pytest.raises(ValueError, match="task must be one of"):
+        SimConfig(task="fetch")
+    with pytest.raises(ValueError, match="camera_fovy_deg"):
+        SimConfig(camera_fovy_deg=180.0)
+
+
+def test_quaternion_helpers_on_known_rotations():
+    half = math.pi / 4  # 90 degrees about z
+    yaw90 = np.array([math.cos(half), 0.0, 0.0, math.sin(half)])
+    np.testing.assert_allclose(quat_to_matrix(yaw90) @ [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(quat_to_rpy(yaw90), [0.0, 0.0, math.pi / 2], atol=1e-12)
+    pitch = np.array([math.cos(0.15), 0.0, math.sin(0.15), 0.0])  # 0.3 rad about y, not normalised below
+    np.testing.assert_allclose(quat_to_rpy(3.0 * pitch), [0.0, 0.3, 0.0], atol=1e-12)
+    np.testing.assert_allclose(quat_to_matrix(2.0 * pitch), quat_to_matrix(pitch), atol=1e-12)
+
+
+def test_joint_state_by_name_and_advance_holds_one_command(sim):
+    with pytest.raises(ValueError, match="pose must be 'lie' or 'stand'"):
+        sim.reset(pose="sit")
+    sim.reset(pose="stand")
+    q, dq = sim.joint_state()
+    for i, name in enumerate(JOINT_NAMES):  # Unitree order, by MuJoCo joint name
+        assert q[i] == pytest.approx(sim.data.qpos[sim.model.joint(name).qposadr[0]])
+    assert np.all(dq == 0.0)
+    t0 = sim.time
+    sim.advance(_hold(STAND_POSE), 0.05)
+    assert sim.time == pytest.approx(t0 + 0.05)  # 25 steps of 2 ms
+    assert np.all(sim.state().tau != 0.0)  # the PD law acted on every joint
 
 
 def test_renderers_made_in_one_thread_close_in_another():

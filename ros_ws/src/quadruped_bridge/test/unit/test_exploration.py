@@ -1,27 +1,14 @@
-"""Pure logic of teleop keys and of the exploration driver."""
+"""quadruped_bridge.exploration: smooth random commands, their bounds, episode outcomes, body frame."""
 
 import numpy as np
 from quadruped_bridge.exploration import (
     EpisodeConfig,
     ExplorationConfig,
     SmoothRandomCommands,
+    command_bounds,
     episode_outcome,
     to_body_frame,
 )
-from quadruped_bridge.teleop import apply_key
-
-
-def test_keys_step_clip_stop_and_events():
-    cmd = np.zeros(3)
-    for _ in range(10):
-        cmd = apply_key(cmd, "w").command
-    assert cmd[0] == 0.5  # clipped to the gait's envelope
-    cmd = apply_key(cmd, "a").command
-    cmd = apply_key(cmd, "e").command
-    np.testing.assert_allclose(cmd, [0.5, 0.1, -0.2])
-    assert not np.any(apply_key(cmd, " ").command)
-    assert apply_key(cmd, "1").event == "start" and apply_key(cmd, "3").event == "fail"
-    assert apply_key(cmd, "x").quit
 
 
 def test_random_commands_are_smooth_bounded_and_seek_the_cube():
@@ -52,3 +39,18 @@ def test_episode_outcomes():
     assert episode_outcome(cfg, 1.0, upright, 0.0, 0.0, (5.0, 0.0), (2.0, 0.0)) == "reset"
     assert episode_outcome(cfg, 10.0, upright, 0.0, 0.0) == "reset"
     np.testing.assert_allclose(to_body_frame((1.0, 1.0), (0.0, 0.0, 0.3), np.pi / 2), [1.0, -1.0], atol=1e-12)
+
+
+def test_command_bounds_and_the_other_episode_ends():
+    lo, hi = command_bounds()
+    np.testing.assert_allclose(lo, [-0.2, -0.25, -0.8])
+    np.testing.assert_allclose(hi, [0.5, 0.25, 0.8])
+    lo, hi = command_bounds(ExplorationConfig(vx_range=(0.0, 0.1)))
+    assert (lo[0], hi[0]) == (0.0, 0.1)
+    cfg = EpisodeConfig(max_duration=10.0)
+    upright = (0.0, 0.0, 0.28)
+    assert episode_outcome(cfg, 1.0, upright, 0.0, -0.9) == "fail"  # pitched beyond fall_tilt
+    assert episode_outcome(cfg, 1.0, (4.5, 0.0, 0.28), 0.0, 0.0) == "reset"  # the robot left the arena
+    # a fall outranks a success in the same tick
+    assert episode_outcome(cfg, 1.0, (0, 0, 0.1), 0.0, 0.0, (2.0, 0.0), (2.0, 0.0)) == "fail"
+    np.testing.assert_allclose(to_body_frame((3.0, 2.0), (1.0, 2.0, 0.3), 0.0), [2.0, 0.0])

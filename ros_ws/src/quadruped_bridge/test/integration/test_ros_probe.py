@@ -1,0 +1,69 @@
+"""quadruped_bridge.ros_probe's RosProbe against a child process on a private domain: it sees what the
+child publishes, in order, and says clearly when nothing comes (no topic, no service); its helpers read
+stamps, attitudes and diagnostics. (private_domain_id across processes: test_private_domain.py.)"""
+
+import math
+import sys
+import time
+
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Quaternion
+from quadruped_bridge.process_launch import ProcessGroup, ros_env
+from quadruped_bridge.ros_messages import joint_state_msg
+from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, private_domain_id, roll_pitch_yaw, stamp_seconds
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+pytestmark = pytest.mark.integration
+
+TALKER = """
+import rclpy, time
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from std_msgs.msg import String
+rclpy.init()
+node = rclpy.create_node("talker")
+pub = node.create_publisher(String, "chatter", QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
+i = 0
+while rclpy.ok():
+    pub.publish(String(data=f"hello {i}"))
+    i += 1
+    time.sleep(0.05)  # the talker's 20 Hz publishing period
+"""
+
+
+def test_probe_waits_on_a_childs_topic_and_times_out_clearly_when_nothing_comes(tmp_path):
+    domain = private_domain_id()
+    probe = RosProbe(domain, use_sim_time=False)
+    heard = probe.watch(String, "chatter")
+    silent = probe.watch(String, "nobody_publishes_here")
+    try:
+        with ProcessGroup(tmp_path, ros_env(domain)) as group:
+            talker = group.start("talker", [sys.executable, "-c", TALKER])
+            if not probe.spin_until(lambda: len(heard) >= 5, 30):
+                group.check_alive()
+                raise AssertionError(f"awaited 5 messages on chatter for 30 s; got {len(heard)}:\n{talker.log()}")
+            numbers = [int(m.data.split()[1]) for m in heard]
+            assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), numbers  # in order, no gaps
+            assert len(probe.wall_times["chatter"]) == len(heard)
+            # nothing on a topic nobody publishes: spin_until says so after its timeout, not before
+            t0 = time.monotonic()
+            assert not probe.spin_until(lambda: len(silent) > 0, 0.5)
+            assert time.monotonic() - t0 >= 0.5 and silent == []
+            with pytest.raises(TimeoutError, match="service nobody/here not available after 0.5 s"):
+                probe.call(Trigger, "nobody/here", timeout=0.5)
+            assert not probe.wait_for_subscriber(String, "nobody_listens", timeout=0.3)
+    finally:
+        probe.close()
+
+
+def test_stamp_attitude_and_diagnostics_helpers():
+    assert stamp_seconds(joint_state_msg(12.25, ["j"], [0.0])) == pytest.approx(12.25)
+    half = 0.2  # roll 0.4 rad
+    roll, pitch, yaw = roll_pitch_yaw(Quaternion(w=math.cos(half), x=math.sin(half), y=0.0, z=0.0))
+    assert (roll, pitch, yaw) == pytest.approx((0.4, 0.0, 0.0))
+    status = DiagnosticStatus(name="quadruped_bridge: go2", message="active",
+                              values=[KeyValue(key="mode", value="active"), KeyValue(key="rate_hz", value="500")])
+    text = diagnostics_text([DiagnosticArray(status=[status])])
+    assert text == "quadruped_bridge: go2: active\nmode=active\nrate_hz=500"
+    assert diagnostics_text([]) == ""
