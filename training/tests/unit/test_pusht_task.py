@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+import shapely.geometry as sg
 from fog_training.data.episode_store import EpisodeStore
 from fog_training.data.pusht_collect import main as collect_main
 from fog_training.pusht_state_env import PushTStateEnv
@@ -121,3 +122,20 @@ def test_an_unknown_encoding_or_a_non_positive_scale_is_refused():
     assert "clip(agent position + 40" in PushTAction("relative", 40.0).describe()
     assert PushTAction("absolute").to_meta()["names"] == ["target_x", "target_y"]
     assert PushTAction().to_meta()["scale_px"] == DEFAULT_ACTION_SCALE_PX
+
+
+def test_point_to_t_distance_matches_shapely():
+    rng = np.random.default_rng(0)
+    kp = t_keypoints(200.0, 250.0, 0.7)
+    t_shape = sg.Polygon(kp[:4]).union(sg.Polygon(kp[4:]))
+    for p in rng.uniform(0, 512, size=(300, 2)):
+        assert point_to_t_distance(p, kp) == pytest.approx(t_shape.distance(sg.Point(p)), abs=1e-9)
+
+
+def test_preprocess_pixels():
+    img = np.zeros((96, 96, 3), np.uint8)
+    img[:48] = 255
+    small = preprocess_pixels(img, 64)
+    assert small.shape == (64, 64, 3) and small.dtype == np.uint8
+    assert (small[:32] == 255).all() and (small[32:] == 0).all()  # INTER_AREA: exact 1.5x box filter
+    assert preprocess_pixels(img, 96) is not None and np.array_equal(preprocess_pixels(img, 96), img)

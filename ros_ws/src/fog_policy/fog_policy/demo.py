@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
+from fog_contract.artifact import ArtifactError
 from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
 from quadruped_bridge.qos import COMMAND_QOS
@@ -107,7 +108,7 @@ def main_task(args) -> int:
             video=not args.no_video,
             domain_id=args.domain_id,
         )
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ArtifactError) as e:
         print(f"[demo] {e}", file=sys.stderr)
         return 2
     print(json.dumps({k: v for k, v in asdict(result).items() if k != "episodes"}, indent=2))

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from fog_contract.go2 import JOINT_NAMES
-from fog_contract.proprio import PROPRIO_NAMES, check_names, gravity_in_imu_frame, proprio_vector
+from fog_contract.proprio import PROPRIO_NAMES, check_names, proprio_vector
 from fog_training.data.bag_messages import (
     JointOrder,
     any_image_to_rgb,
@@ -315,11 +315,3 @@ def test_same_features_as_the_dataset_converter():
         expected = np.concatenate([q, dq, projected_gravity(imu(quat(*q_wxyz), (0.0, 0.0, 9.81), gyro)), gyro])
         got = proprio_vector(PROPRIO_NAMES, index, q, dq, q_wxyz, gyro)
         np.testing.assert_allclose(got, expected, atol=1e-6)
-
-
-def test_gravity_is_down_when_level_and_follows_pitch():
-    np.testing.assert_allclose(gravity_in_imu_frame((1.0, 0.0, 0.0, 0.0)), [0.0, 0.0, -1.0])
-    a = 0.3  # nose down by a (pitch about +y): gravity gains a +x component in the body frame
-    np.testing.assert_allclose(
-        gravity_in_imu_frame((np.cos(a / 2), 0.0, np.sin(a / 2), 0.0)), [np.sin(a), 0.0, -np.cos(a)], atol=1e-12
-    )

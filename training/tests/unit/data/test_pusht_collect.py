@@ -8,11 +8,10 @@ import gym_pusht  # noqa: F401  (registers the environment)
 import gymnasium as gym
 import numpy as np
 import pytest
-import shapely.geometry as sg
 from fog_training.data.episode_store import EpisodeStore
 from fog_training.data.pusht_collect import main as collect_main
 from fog_training.data.pusht_collect import render_native
-from fog_training.pusht_task import GOAL_KEYPOINTS, point_to_t_distance, preprocess_pixels, reward_terms, t_keypoints
+from fog_training.pusht_task import GOAL_KEYPOINTS, reward_terms, t_keypoints
 
 
 @pytest.fixture(scope="module")
@@ -40,23 +39,6 @@ def test_geometry_and_pixels_match_gym_pusht(env):
     np.testing.assert_allclose(GOAL_KEYPOINTS, goal, atol=1e-9)
     # A T exactly on the goal has zero keypoint distance.
     assert reward_terms(np.array([0.0, 0.0]), np.array([256.0, 256.0, math.pi / 4]))[1] == pytest.approx(0.0, abs=1e-12)
-
-
-def test_point_to_t_distance_matches_shapely():
-    rng = np.random.default_rng(0)
-    kp = t_keypoints(200.0, 250.0, 0.7)
-    t_shape = sg.Polygon(kp[:4]).union(sg.Polygon(kp[4:]))
-    for p in rng.uniform(0, 512, size=(300, 2)):
-        assert point_to_t_distance(p, kp) == pytest.approx(t_shape.distance(sg.Point(p)), abs=1e-9)
-
-
-def test_preprocess_pixels():
-    img = np.zeros((96, 96, 3), np.uint8)
-    img[:48] = 255
-    small = preprocess_pixels(img, 64)
-    assert small.shape == (64, 64, 3) and small.dtype == np.uint8
-    assert (small[:32] == 255).all() and (small[32:] == 0).all()  # INTER_AREA: exact 1.5x box filter
-    assert preprocess_pixels(img, 96) is not None and np.array_equal(preprocess_pixels(img, 96), img)
 
 
 def test_collect_three_short_episodes(tmp_path):

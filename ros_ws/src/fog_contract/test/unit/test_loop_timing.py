@@ -1,5 +1,6 @@
 import numpy as np
-from fog_contract.loop_timing import Every, LoopTiming
+import pytest
+from fog_contract.loop_timing import Every, LoopTiming, RateMeter, interval_stats
 
 
 def test_missed_deadlines_late_ticks_and_slow_computation():
@@ -41,3 +42,19 @@ def test_every_fires_once_per_period_and_does_not_replay_missed_periods():
     after_jump = [t for t in np.arange(0.55, 1.0, 0.01) if late.due(t)] if late.due(0.0) else []
     assert 5 <= len(after_jump) <= 6, after_jump
     assert not any(Every(0.0, 0.0).due(t) for t in (0.0, 1.0)), "rate 0 never fires"
+
+
+def test_interval_stats_and_rate_meter():
+    t = np.arange(0, 1.0, 0.002)
+    t[100] += 0.001  # one late tick
+    st = interval_stats(t, period=0.002)
+    assert st["rate_hz"] == pytest.approx(500, rel=1e-3)
+    assert st["p50_ms"] == pytest.approx(2.0, abs=1e-6)
+    assert st["max_ms"] == pytest.approx(3.0, abs=1e-6)
+    assert st["late_fraction"] == pytest.approx(1 / 499)
+    meter = RateMeter(size=10)
+    for x in range(25):
+        meter.tick(x * 0.01)
+    assert meter.total == 25
+    np.testing.assert_allclose(meter.times(), np.arange(15, 25) * 0.01)
+    assert meter.stats()["rate_hz"] == pytest.approx(100)

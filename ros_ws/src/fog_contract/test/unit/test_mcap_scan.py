@@ -1,7 +1,7 @@
 """fog_contract.mcap_scan on MCAP files built byte by byte here (no writer library: the contract is pure).
 
 The recorder's recovery and the dataset reader, which both use this scanner, are tested on real
-rosbag2 bags in quadruped_bridge/test/integration/test_recorder_integration.py and
+rosbag2 bags in quadruped_bridge/test/integration/test_recorder_node.py and
 training/tests/unit/data/test_bag_reader.py and test_bag_convert.py.
 """
 

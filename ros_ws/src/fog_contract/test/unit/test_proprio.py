@@ -107,3 +107,11 @@ def test_upright_reward_uses_both_horizontal_gravity_axes_and_ignores_joint_posi
     p[:, PROPRIO_NAMES.index("gyro.z")] = 50.0  # nor does the gyro
     assert upright_reward(p) == pytest.approx([-0.5, -0.5])
     assert "gravity_xy" in UPRIGHT_FORMULA and "joint_vel" in UPRIGHT_FORMULA
+
+
+def test_gravity_is_down_when_level_and_follows_pitch():
+    np.testing.assert_allclose(gravity_in_imu_frame((1.0, 0.0, 0.0, 0.0)), [0.0, 0.0, -1.0])
+    a = 0.3  # nose down by a (pitch about +y): gravity gains a +x component in the body frame
+    np.testing.assert_allclose(
+        gravity_in_imu_frame((np.cos(a / 2), 0.0, np.sin(a / 2), 0.0)), [np.sin(a), 0.0, -np.cos(a)], atol=1e-12
+    )

@@ -41,3 +41,18 @@ def test_demo_runs_an_episode_of_the_bundled_goal_policy_and_reports_it(tmp_path
     assert not any(line.startswith("[demo] video:") for line in lines) and not (out / "demo.mp4").exists()
     assert (out / "goal.png").stat().st_size > 10_000 and (out / "trace.npz").exists()
     assert {p.stem for p in (out / "logs").glob("*.log")} == {"sim", "locomotion", "policy"}
+
+
+@pytest.mark.parametrize("broken", ["missing", "no_onnx"])
+def test_a_folder_that_is_not_a_policy_is_refused_by_name_before_anything_starts(tmp_path, capsys, broken):
+    from fog_policy.demo import main
+
+    policy = tmp_path / "policy"
+    if broken == "no_onnx":
+        policy.mkdir()
+        (policy / "policy_meta.json").write_text("{}")
+    code = main(["--policy", str(policy), "--out", str(tmp_path / "out"), "--episodes", "1"])
+    err = capsys.readouterr().err
+    expected = "no policy_meta.json" if broken == "missing" else "no policy.onnx"
+    assert code == 2 and f"[demo] {policy}: {expected}" in err, (code, err)
+    assert not (tmp_path / "out" / "summary.json").exists()

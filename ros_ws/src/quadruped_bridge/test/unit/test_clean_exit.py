@@ -1,5 +1,5 @@
 """quadruped_bridge.clean_exit.teardown in-process; the nodes' exits under signals are tested as
-separate processes in fog_policy/test/integration/test_exit_codes.py."""
+separate processes in fog_policy/test/integration/test_deploy.py."""
 
 from __future__ import annotations
 

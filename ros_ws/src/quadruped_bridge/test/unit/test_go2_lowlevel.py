@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 from fog_contract.go2 import JOINT_LOWER, JOINT_NAMES, JOINT_UPPER, LIE_POSE
-from fog_contract.loop_timing import RateMeter, interval_stats
 from quadruped_bridge.go2_lowlevel import (
     HEAD,
     LEVEL_LOWLEVEL,
@@ -149,22 +148,6 @@ def test_domain_zero_needs_real_robot():
     check_dds_domain(123, real_robot=False)
     with pytest.raises(ValueError):
         check_dds_domain(300, real_robot=False)
-
-
-def test_interval_stats_and_rate_meter():
-    t = np.arange(0, 1.0, 0.002)
-    t[100] += 0.001  # one late tick
-    st = interval_stats(t, period=0.002)
-    assert st["rate_hz"] == pytest.approx(500, rel=1e-3)
-    assert st["p50_ms"] == pytest.approx(2.0, abs=1e-6)
-    assert st["max_ms"] == pytest.approx(3.0, abs=1e-6)
-    assert st["late_fraction"] == pytest.approx(1 / 499)
-    meter = RateMeter(size=10)
-    for x in range(25):
-        meter.tick(x * 0.01)
-    assert meter.total == 25
-    np.testing.assert_allclose(meter.times(), np.arange(15, 25) * 0.01)
-    assert meter.stats()["rate_hz"] == pytest.approx(100)
 
 
 def test_lowcmd_packer_matches_fill_lowcmd_and_the_sdk_crc():

@@ -1,6 +1,6 @@
 """The simulator's pacing and lockstep rules (quadruped_bridge.sim_pacing); the simulator node with
-them, over DDS, runs in every closed-loop test (fog_policy/test/integration/test_sim_locomotion_integration.py,
-test_policy_integration.py, quadruped_bridge/test/integration/test_recorder_node.py)."""
+them, over DDS, runs in every closed-loop test (fog_policy/test/integration/test_locomotion_node.py,
+test_policy_node.py, quadruped_bridge/test/integration/test_recorder_node.py)."""
 
 from __future__ import annotations
 
