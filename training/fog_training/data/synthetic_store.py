@@ -10,6 +10,28 @@ import numpy as np
 from fog_training.data.episode_store import EpisodeStore
 from fog_training.data.episode_writer import EpisodeWriter
 
+RANDOM_META = {
+    "source": "test",
+    "policy_rate_hz": 5.0,
+    "action": {"names": ["a", "b"]},
+    "proprio": {"names": ["p", "q", "r"]},
+}
+"""The meta of a store of :func:`random_episode` episodes (2 actions, 3 proprio features)."""
+
+
+def random_episode(t: int, seed: int, hw: tuple[int, int] = (8, 6)) -> dict:
+    """One episode of ``t`` steps of seeded random arrays (images ``hw``, 2 actions, 3 proprio
+    features, a terminal last step, extras ``state`` and ``success``): for exact round-trip tests."""
+    rng = np.random.default_rng(seed)
+    return {
+        "image": rng.integers(0, 256, size=(t, *hw, 3), dtype=np.uint8),
+        "action": rng.normal(size=(t, 2)).astype(np.float32),
+        "proprio": rng.normal(size=(t, 3)).astype(np.float32),
+        "reward": rng.normal(size=t).astype(np.float32),
+        "is_terminal": np.arange(t) == t - 1,
+        "extra": {"state": rng.normal(size=(t, 4)), "success": np.arange(t) % 2 == 0},
+    }
+
 
 def make_synthetic_store(
     path: str | Path,

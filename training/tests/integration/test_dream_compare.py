@@ -7,8 +7,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-from fog_training.data.synthetic_bags import write_synthetic_bag
-from fog_training.untrained_dream import make_untrained_world_model
 from quadruped_bridge.process_launch import ProcessGroup, ros_env
 from quadruped_bridge.ros_probe import RosProbe, private_domain_id
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -19,17 +17,8 @@ torch.set_num_threads(1)
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("compare")
-    world = make_untrained_world_model(root / "wm", seed=0)
-    bag = root / "bag"
-    write_synthetic_bag(bag, duration_s=4.0, image_hw=(48, 48), seed=1)
-    return world, bag, root
-
-
-def test_compare_live_publishes_the_side_by_side_and_psnr(setup, tmp_path):
-    world, bag, _ = setup
+def test_compare_live_publishes_the_side_by_side_and_psnr(compare_inputs, tmp_path):
+    world, bag, _ = compare_inputs
     domain = private_domain_id()
     probe = RosProbe(domain, use_sim_time=False)
     deep = QoSProfile(depth=100, reliability=ReliabilityPolicy.BEST_EFFORT)

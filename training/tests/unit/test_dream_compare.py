@@ -12,12 +12,8 @@ from pathlib import Path
 
 import imageio.v2 as imageio
 import numpy as np
-import pytest
 import torch
 from fog_training.cli import main as fog
-from fog_training.data.synthetic_bags import write_synthetic_bag
-from fog_training.untrained_artifact import make_untrained_artifact
-from fog_training.untrained_dream import make_untrained_world_model
 
 torch.set_num_threads(1)
 
@@ -26,20 +22,9 @@ LAYOUT = ROOT / "docs" / "foxglove" / "dream_layout.json"
 SOURCES = [ROOT / "ros_ws/src/fog_policy/fog_policy/dream_node.py", ROOT / "training/fog_training/dream_compare.py"]
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("compare")
-    world = make_untrained_world_model(root / "wm", seed=0)
-    bag = root / "bag"
-    write_synthetic_bag(bag, duration_s=4.0, image_hw=(48, 48), seed=1)
-    return world, bag, root
-
-
-def test_compare_writes_side_by_side_video_and_psnr_plot(setup, tmp_path):
-    world, bag, root = setup
-    artifact = root / "policy"
-    if not artifact.exists():
-        make_untrained_artifact(artifact, seed=1, image_size=16)
+def test_compare_writes_side_by_side_video_and_psnr_plot(compare_inputs, dream_artifact, tmp_path):
+    world, bag, _ = compare_inputs
+    artifact = dream_artifact
     out = tmp_path / "cmp"
     code = fog(["dream", "compare", "--bag", str(bag), "--world-model", str(world["run"]), "--out", str(out),
                 "--artifact", str(artifact)])
@@ -62,8 +47,8 @@ def test_compare_writes_side_by_side_video_and_psnr_plot(setup, tmp_path):
     assert png.stat().st_size > 10_000 and imageio.imread(png).shape[0] > 500  # three panels tall
 
 
-def test_compare_refuses_a_missing_episode_and_a_folder_that_is_no_world_model(setup, tmp_path, capsys):
-    world, bag, _ = setup
+def test_compare_refuses_a_missing_episode_and_a_folder_that_is_no_world_model(compare_inputs, tmp_path, capsys):
+    world, bag, _ = compare_inputs
     assert fog(["dream", "compare", "--bag", str(bag), "--world-model", str(world["run"]), "--episode", "3",
                 "--out", str(tmp_path / "x")]) == 2
     assert f"--bag {bag} has 1 episode(s) (0..0), not --episode 3" in capsys.readouterr().err

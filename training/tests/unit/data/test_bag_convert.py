@@ -18,23 +18,12 @@ from fog_contract.proprio import PROPRIO_NAMES
 from fog_training.data import synthetic_bags as sb
 from fog_training.data.bag_convert import command_in_effect, convert_bag
 from fog_training.data.bag_reader import BagError
-from fog_training.data.bag_to_dataset import BagToDatasetConfig, convert
+from fog_training.data.bag_to_dataset import convert
 from fog_training.data.bag_to_dataset import main as dataset_main
 from fog_training.data.episode_store import EpisodeStore
 
-HW = (24, 32)  # camera frames (small: fast tests)
+HW = (24, 32)  # the frames of conftest.py's small_bag
 T0 = 1000.0
-
-
-def _cfg(bags, out, **kw) -> BagToDatasetConfig:
-    kw.setdefault("report", False)  # matplotlib costs ~1 s; the tests that read the report ask for it
-    return BagToDatasetConfig(bags=[Path(b) for b in bags], out=Path(out), image_size=16, **kw)
-
-
-def _bag(tmp_path, name, **kw):
-    kw.setdefault("image_hw", HW)
-    kw.setdefault("duration_s", 3.0)
-    return sb.write_synthetic_bag(tmp_path / name, **kw)
 
 
 # ---------------------------------------------------------------- exact alignment
@@ -88,11 +77,11 @@ def _check_episode(ep, bag, ticks):
     np.testing.assert_allclose(ep["reward"], exp["reward"], atol=1e-5)
 
 
-def test_alignment_is_exact(tmp_path):
+def test_alignment_is_exact(tmp_path, small_bag, dataset_config):
     events = [(0.5, "start"), (2.3, "success")]
-    bag = _bag(tmp_path, "bag", events=events, jitter_s=0.004)
+    bag = small_bag("bag", events=events, jitter_s=0.004)
     assert bag.joint_names_published != list(JOINT_NAMES)  # the mapping by name is exercised
-    summary = convert(_cfg([bag.path], tmp_path / "d.zarr", report=True), progress=False)
+    summary = convert(dataset_config([bag.path], tmp_path / "d.zarr", report=True), progress=False)
     assert summary.converted == [str(bag.path)] and not summary.failed
     store = EpisodeStore(tmp_path / "d.zarr")
     assert store.num_episodes == 1
@@ -111,12 +100,13 @@ def test_alignment_is_exact(tmp_path):
     assert "| camera/image_raw |" in report and (tmp_path / "d.zarr.report" / "skew_and_drops.png").exists()
 
 
-def test_sim_progress_reward_is_the_change_of_the_sim_potential(tmp_path):
+def test_sim_progress_reward_is_the_change_of_the_sim_potential(tmp_path, small_bag, dataset_config):
     """sim-progress = rate x (phi(t+1) - phi(t)) with phi the sim reward's formula: the per-episode
     offset cancels and the return telescopes."""
-    bag = _bag(tmp_path, "bag", events=[(0.5, "start"), (2.3, "success")])
-    assert not convert(_cfg([bag.path], tmp_path / "a.zarr"), progress=False).failed
-    assert not convert(_cfg([bag.path], tmp_path / "b.zarr", reward_source="sim-progress"), progress=False).failed
+    bag = small_bag("bag", events=[(0.5, "start"), (2.3, "success")])
+    assert not convert(dataset_config([bag.path], tmp_path / "a.zarr"), progress=False).failed
+    sim_progress = dataset_config([bag.path], tmp_path / "b.zarr", reward_source="sim-progress")
+    assert not convert(sim_progress, progress=False).failed
     phi_next = EpisodeStore(tmp_path / "a.zarr").episode(0)["reward"].astype(np.float64)
     store = EpisodeStore(tmp_path / "b.zarr")
     prog = store.episode(0)["reward"].astype(np.float64)
@@ -126,10 +116,10 @@ def test_sim_progress_reward_is_the_change_of_the_sim_potential(tmp_path):
     assert "rate * (phi(t + 1/rate) - phi(t))" in store.meta["reward_source"]
 
 
-def test_recorder_clock_offset_and_namespace(tmp_path):
+def test_recorder_clock_offset_and_namespace(tmp_path, small_bag, dataset_config):
     """Receive times 500 s ahead of the sim clock: headerless cmd_vel/events go through /clock."""
-    bag = _bag(tmp_path, "bag", events=[(0.5, "start"), (2.3, "reset")], clock_offset_s=500.0, namespace="/go2")
-    summary = convert(_cfg([bag.path], tmp_path / "d.zarr"), progress=False)
+    bag = small_bag("bag", events=[(0.5, "start"), (2.3, "reset")], clock_offset_s=500.0, namespace="/go2")
+    summary = convert(dataset_config([bag.path], tmp_path / "d.zarr"), progress=False)
     assert not summary.failed
     ep = EpisodeStore(tmp_path / "d.zarr").episode(0)
     ticks = np.round((T0 + 0.5 + 0.2 * np.arange(10)) * 1e9).astype(np.int64)
@@ -137,10 +127,10 @@ def test_recorder_clock_offset_and_namespace(tmp_path):
     assert not ep["is_terminal"].any()  # reset is not terminal
 
 
-def test_episode_split_and_stale_camera(tmp_path):
+def test_episode_split_and_stale_camera(tmp_path, small_bag, dataset_config):
     # Events without "start": episodes between end events; 0.4 s of camera frames lost in the middle.
-    bag = _bag(tmp_path, "bag", events=[(1.0, "fail")], camera_drop=range(45, 57), duration_s=3.0)
-    summary = convert(_cfg([bag.path], tmp_path / "d.zarr", report=True), progress=False)
+    bag = small_bag("bag", events=[(1.0, "fail")], camera_drop=range(45, 57), duration_s=3.0)
+    summary = convert(dataset_config([bag.path], tmp_path / "d.zarr", report=True), progress=False)
     # The gap and the split are warnings (main prints them on stderr), not silence.
     warnings = [w for _, w in summary.warnings]
     assert len(warnings) == 2, warnings
@@ -164,9 +154,9 @@ def test_episode_split_and_stale_camera(tmp_path):
     assert "## Warnings" in report and "2 of 10 ticks dropped" in report
 
 
-def test_joints_action_and_event_reward(tmp_path):
-    bag = _bag(tmp_path, "bag", events=[(0.4, "start"), (1.6, "fail")], sim=False)
-    cfg = _cfg([bag.path], tmp_path / "d.zarr", action="joints", reward_source="events")
+def test_joints_action_and_event_reward(tmp_path, small_bag, dataset_config):
+    bag = small_bag("bag", events=[(0.4, "start"), (1.6, "fail")], sim=False)
+    cfg = dataset_config([bag.path], tmp_path / "d.zarr", action="joints", reward_source="events")
     assert not convert(cfg, progress=False).failed
     store = EpisodeStore(tmp_path / "d.zarr")
     ep = store.episode(0)
@@ -178,22 +168,22 @@ def test_joints_action_and_event_reward(tmp_path):
     assert store.meta["source"] == "go2" and store.meta["action"]["names"] == list(JOINT_NAMES)
 
 
-def test_sqlite3_bag_gives_the_same_dataset(tmp_path):
-    a = _bag(tmp_path, "a", storage="mcap", duration_s=2.0)
-    b = _bag(tmp_path, "b", storage="sqlite3", duration_s=2.0)
-    convert(_cfg([a.path], tmp_path / "a.zarr"), progress=False)
-    convert(_cfg([b.path], tmp_path / "b.zarr"), progress=False)
+def test_sqlite3_bag_gives_the_same_dataset(tmp_path, small_bag, dataset_config):
+    a = small_bag("a", storage="mcap", duration_s=2.0)
+    b = small_bag("b", storage="sqlite3", duration_s=2.0)
+    convert(dataset_config([a.path], tmp_path / "a.zarr"), progress=False)
+    convert(dataset_config([b.path], tmp_path / "b.zarr"), progress=False)
     ea, eb = EpisodeStore(tmp_path / "a.zarr").episode(0), EpisodeStore(tmp_path / "b.zarr").episode(0)
     for key in ("image", "action", "proprio", "reward"):
         np.testing.assert_array_equal(ea[key], eb[key])
 
 
-def test_killed_recorder_bag(tmp_path):
+def test_killed_recorder_bag(tmp_path, small_bag, dataset_config):
     """What a SIGKILLed rosbags MCAP writer leaves after a periodic flush: read up to the flush."""
-    bag = _bag(tmp_path, "rec", duration_s=3.0, events=[(0.2, "start")], kill_at_s=1.9)
+    bag = small_bag("rec", duration_s=3.0, events=[(0.2, "start")], kill_at_s=1.9)
     killed = tmp_path / "rec_killed"
     assert not (killed / "metadata.yaml").exists()
-    s = convert(_cfg([killed, bag.path], tmp_path / "d.zarr"), progress=False)
+    s = convert(dataset_config([killed, bag.path], tmp_path / "d.zarr"), progress=False)
     assert not s.failed
     store = EpisodeStore(tmp_path / "d.zarr")
     short, full = store.episode(0), store.episode(1)
@@ -205,11 +195,11 @@ def test_killed_recorder_bag(tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["bgr8", "png", "jpeg"])
-def test_camera_encodings_give_rgb(tmp_path, fmt):
-    ref = _bag(tmp_path, "rgb", duration_s=1.0)
-    other = _bag(tmp_path, fmt, duration_s=1.0, image_format=fmt)
-    assert not convert(_cfg([ref.path], tmp_path / "a.zarr"), progress=False).failed
-    s = convert(_cfg([other.path], tmp_path / "b.zarr"), progress=False)
+def test_camera_encodings_give_rgb(tmp_path, fmt, small_bag, dataset_config):
+    ref = small_bag("rgb", duration_s=1.0)
+    other = small_bag(fmt, duration_s=1.0, image_format=fmt)
+    assert not convert(dataset_config([ref.path], tmp_path / "a.zarr"), progress=False).failed
+    s = convert(dataset_config([other.path], tmp_path / "b.zarr"), progress=False)
     assert not s.failed, s.failed
     a = EpisodeStore(tmp_path / "a.zarr").array("image").astype(int)
     b = EpisodeStore(tmp_path / "b.zarr").array("image").astype(int)
@@ -242,8 +232,8 @@ def _break_a_chunk(mcap: Path) -> None:
     mcap.write_bytes(bytes(data))
 
 
-def test_corrupt_chunk_is_salvaged_around(tmp_path, capsys):
-    good = _bag(tmp_path, "good", duration_s=3.0)
+def test_corrupt_chunk_is_salvaged_around(tmp_path, capsys, small_bag):
+    good = small_bag("good", duration_s=3.0)
     broken = tmp_path / "broken"
     shutil.copytree(good.path, broken)
     _break_a_chunk(next(broken.glob("*.mcap")))
@@ -284,9 +274,9 @@ def test_command_in_effect_without_commands_is_zero():
     np.testing.assert_array_equal(got, np.zeros((2, 2)))
 
 
-def test_convert_bag_returns_episodes_and_quality_figures(tmp_path):
-    bag = _bag(tmp_path, "bag", duration_s=2.0, events=[(0.5, "start"), (1.7, "success")], namespace="/go2")
-    res = convert_bag(bag.path, _cfg([bag.path], tmp_path / "unused.zarr"), bag_index=3)
+def test_convert_bag_returns_episodes_and_quality_figures(tmp_path, small_bag, dataset_config):
+    bag = small_bag("bag", duration_s=2.0, events=[(0.5, "start"), (1.7, "success")], namespace="/go2")
+    res = convert_bag(bag.path, dataset_config([bag.path], tmp_path / "unused.zarr"), bag_index=3)
     assert res.namespace == "/go2" and res.camera_info["width"] == HW[1] and not res.problems
     (ep,) = res.episodes
     n = len(ep["reward"])
@@ -304,17 +294,17 @@ def test_convert_bag_returns_episodes_and_quality_figures(tmp_path):
     assert span["outcome"] == "success" and span["steps"] == n and span["pieces"] == 1
 
 
-def test_convert_bag_without_a_goal_names_the_topic_and_the_option(tmp_path):
-    bag = _bag(tmp_path, "nogoal", goal=None, duration_s=1.0)
+def test_convert_bag_without_a_goal_names_the_topic_and_the_option(tmp_path, small_bag, dataset_config):
+    bag = small_bag("nogoal", goal=None, duration_s=1.0)
     with pytest.raises(BagError, match="pass --goal X Y") as e:
-        convert_bag(bag.path, _cfg([bag.path], tmp_path / "unused.zarr"))
+        convert_bag(bag.path, dataset_config([bag.path], tmp_path / "unused.zarr"))
     assert e.value.topic == "/sim/goal_pose" and e.value.bag == str(bag.path)
 
 
-def test_goal_progress_reward_is_the_progress_plus_the_arrival_bonus(tmp_path):
+def test_goal_progress_reward_is_the_progress_plus_the_arrival_bonus(tmp_path, small_bag, dataset_config):
     # The synthetic base walks along +x at 0.5 m/s (x = 0.01 k at 50 Hz): it reaches the marker at (1, 0).
-    bag = _bag(tmp_path, "goal", duration_s=3.0, goal=(1.0, 0.0))
-    res = convert_bag(bag.path, _cfg([bag.path], tmp_path / "unused.zarr", reward_source="goal-progress"))
+    bag = small_bag("goal", duration_s=3.0, goal=(1.0, 0.0))
+    res = convert_bag(bag.path, dataset_config([bag.path], tmp_path / "unused.zarr", reward_source="goal-progress"))
     (ep,) = res.episodes
     ticks = np.round(ep["extra"]["time"] * 1e9).astype(np.int64)
     base = bag.stamps[sb.BASE]
@@ -332,9 +322,9 @@ def test_goal_progress_reward_is_the_progress_plus_the_arrival_bonus(tmp_path):
     np.testing.assert_allclose(ep["extra"]["state"][:, 3:], np.tile([1.0, 0.0], (len(ticks), 1)))
 
 
-def test_proprio_reward_reads_the_next_steps_tilt_and_joint_speeds(tmp_path):
-    bag = _bag(tmp_path, "p", duration_s=2.0, sim=False)
-    res = convert_bag(bag.path, _cfg([bag.path], tmp_path / "unused.zarr", reward_source="proprio"))
+def test_proprio_reward_reads_the_next_steps_tilt_and_joint_speeds(tmp_path, small_bag, dataset_config):
+    bag = small_bag("p", duration_s=2.0, sim=False)
+    res = convert_bag(bag.path, dataset_config([bag.path], tmp_path / "unused.zarr", reward_source="proprio"))
     (ep,) = res.episodes
     p = ep["proprio"].astype(np.float64)
     nxt = np.concatenate([p[1:], p[-1:]])  # the last step uses its own

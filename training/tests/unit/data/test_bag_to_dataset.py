@@ -5,31 +5,17 @@ the report's camera-rate figures and --topic mapping. What one bag converts to i
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 from fog_training.data import synthetic_bags as sb
-from fog_training.data.bag_to_dataset import BagToDatasetConfig, convert
+from fog_training.data.bag_to_dataset import convert
 from fog_training.data.bag_to_dataset import main as dataset_main
 from fog_training.data.episode_store import EpisodeStore
 
-HW = (24, 32)  # camera frames (small: fast tests)
 
-
-def _cfg(bags, out, **kw) -> BagToDatasetConfig:
-    kw.setdefault("report", False)  # matplotlib costs ~1 s; the tests that read the report ask for it
-    return BagToDatasetConfig(bags=[Path(b) for b in bags], out=Path(out), image_size=16, **kw)
-
-
-def _bag(tmp_path, name, **kw):
-    kw.setdefault("image_hw", HW)
-    kw.setdefault("duration_s", 3.0)
-    return sb.write_synthetic_bag(tmp_path / name, **kw)
-
-
-def test_missing_camera_topic_is_named_and_others_converted(tmp_path, capsys):
-    good = _bag(tmp_path, "good", duration_s=2.0)
-    bad = _bag(tmp_path, "nocam", omit=[sb.IMAGE, sb.INFO], duration_s=2.0)
+def test_missing_camera_topic_is_named_and_others_converted(tmp_path, capsys, small_bag):
+    good = small_bag("good", duration_s=2.0)
+    bad = small_bag("nocam", omit=[sb.IMAGE, sb.INFO], duration_s=2.0)
     rc = dataset_main([str(bad.path), str(good.path), "--out", str(tmp_path / "d.zarr"), "--image-size", "16"])
     assert rc == 1  # some bags failed, the rest converted
     err = capsys.readouterr().err
@@ -42,16 +28,16 @@ def test_missing_camera_topic_is_named_and_others_converted(tmp_path, capsys):
     assert not (tmp_path / "e.zarr").exists() and not (tmp_path / "e.zarr.report").exists()
 
 
-def test_missing_goal_is_named(tmp_path):
-    bag = _bag(tmp_path, "nogoal", goal=None, duration_s=1.5)
-    s = convert(_cfg([bag.path], tmp_path / "d.zarr"), progress=False)
+def test_missing_goal_is_named(tmp_path, small_bag, dataset_config):
+    bag = small_bag("nogoal", goal=None, duration_s=1.5)
+    s = convert(dataset_config([bag.path], tmp_path / "d.zarr"), progress=False)
     assert "topic /sim/goal_pose" in s.failed[0][1] and "--goal" in s.failed[0][1]
-    s = convert(_cfg([bag.path], tmp_path / "e.zarr", goal=(2.0, 0.5)), progress=False)
+    s = convert(dataset_config([bag.path], tmp_path / "e.zarr", goal=(2.0, 0.5)), progress=False)
     assert not s.failed
 
 
-def test_corrupt_and_truncated_bags(tmp_path, capsys):
-    good = _bag(tmp_path, "good", duration_s=3.0)
+def test_corrupt_and_truncated_bags(tmp_path, capsys, small_bag):
+    good = small_bag("good", duration_s=3.0)
     junk = tmp_path / "junk.mcap"
     junk.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
     # A killed recorder: no metadata.yaml, MCAP cut in the middle (no summary, no footer).
@@ -86,15 +72,15 @@ def test_corrupt_and_truncated_bags(tmp_path, capsys):
     assert "## Failed bags" in report and "junk.mcap" in report and "incomplete MCAP" in report
 
 
-def test_empty_mcap_is_named(tmp_path):
+def test_empty_mcap_is_named(tmp_path, dataset_config):
     empty = tmp_path / "empty.mcap"
     empty.write_bytes(b"\x89MCAP0\r\n")
-    s = convert(_cfg([empty], tmp_path / "d.zarr"), progress=False)
+    s = convert(dataset_config([empty], tmp_path / "d.zarr"), progress=False)
     assert s.failed and "empty bag" in s.failed[0][1] and "missing" not in s.failed[0][1]
 
 
-def test_camera_rate_comes_from_the_data(tmp_path, capsys):
-    clean = _bag(tmp_path, "clean15", camera_hz=15.0, duration_s=3.0)
+def test_camera_rate_comes_from_the_data(tmp_path, capsys, small_bag):
+    clean = small_bag("clean15", camera_hz=15.0, duration_s=3.0)
     assert dataset_main([str(clean.path), "--out", str(tmp_path / "a.zarr"), "--image-size", "16"]) == 0
     assert "warning" not in capsys.readouterr().err
     report = (tmp_path / "a.zarr.report" / "report.md").read_text()
@@ -103,7 +89,7 @@ def test_camera_rate_comes_from_the_data(tmp_path, capsys):
     episodes = [line for line in report.splitlines() if line.startswith("| 0 | 0 |")]
     assert len(episodes) == 1 and episodes[0].split("|")[10].strip() == "0"  # dropped frames
     # A real 2 s hole in a 15 Hz camera: a gap of 30 frames, warned about on stderr.
-    holed = _bag(tmp_path, "holed15", camera_hz=15.0, duration_s=4.0, camera_drop=range(15, 45))
+    holed = small_bag("holed15", camera_hz=15.0, duration_s=4.0, camera_drop=range(15, 45))
     assert dataset_main([str(holed.path), "--out", str(tmp_path / "b.zarr"), "--image-size", "16"]) == 0
     err = capsys.readouterr().err
     assert f"warning: bag {holed.path}: camera/image_raw: 1 gap(s) longer than 2x its period of 66." in err
@@ -113,7 +99,7 @@ def test_camera_rate_comes_from_the_data(tmp_path, capsys):
     assert row.split("|")[10].strip() == "30"  # dropped frames at the measured 15 Hz
 
 
-def test_topic_option_maps_other_names(tmp_path, capsys):
+def test_topic_option_maps_other_names(tmp_path, capsys, small_bag):
     names = {
         sb.IMAGE: "/front_cam/image/compressed",
         sb.JOINTS: "/lowstate/joints",
@@ -121,9 +107,9 @@ def test_topic_option_maps_other_names(tmp_path, capsys):
         sb.CMD: "/teleop/cmd_vel",
         sb.EVENT: "/task/event",
     }
-    ref = _bag(tmp_path, "ref", duration_s=2.0, events=[(0.3, "start"), (1.7, "success")], image_format="png")
-    bag = _bag(
-        tmp_path, "foreign", duration_s=2.0, events=[(0.3, "start"), (1.7, "success")], image_format="png", rename=names
+    ref = small_bag("ref", duration_s=2.0, events=[(0.3, "start"), (1.7, "success")], image_format="png")
+    bag = small_bag(
+        "foreign", duration_s=2.0, events=[(0.3, "start"), (1.7, "success")], image_format="png", rename=names
     )
     args = ["--image-size", "16", "--reward-source", "events", "--no-report"]
     assert dataset_main([str(bag.path), "--out", str(tmp_path / "x.zarr"), *args]) == 2

@@ -8,30 +8,15 @@ import pytest
 import zarr
 from fog_training.data.episode_store import SCHEMA_VERSION, EpisodeStore, IncompleteStoreError, SchemaVersionError
 from fog_training.data.episode_writer import EpisodeWriter
-from fog_training.data.synthetic_store import make_synthetic_store
-
-
-def _episode(t: int, seed: int, hw=(8, 6)):
-    rng = np.random.default_rng(seed)
-    return {
-        "image": rng.integers(0, 256, size=(t, *hw, 3), dtype=np.uint8),
-        "action": rng.normal(size=(t, 2)).astype(np.float32),
-        "proprio": rng.normal(size=(t, 3)).astype(np.float32),
-        "reward": rng.normal(size=t).astype(np.float32),
-        "is_terminal": np.arange(t) == t - 1,
-        "extra": {"state": rng.normal(size=(t, 4)), "success": np.arange(t) % 2 == 0},
-    }
-
-
-META = {"source": "test", "policy_rate_hz": 5.0, "action": {"names": ["a", "b"]}, "proprio": {"names": ["p", "q", "r"]}}
+from fog_training.data.synthetic_store import RANDOM_META, make_synthetic_store, random_episode
 
 
 def test_round_trip_exact(tmp_path):
     lengths = [5, 9, 1, 7]
-    eps = [_episode(t, i) for i, t in enumerate(lengths)]
+    eps = [random_episode(t, i) for i, t in enumerate(lengths)]
     # A tiny image chunk (3 frames) so episodes straddle chunk boundaries.
     with EpisodeWriter(
-        tmp_path / "s.zarr", META, image_shape=(8, 6), action_dim=2, proprio_dim=3, image_chunk_frames=3
+        tmp_path / "s.zarr", RANDOM_META, image_shape=(8, 6), action_dim=2, proprio_dim=3, image_chunk_frames=3
     ) as w:
         for ep in eps:
             w.add_episode(**ep)
@@ -80,12 +65,12 @@ def test_not_a_store_and_missing(tmp_path):
 
 def test_unclosed_writer_keeps_committed_episodes(tmp_path):
     path = tmp_path / "crash.zarr"
-    w = EpisodeWriter(path, META, image_shape=(8, 6), action_dim=2, proprio_dim=3, image_chunk_frames=4)
-    eps = [_episode(6, 1), _episode(3, 2)]
+    w = EpisodeWriter(path, RANDOM_META, image_shape=(8, 6), action_dim=2, proprio_dim=3, image_chunk_frames=4)
+    eps = [random_episode(6, 1), random_episode(3, 2)]
     for ep in eps:
         w.add_episode(**ep)
     # Simulate a kill in the middle of the third episode: its images were appended, nothing else.
-    w._arrays["image"].append(_episode(5, 3)["image"], axis=0)  # noqa: SLF001  (the kill, from inside)
+    w._arrays["image"].append(random_episode(5, 3)["image"], axis=0)  # noqa: SLF001  (the kill, from inside)
     del w
     with pytest.raises(IncompleteStoreError, match=r"crash\.zarr was never closed.*2 episodes / 9 steps"):
         EpisodeStore(path)

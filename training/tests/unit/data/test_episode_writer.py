@@ -13,30 +13,16 @@ import pytest
 import zarr
 from fog_training.data.episode_store import SCHEMA_VERSION, EpisodeStore, IncompleteStoreError, SchemaVersionError
 from fog_training.data.episode_writer import EpisodeWriter, _jsonable, _RunningStats
-
-
-def _episode(t: int, seed: int, hw=(8, 6)):
-    rng = np.random.default_rng(seed)
-    return {
-        "image": rng.integers(0, 256, size=(t, *hw, 3), dtype=np.uint8),
-        "action": rng.normal(size=(t, 2)).astype(np.float32),
-        "proprio": rng.normal(size=(t, 3)).astype(np.float32),
-        "reward": rng.normal(size=t).astype(np.float32),
-        "is_terminal": np.arange(t) == t - 1,
-        "extra": {"state": rng.normal(size=(t, 4)), "success": np.arange(t) % 2 == 0},
-    }
-
-
-META = {"source": "test", "policy_rate_hz": 5.0, "action": {"names": ["a", "b"]}, "proprio": {"names": ["p", "q", "r"]}}
+from fog_training.data.synthetic_store import RANDOM_META, random_episode
 
 
 def _writer(path, **kw) -> EpisodeWriter:
-    return EpisodeWriter(path, META, image_shape=(8, 6), action_dim=2, proprio_dim=3, **kw)
+    return EpisodeWriter(path, RANDOM_META, image_shape=(8, 6), action_dim=2, proprio_dim=3, **kw)
 
 
 def test_writer_validates_inputs(tmp_path):
-    w = EpisodeWriter(tmp_path / "v.zarr", META, image_shape=(8, 6), action_dim=2, proprio_dim=3)
-    ep = _episode(4, 0)
+    w = EpisodeWriter(tmp_path / "v.zarr", RANDOM_META, image_shape=(8, 6), action_dim=2, proprio_dim=3)
+    ep = random_episode(4, 0)
     with pytest.raises(ValueError, match="image must be uint8"):
         w.add_episode(**{**ep, "image": ep["image"].astype(np.float32)})
     bad = dict(ep, extra={"state": ep["extra"]["state"][:3]})
@@ -48,14 +34,14 @@ def test_writer_validates_inputs(tmp_path):
     with pytest.raises(ValueError, match="differ from the first episode"):
         w.add_episode(**dict(ep, extra={"state": ep["extra"]["state"]}))
     with pytest.raises(FileExistsError):
-        EpisodeWriter(tmp_path / "v.zarr", META, image_shape=(8, 6), action_dim=2, proprio_dim=3)
+        EpisodeWriter(tmp_path / "v.zarr", RANDOM_META, image_shape=(8, 6), action_dim=2, proprio_dim=3)
 
 
 def test_add_episode_returns_its_bounds_and_commits_progress(tmp_path):
     w = _writer(tmp_path / "p.zarr")
-    assert w.add_episode(**_episode(4, 0)) == (0, 4)
+    assert w.add_episode(**random_episode(4, 0)) == (0, 4)
     assert zarr.open_group(str(tmp_path / "p.zarr"), mode="r").attrs["progress"] == {"episodes": 1, "steps": 4}
-    assert w.add_episode(**_episode(3, 1)) == (4, 7)
+    assert w.add_episode(**random_episode(3, 1)) == (4, 7)
     attrs = zarr.open_group(str(tmp_path / "p.zarr"), mode="r").attrs
     assert attrs["progress"] == {"episodes": 2, "steps": 7} and attrs["complete"] is False
     assert (w.num_episodes, w.num_steps) == (2, 7)
@@ -64,7 +50,7 @@ def test_add_episode_returns_its_bounds_and_commits_progress(tmp_path):
 
 
 def test_default_flags_extras_and_dtypes(tmp_path):
-    ep = _episode(3, 0)
+    ep = random_episode(3, 0)
     with _writer(tmp_path / "d.zarr") as w:
         # no is_terminal, no extras; float64 action/proprio/reward are stored as float32
         w.add_episode(image=ep["image"], action=ep["action"].astype(np.float64),
@@ -90,7 +76,7 @@ def test_default_flags_extras_and_dtypes(tmp_path):
 def test_bad_episodes_are_refused_and_nothing_is_written(tmp_path, change, message):
     w = _writer(tmp_path / "b.zarr")
     with pytest.raises(ValueError, match=message):
-        w.add_episode(**{**_episode(4, 0), **change})
+        w.add_episode(**{**random_episode(4, 0), **change})
     assert (w.num_episodes, w.num_steps) == (0, 0)
     assert zarr.open_group(str(tmp_path / "b.zarr"), mode="r")["image"].shape[0] == 0
 
@@ -99,22 +85,22 @@ def test_meta_is_checked_and_completed(tmp_path):
     with pytest.raises(SchemaVersionError, match="writes schema_version 1, meta says 7"):
         EpisodeWriter(tmp_path / "a.zarr", {"schema_version": 7}, image_shape=(4, 4), action_dim=1, proprio_dim=1)
     with pytest.raises(ValueError, match="meta.action.names has 2 names but action_dim is 3"):
-        EpisodeWriter(tmp_path / "b.zarr", META, image_shape=(4, 4), action_dim=3, proprio_dim=3)
+        EpisodeWriter(tmp_path / "b.zarr", RANDOM_META, image_shape=(4, 4), action_dim=3, proprio_dim=3)
     with pytest.raises(ValueError, match="meta.proprio.names has 3 names but proprio_dim is 1"):
-        EpisodeWriter(tmp_path / "c.zarr", META, image_shape=(4, 4), action_dim=2, proprio_dim=1)
-    w = EpisodeWriter(tmp_path / "d.zarr", {**META, "image": {"preprocess": "none"}}, image_shape=(8, 6),
+        EpisodeWriter(tmp_path / "c.zarr", RANDOM_META, image_shape=(4, 4), action_dim=2, proprio_dim=1)
+    w = EpisodeWriter(tmp_path / "d.zarr", {**RANDOM_META, "image": {"preprocess": "none"}}, image_shape=(8, 6),
                       action_dim=2, proprio_dim=3)
     assert w.meta["schema_version"] == SCHEMA_VERSION
     assert w.meta["image"] == {"height": 8, "width": 6, "preprocess": "none"}
-    assert "schema_version" not in META  # the caller's meta is not changed
+    assert "schema_version" not in RANDOM_META  # the caller's meta is not changed
 
 
 def test_overwrite_replaces_an_existing_store(tmp_path):
     path = tmp_path / "o.zarr"
     with _writer(path) as w:
-        w.add_episode(**_episode(5, 0))
+        w.add_episode(**random_episode(5, 0))
     with _writer(path, overwrite=True) as w:
-        w.add_episode(**_episode(2, 1))
+        w.add_episode(**random_episode(2, 1))
     store = EpisodeStore(path)
     assert store.num_episodes == 1 and store.num_steps == 2
 
@@ -132,18 +118,18 @@ def test_close_needs_an_episode_is_idempotent_and_ends_the_writer(tmp_path):
     w = _writer(tmp_path / "c.zarr")
     with pytest.raises(ValueError, match="no episodes were added"):
         w.close()
-    w.add_episode(**_episode(2, 0))
+    w.add_episode(**random_episode(2, 0))
     w.close()
     w.close()  # idempotent
     with pytest.raises(RuntimeError, match="writer is closed"):
-        w.add_episode(**_episode(2, 1))
+        w.add_episode(**random_episode(2, 1))
     assert EpisodeStore(tmp_path / "c.zarr").num_episodes == 1
 
 
 def test_an_exception_in_the_with_block_leaves_the_store_incomplete(tmp_path):
     path = tmp_path / "e.zarr"
     with pytest.raises(KeyError), _writer(path) as w:
-        w.add_episode(**_episode(3, 0))
+        w.add_episode(**random_episode(3, 0))
         raise KeyError("boom")
     with pytest.raises(IncompleteStoreError, match="never closed"):
         EpisodeStore(path)
@@ -151,7 +137,7 @@ def test_an_exception_in_the_with_block_leaves_the_store_incomplete(tmp_path):
 
 
 def test_normalization_is_exact_over_all_episodes(tmp_path):
-    eps = [_episode(t, i) for i, t in enumerate([3, 1, 6])]
+    eps = [random_episode(t, i) for i, t in enumerate([3, 1, 6])]
     with _writer(tmp_path / "n.zarr") as w:
         for ep in eps:
             w.add_episode(**ep)

@@ -57,3 +57,15 @@ def test_existing_store_is_replaced_unless_overwrite_is_off(tmp_path):
     assert make_synthetic_store(path, episodes=1, steps=3, image_hw=(8, 8)).num_steps == 3
     with pytest.raises(FileExistsError, match="already exists"):
         make_synthetic_store(path, episodes=1, steps=3, image_hw=(8, 8), overwrite=False)
+
+
+def test_random_episode_is_seeded_and_fits_the_random_meta():
+    from fog_training.data.synthetic_store import RANDOM_META, random_episode
+
+    a, b, c = random_episode(5, seed=3), random_episode(5, seed=3), random_episode(5, seed=4)
+    assert a["image"].shape == (5, 8, 6, 3) and a["image"].dtype == np.uint8
+    assert a["action"].shape == (5, len(RANDOM_META["action"]["names"])) and a["action"].dtype == np.float32
+    assert a["proprio"].shape == (5, len(RANDOM_META["proprio"]["names"]))
+    assert a["is_terminal"].tolist() == [False] * 4 + [True] and a["extra"]["state"].shape == (5, 4)
+    assert all(np.array_equal(a[k], b[k]) for k in ("image", "action", "proprio", "reward"))
+    assert not np.array_equal(a["action"], c["action"])
