@@ -15,16 +15,19 @@ from fog_training.checkpoint import checkpoint_path, load_checkpoint  # noqa: E4
 from fog_training.train_loop import LoopConfig, train  # noqa: E402
 
 
+class Quadratic(torch.nn.Module):
+    """(w - target)^2 from w = (3, -2): a part the loop trains to the batch's target."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor([3.0, -2.0]))
+
+    def compute_loss(self, batch):
+        loss = ((self.w - batch["target"]) ** 2).sum()
+        return loss, {"loss": loss.item()}
+
+
 def test_generic_loop_trains_any_part(tmp_path):
-    class Quadratic(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = torch.nn.Parameter(torch.tensor([3.0, -2.0]))
-
-        def compute_loss(self, batch):
-            loss = ((self.w - batch["target"]) ** 2).sum()
-            return loss, {"loss": loss.item()}
-
     part = Quadratic()
     loop = LoopConfig(steps=150, lr=0.05, warmup_steps=1, log_every=10, checkpoint_every=30, progress=False, threads=1)
     out = train(
@@ -37,15 +40,6 @@ def test_generic_loop_trains_any_part(tmp_path):
 def test_resumed_run_does_not_duplicate_metrics(tmp_path):
     """A run that dies after logging steps past its last checkpoint redoes those steps on resume:
     metrics.jsonl then holds each step once, the redone steps' records being the new ones."""
-
-    class Quadratic(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = torch.nn.Parameter(torch.tensor([3.0, -2.0]))
-
-        def compute_loss(self, batch):
-            loss = ((self.w - batch["target"]) ** 2).sum()
-            return loss, {"loss": loss.item()}
 
     calls = {"n": 0}
 
