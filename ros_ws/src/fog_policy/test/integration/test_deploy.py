@@ -19,15 +19,12 @@ import os
 import signal
 import sys
 
-import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 from fog_policy.deploy import default_artifact
 from quadruped_bridge.go2_dds import cyclonedds_uri
 from quadruped_bridge.process_launch import ManagedProcess, ProcessGroup, node_command, ros_env, wait_for
 from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, private_domain_id
-from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 
@@ -45,105 +42,10 @@ def wait_log(proc: ManagedProcess, text: str, timeout: float) -> None:
     assert text in proc.log(), f"{proc.name}: no {text!r} within {timeout:.0f} s:\n{proc.log()[-3000:]}"
 
 
-def robot_bag(path, seconds: float = 1.5) -> None:
-    """A short bag like the robot's: 64x64 images at 30 Hz, joint states and IMU at 100 Hz, camera_info."""
-    ts = get_typestore(Stores.ROS2_KILTED)
-    T = ts.types
-    Header, Time = T["std_msgs/msg/Header"], T["builtin_interfaces/msg/Time"]
-    vec, quat = T["geometry_msgs/msg/Vector3"], T["geometry_msgs/msg/Quaternion"]
-    img = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
-    from fog_contract.go2 import JOINT_NAMES
-
-    def header(t):
-        ns = int(round(t * 1e9))
-        return Header(stamp=Time(sec=ns // 10**9, nanosec=ns % 10**9), frame_id="")
-
-    events = []
-    for i in range(int(seconds * 30)):
-        t = 1.0 + i / 30
-        events.append(
-            (
-                t,
-                "/camera/image_raw",
-                "sensor_msgs/msg/Image",
-                T["sensor_msgs/msg/Image"](
-                    header=header(t),
-                    height=64,
-                    width=64,
-                    encoding="rgb8",
-                    is_bigendian=0,
-                    step=192,
-                    data=np.roll(img, i, axis=1).reshape(-1),
-                ),
-            )
-        )
-        events.append(
-            (
-                t,
-                "/camera/camera_info",
-                "sensor_msgs/msg/CameraInfo",
-                T["sensor_msgs/msg/CameraInfo"](
-                    header=header(t),
-                    height=64,
-                    width=64,
-                    distortion_model="plumb_bob",
-                    d=np.zeros(5),
-                    k=np.array([55.0, 0, 31.5, 0, 55.0, 31.5, 0, 0, 1]),
-                    r=np.eye(3).reshape(-1),
-                    p=np.array([55.0, 0, 31.5, 0, 0, 55.0, 31.5, 0, 0, 0, 1, 0]),
-                    binning_x=0,
-                    binning_y=0,
-                    roi=T["sensor_msgs/msg/RegionOfInterest"](
-                        x_offset=0, y_offset=0, height=0, width=0, do_rectify=False
-                    ),
-                ),
-            )
-        )
-    for i in range(int(seconds * 100)):
-        t = 1.0 + i / 100
-        events.append(
-            (
-                t,
-                "/joint_states",
-                "sensor_msgs/msg/JointState",
-                T["sensor_msgs/msg/JointState"](
-                    header=header(t),
-                    name=list(JOINT_NAMES),
-                    position=np.tile([0.0, 0.9, -1.8], 4),
-                    velocity=np.zeros(12),
-                    effort=np.zeros(12),
-                ),
-            )
-        )
-        events.append(
-            (
-                t,
-                "/imu/data",
-                "sensor_msgs/msg/Imu",
-                T["sensor_msgs/msg/Imu"](
-                    header=header(t),
-                    orientation=quat(x=0.0, y=0.0, z=0.0, w=1.0),
-                    orientation_covariance=np.zeros(9),
-                    angular_velocity=vec(x=0.0, y=0.0, z=0.0),
-                    angular_velocity_covariance=np.zeros(9),
-                    linear_acceleration=vec(x=0.0, y=0.0, z=9.81),
-                    linear_acceleration_covariance=np.zeros(9),
-                ),
-            )
-        )
-    events.sort(key=lambda e: e[0])
-    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as w:
-        conns = {}
-        for t, topic, kind, msg in events:
-            if topic not in conns:
-                conns[topic] = w.add_connection(topic, kind, typestore=ts)
-            w.write(conns[topic], int(round(t * 1e9)), ts.serialize_cdr(msg, kind))
-
-
 @pytest.fixture(scope="module")
-def bag(tmp_path_factory):
+def bag(tmp_path_factory, robot_bag):
     path = tmp_path_factory.mktemp("exit_bag") / "bag"
-    robot_bag(path)
+    robot_bag(path, 1.5)
     return path
 
 

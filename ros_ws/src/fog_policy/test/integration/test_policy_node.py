@@ -18,8 +18,6 @@ from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
 from quadruped_bridge.process_launch import ProcessGroup, node_command, ros_env
 from quadruped_bridge.ros_probe import RosProbe, diagnostics_text, private_domain_id, stamp_seconds
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
 from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool
 
@@ -129,78 +127,6 @@ def test_mismatched_artifact_is_refused_with_a_clear_error(artifact, tmp_path, f
         assert message in proc.log(), proc.log()
 
 
-def synthetic_camera_bag(path, seconds=6.0, seed=0):
-    """A bag like the robot's: 30 Hz images of a moving pattern, 200 Hz joint states and IMU."""
-    ts = get_typestore(Stores.ROS2_KILTED)
-    T = ts.types
-    Header, Time = T["std_msgs/msg/Header"], T["builtin_interfaces/msg/Time"]
-    rng = np.random.default_rng(seed)
-    base = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
-
-    def header(t):
-        ns = int(round(t * 1e9))
-        return Header(stamp=Time(sec=ns // 10**9, nanosec=ns % 10**9), frame_id="")
-
-    events = []
-    for i in range(int(seconds * 30)):
-        t = 1.0 + i / 30
-        img = np.roll(base, i, axis=1)
-        events.append(
-            (
-                t,
-                "/camera/image_raw",
-                "sensor_msgs/msg/Image",
-                T["sensor_msgs/msg/Image"](
-                    header=header(t),
-                    height=64,
-                    width=64,
-                    encoding="rgb8",
-                    is_bigendian=0,
-                    step=192,
-                    data=img.reshape(-1),
-                ),
-            )
-        )
-    for i in range(int(seconds * 200)):
-        t = 1.0 + i / 200
-        q = np.tile([0.0, 0.9, -1.8], 4) + 0.01 * np.sin(t)
-        events.append(
-            (
-                t,
-                "/joint_states",
-                "sensor_msgs/msg/JointState",
-                T["sensor_msgs/msg/JointState"](
-                    header=header(t), name=list(JOINT_NAMES), position=q, velocity=np.zeros(12), effort=np.zeros(12)
-                ),
-            )
-        )
-        quat = T["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0)
-        vec = T["geometry_msgs/msg/Vector3"]
-        events.append(
-            (
-                t,
-                "/imu/data",
-                "sensor_msgs/msg/Imu",
-                T["sensor_msgs/msg/Imu"](
-                    header=header(t),
-                    orientation=quat,
-                    orientation_covariance=np.zeros(9),
-                    angular_velocity=vec(x=0.0, y=0.0, z=0.0),
-                    angular_velocity_covariance=np.zeros(9),
-                    linear_acceleration=vec(x=0.0, y=0.0, z=9.81),
-                    linear_acceleration_covariance=np.zeros(9),
-                ),
-            )
-        )
-    events.sort(key=lambda e: e[0])
-    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as w:
-        conns = {}
-        for t, topic, kind, msg in events:
-            if topic not in conns:
-                conns[topic] = w.add_connection(topic, kind, typestore=ts)
-            w.write(conns[topic], int(round(t * 1e9)), ts.serialize_cdr(msg, kind))
-
-
 def spin_until_quiet(probe, messages, quiet: float, timeout: float) -> bool:
     """Spin until `messages` has not grown for `quiet` wall seconds (the publisher has said its last)."""
     n, since = len(messages), time.monotonic()
@@ -259,9 +185,9 @@ def dry_run_outputs(artifact, bag, tmp_path, tag):
     return outputs
 
 
-def test_dry_run_replay_gives_identical_outputs_twice(artifact, tmp_path):
+def test_dry_run_replay_gives_identical_outputs_twice(artifact, robot_bag, tmp_path):
     bag = tmp_path / "bag"
-    synthetic_camera_bag(bag)
+    robot_bag(bag, 6.0, joint_rate_hz=200.0, camera_info=False, joint_wiggle=0.01)
     first = dry_run_outputs(artifact, bag, tmp_path, "a")
     second = dry_run_outputs(artifact, bag, tmp_path, "b")
     assert len(first) >= 25, f"only {len(first)} policy steps for 6 s of images at 5 Hz"
