@@ -48,28 +48,20 @@ from fog_training.fog import FoGStepConfig
 from fog_training.fog_setting import make_setting
 from fog_training.presets import load_presets
 from fog_training.replay import RunCounters
-from fog_training.run_config import PolicyEvalConfig, RunConfig
+from fog_training.run_config import PolicyEvalConfig, RunConfig, WorldModelInputs
 from fog_training.run_records import append_record, drop_records_after, last_record_has
 from fog_training.sapo import Temperature, target_entropy
 from fog_training.train_loop import StopSignals
 
 
 @dataclass
-class FoGConfig(FoGStepConfig, PolicyEvalConfig, RunConfig):
+class FoGConfig(FoGStepConfig, PolicyEvalConfig, WorldModelInputs, RunConfig):
     """The run: the step's settings (:class:`fog_training.fog.FoGStepConfig`) plus data, models,
     output, evaluation and checkpoints."""
 
     mode: Literal["world_model", "pusht_state", "point_mass"] = "world_model"
     """world_model: FoG (diffusion global model + RSSM, images); pusht_state: DMO (true simulator + MLP local
     model); point_mass: DMO on the 2-D point mass (the machinery's sanity task, fog_training.point_mass_env)."""
-    data: str = ""
-    """Episode store the world models were trained on (context windows, real windows for the refresh)."""
-    world_model: str = ""
-    """Run directory of ``fog train world-model`` (reads RUN/model)."""
-    rssm: str = ""
-    """Run directory of ``fog train rssm`` (reads RUN/model); refreshed during training, exported with the policy."""
-    out: str = ""
-    """Run directory of this training."""
     iterations: int = 1000
     """Windows (actor updates) of the run."""
     sample_budget: int = 0

@@ -6,6 +6,8 @@ Inherited (not nested), so the command line keeps flat flags (``--seed 3 --threa
 - :class:`RunConfig`: seed, torch threads, device, progress bar, time limit, resume policy (the
   policy trainers: FoG, PPO in the world models).
 - :class:`PolicyEvalConfig`: true-environment evaluation during training and checkpoints.
+- :class:`WorldModelInputs`: the dataset and the two world models a policy learns in, and its run
+  folder (FoG and PPO in the world models).
 - :class:`ModelRunConfig`: the world-model trainers' data, run folder, optimisation loop (which holds
   their threads, precision, time limit and checkpoints), validation split and resume policy.
 """
@@ -48,6 +50,18 @@ class PolicyEvalConfig:
     """Iterations between checkpoints (and policy exports); also at the end and on SIGTERM/SIGINT."""
     snapshots: bool = False
     """Keep a copy of the policy at every checkpoint in RUN/snapshots/<samples>/ (learning curves)."""
+
+
+@dataclass
+class WorldModelInputs:
+    data: str = ""
+    """Episode store the world models were trained on (context windows; FoG also refreshes the RSSM on it)."""
+    world_model: str = ""
+    """Run directory of ``fog train world-model`` (reads RUN/model)."""
+    rssm: str = ""
+    """Run directory of ``fog train rssm`` (reads RUN/model): the filter the policy acts through, exported with it."""
+    out: str = ""
+    """Run directory of this training."""
 
 
 @dataclass

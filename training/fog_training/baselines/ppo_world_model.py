@@ -33,21 +33,13 @@ from torch import nn
 from fog_training.actor import ActorConfig, SquashedGaussianActor, mlp, save_actor
 from fog_training.presets import load_presets
 from fog_training.replay import RunCounters
-from fog_training.run_config import PolicyEvalConfig, RunConfig
+from fog_training.run_config import PolicyEvalConfig, RunConfig, WorldModelInputs
 from fog_training.run_records import append_record, drop_records_after, last_record_has
 from fog_training.train_loop import use_bf16
 
 
 @dataclass
-class PPOWorldModelConfig(PolicyEvalConfig, RunConfig):
-    data: str = ""
-    """Episode store the world models were trained on (context windows)."""
-    world_model: str = ""
-    """Run directory of ``fog train world-model``."""
-    rssm: str = ""
-    """Run directory of ``fog train rssm`` (the filter the policy acts through)."""
-    out: str = ""
-    """Run directory."""
+class PPOWorldModelConfig(PolicyEvalConfig, WorldModelInputs, RunConfig):
     num_envs: int = 32
     """Parallel imagined rollouts."""
     rollout_steps: int = 16
