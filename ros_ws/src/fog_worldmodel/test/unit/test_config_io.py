@@ -1,5 +1,5 @@
 """fog_worldmodel.config_io: dataclass configs to JSON-able dicts and back (nested configs, tuples,
-int -> float coercion, optional fields) and the refusal of unknown keys."""
+int -> float coercion, optional fields) and the refusal of unknown keys and of values of the wrong type."""
 
 from __future__ import annotations
 
@@ -81,7 +81,45 @@ def test_ints_become_floats_for_float_fields_but_bools_and_other_fields_stay():
     assert type(cfg.lr) is float and cfg.lr == 2.0, f"int 2 for a float field should become 2.0, got {cfg.lr!r}"
     assert type(cfg.inner.rate) is float and type(cfg.maybe_rate) is float, "also nested and optional floats"
     assert type(cfg.size) is int, "int fields keep ints"
-    assert config_from_dict(Outer, {"lr": True}).lr is True, "a bool is not silently turned into 1.0"
+    with pytest.raises(ValueError, match=r"Outer\.lr: expected float, got True"):
+        config_from_dict(Outer, {"lr": True})  # a bool is not silently turned into 1.0
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"size": "big"}, r"Outer\.size: expected int, got 'big'"),
+        ({"size": 2.5}, r"Outer\.size: expected int, got 2\.5"),
+        ({"size": False}, r"Outer\.size: expected int, got False"),
+        ({"lr": "1e-4"}, r"Outer\.lr: expected float, got '1e-4'"),  # YAML 1.1 reads 1e-4 as a string
+        ({"name": 3}, r"Outer\.name: expected str, got 3"),
+        ({"flag": "yes"}, r"Outer\.flag: expected bool, got 'yes'"),
+        ({"mode": "medium"}, r"Outer\.mode: expected Literal\['fast', 'slow'\], got 'medium'"),
+        ({"inner": {"rate": "x"}}, r"Outer\.inner\.rate: expected float, got 'x'"),
+        ({"inner": {"channels": [8, "a"]}}, r"Outer\.inner\.channels\[1\]: expected int, got 'a'"),
+        ({"inner": 3}, r"Outer\.inner: expected Inner, got 3"),
+        ({"pair": [1, "a", 2]}, r"Outer\.pair: expected 2 items, got 3"),
+        ({"pair": 1}, r"Outer\.pair: expected tuple\[int, str\], got 1"),
+        ({"maybe_rate": "fast"}, r"Outer\.maybe_rate: expected Optional\[float\], got 'fast'"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_with_the_field_name(data, message):
+    with pytest.raises(ValueError, match=message):
+        config_from_dict(Outer, data)
+
+
+def test_bare_tuple_and_list_fields_keep_their_container_type():
+    @dataclass
+    class Bare:
+        anything: tuple = ()
+        names: list[str] = field(default_factory=list)
+        extra: dict = field(default_factory=dict)
+
+    cfg = config_from_dict(Bare, {"anything": [1, "a"], "names": ["x", "y"], "extra": {"k": 1}})
+    assert cfg.anything == (1, "a") and isinstance(cfg.anything, tuple), f"got {cfg.anything!r}"
+    assert cfg.names == ["x", "y"] and cfg.extra == {"k": 1}
+    with pytest.raises(ValueError, match=r"Bare\.names\[1\]: expected str, got 2"):
+        config_from_dict(Bare, {"names": ["x", 2]})
 
 
 def test_fixed_length_tuple_coerces_each_position_and_variadic_tuple_each_item():
