@@ -80,8 +80,9 @@ def span_timing(streams: dict[str, Stream], span: al.EpisodeSpan, cam_period_ns:
     dropped = al.dropped_frames(cam, cam_period_ns) if math.isfinite(cam_period_ns) else 0
     out: dict[str, Any] = {"frames": int(len(cam)), "dropped_frames": dropped}
     if len(cam) and len(js):
-        i = np.clip(np.searchsorted(js, cam), 1, len(js) - 1)
-        nearest = np.where(np.abs(js[i] - cam) < np.abs(js[i - 1] - cam), js[i], js[i - 1])
+        i = np.searchsorted(js, cam)  # js[i - 1] <= cam < js[i]: the neighbours, clipped at both ends
+        after, before = js[np.minimum(i, len(js) - 1)], js[np.maximum(i - 1, 0)]
+        nearest = np.where(np.abs(after - cam) < np.abs(before - cam), after, before)
         skew = np.abs(cam - nearest) / 1e6
         out["skew_ms"] = {"mean": float(skew.mean()), "p95": float(np.percentile(skew, 95)), "max": float(skew.max())}
     return out
