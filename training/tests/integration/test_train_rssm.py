@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -16,20 +15,11 @@ torch.set_num_threads(1)
 
 from fog_training import train_rssm  # noqa: E402
 from fog_training.checkpoint import checkpoint_path, load_checkpoint  # noqa: E402
+from quadruped_bridge.process_launch import wait_for  # noqa: E402
 
 
 def summary(run):
     return json.loads((Path(run) / "train_summary.json").read_text())
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.2) -> bool:
-    """Poll `predicate` until it holds or `timeout` (wall s) passes; its last value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)  # the polling interval of a condition wait
-    return bool(predicate())
 
 
 def test_killed_run_resumes_from_its_last_checkpoint(store_path, tmp_path):
@@ -56,7 +46,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(store_path, tmp_path):
 
     try:
         # generous: on a 2-core machine that a nice-0 job keeps busy this niced trainer took over 120 s
-        reached = wait_until(lambda: checkpointed() or proc.poll() is not None, 400)
+        reached = wait_for(lambda: checkpointed() or proc.poll() is not None, 400, interval=0.2)
         assert proc.poll() is None or checkpointed(), (
             f"the trainer exited ({proc.returncode}) before its step-10 checkpoint:\n"
             + proc.stderr.read().decode()[-2000:])
