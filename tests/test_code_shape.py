@@ -75,6 +75,33 @@ def test_the_function_check_counts_and_honours_a_reason():
     assert long_functions(f"def g():\n{body[: body.rfind(chr(10))]}\n") == []  # 80 lines
 
 
+def private_imports(source: str) -> list[tuple[int, str]]:
+    """(line, "module._name") for each private name imported from another module (`from m import _x`)."""
+    return [
+        (node.lineno, f"{node.module}.{alias.name}")
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+
+
+def test_no_source_imports_another_modules_private_names():
+    """SLF001 catches `obj._member`; this catches `from module import _helper` (a private reach ruff
+    does not see). Tests may import the private helpers of the module they test."""
+    found = [
+        f"{p.relative_to(ROOT)}:{line}: imports {name}"
+        for p in python_files()
+        if not is_test_file(p)
+        for line, name in private_imports(p.read_text())
+    ]
+    assert not found, "private names imported from other modules (make them public):\n" + "\n".join(found)
+
+
+def test_the_private_import_check_sees_one():
+    assert private_imports("from a.b import c, _d\nfrom e import __version__\n") == [(1, "a.b._d")]
+
+
 def test_ruff_passes_on_the_whole_tree():
     """`ruff check .` (ruff.toml: pycodestyle, pyflakes, imports, bugbear, pyupgrade and SLF001, no
     reaching into another object's private members) is clean: `make lint` is part of `make test`."""

@@ -34,11 +34,11 @@ from fog_worldmodel.dream import (
     DreamSpec,
     DreamStarts,
     WorldModelFolderError,
-    _is_model_dir,
-    _resolve_data,
+    is_model_dir,
     load_model,
     psnr,
     read_store,
+    resolve_data,
     store_starts,
 )
 from fog_worldmodel.persistence import save_safetensors_atomic
@@ -48,7 +48,7 @@ def resolve_run(run: str | Path) -> tuple[Path, Path]:
     """(model folder, run folder) from a pipeline work folder (WORK/global), a run, or a model folder."""
     p = Path(run)
     for model_dir, run_dir in ((p, p.parent), (p / "model", p), (p / "global" / "model", p / "global")):
-        if _is_model_dir(model_dir):
+        if is_model_dir(model_dir):
             return model_dir, run_dir
     raise WorldModelFolderError(
         f"--run {p}: no global world model there (expected RUN/model/config.json of a `fog train world-model` run, "
@@ -125,7 +125,7 @@ def export_dream(
         data = json.loads(cfg.read_text()).get("data") if cfg.is_file() else None
         if not data:
             raise WorldModelFolderError(f"--run {run}: the run records no dataset; give --data DATASET.zarr")
-        data = _resolve_data(run_dir, data)
+        data = resolve_data(run_dir, data)
     _g, meta, ends = read_store(data)
     c = model.cfg
     if episodes is None:

@@ -104,7 +104,8 @@ def _read_json(path: Path, what: str) -> dict:
         raise WorldModelFolderError(f"{path}: cannot read {what} ({e})") from e
 
 
-def _is_model_dir(d: Path) -> bool:
+def is_model_dir(d: Path) -> bool:
+    """Whether ``d`` holds a saved global world model (a config.json of this package's format)."""
     if not (d / "config.json").is_file():
         return False
     try:
@@ -125,7 +126,7 @@ def load_model(model_dir: str | Path, threads: int | None = None) -> GlobalWorld
         raise WorldModelFolderError(f"{d}: cannot load the global world model ({type(e).__name__}: {e})") from e
 
 
-def _resolve_data(run: Path, data: str) -> Path:
+def resolve_data(run: Path, data: str) -> Path:
     """The run's recorded dataset path: as written, else relative to the run's parent folders."""
     p = Path(data)
     if p.is_absolute() or p.exists():
@@ -140,17 +141,17 @@ def model_folder(path: str | Path) -> tuple[Path, dict]:
     """(model folder, what is known about it: the bundle's dream.json, or the run's config.json) of a
     bundle, a model folder, a run or a pipeline work folder (WORK/global)."""
     p = Path(path)
-    if (p / BUNDLE_FILE).is_file() and _is_model_dir(p):
+    if (p / BUNDLE_FILE).is_file() and is_model_dir(p):
         return p, _read_json(p / BUNDLE_FILE, BUNDLE_FILE)
     for model_dir, run in ((p, p.parent), (p / "model", p), (p / "global" / "model", p / "global")):
-        if _is_model_dir(model_dir):
+        if is_model_dir(model_dir):
             try:
                 info = json.loads((run / "config.json").read_text())
             except (OSError, ValueError):
                 info = {}
             info = info if isinstance(info, dict) and "data" in info else {}
             if info.get("data"):
-                info["data"] = str(_resolve_data(run, info["data"]))
+                info["data"] = str(resolve_data(run, info["data"]))
             return model_dir, info
     raise WorldModelFolderError(
         f"world model {p} is not one: expected {BUNDLE_FILE} (a dream bundle from `fog export-dream`), "
@@ -174,9 +175,9 @@ def load_world(
             model = load_model(p, threads)
             return model, spec_from_store(dataset, model, episodes, source=f"{p} + starts from {dataset}")
         return load_bundle(p, episodes, threads)
-    if _is_model_dir(p):
+    if is_model_dir(p):
         model_dir, run = p, p.parent
-    elif _is_model_dir(p / "model"):
+    elif is_model_dir(p / "model"):
         model_dir, run = p / "model", p
     else:
         raise WorldModelFolderError(
@@ -193,7 +194,7 @@ def load_world(
                 f"world model {p}: the start contexts come from a dataset, and none is known: give the "
                 f"episode store (dataset:=, --dataset), or use a dream bundle (`fog export-dream`)"
             )
-        dataset = _resolve_data(run, data)
+        dataset = resolve_data(run, data)
     return model, spec_from_store(dataset, model, episodes, source=f"{model_dir} + starts from {dataset}")
 
 
