@@ -99,6 +99,10 @@ class SimNodeConfig:
     wait_for_subscribers: int = 0
     """Hold simulated time at its start until every sensor topic has this many subscribers
     (e.g. 1 for a recorder that must not miss the first messages)."""
+    subscriber_settle: float = 0.25
+    """With wait_for_subscribers: wall seconds to keep holding once they are counted. The count is the
+    publisher's side of the match; a best-effort sample sent before the subscriber's side has matched
+    this publisher is dropped (seen once: a recorder's bag one joint state short, the first)."""
     duration: float = 0.0
     """Stop after this many simulated seconds (0 = run until shut down)."""
     task: str = "pushcube"
@@ -260,6 +264,9 @@ class SimNode(Node):
             self.get_logger().info(f"waiting for {need} subscriber(s) on every sensor topic")
         while need > 0 and self._running() and min(p.get_subscription_count() for p in pubs) < need:
             time.sleep(0.02)
+        settled = time.monotonic() + (self.cfg.subscriber_settle if need > 0 else 0.0)
+        while self._running() and time.monotonic() < settled:
+            time.sleep(min(0.02, max(settled - time.monotonic(), 0.0)))
 
     def _publish_diagnostics(self, t: float, heartbeat: bool, final: bool = False) -> None:
         events = self.safety.drain_events()
