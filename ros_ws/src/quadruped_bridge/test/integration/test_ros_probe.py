@@ -20,17 +20,15 @@ from std_srvs.srv import Trigger
 pytestmark = pytest.mark.integration
 
 TALKER = """
-import rclpy, time
+import itertools, rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 rclpy.init()
 node = rclpy.create_node("talker")
 pub = node.create_publisher(String, "chatter", QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
-i = 0
-while rclpy.ok():
-    pub.publish(String(data=f"hello {i}"))
-    i += 1
-    time.sleep(0.05)  # the talker's 20 Hz publishing period
+count = itertools.count()
+node.create_timer(0.05, lambda: pub.publish(String(data=f"hello {next(count)}")))  # 20 Hz
+rclpy.spin(node)
 """
 
 

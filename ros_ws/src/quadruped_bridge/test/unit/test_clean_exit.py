@@ -3,9 +3,8 @@ separate processes in fog_policy/test/integration/test_deploy.py."""
 
 from __future__ import annotations
 
-import time
-
 from quadruped_bridge import clean_exit
+from quadruped_bridge.process_launch import wait_for
 
 
 class HangingNode:
@@ -18,11 +17,12 @@ class HangingNode:
         self.destroyed = False
 
     def destroy_node(self):
-        deadline = time.monotonic() + self.limit
-        while "destroy_node" not in self.err and time.monotonic() < deadline:
-            self.err += self.capfd.readouterr().err
-            time.sleep(0.01)  # polling period of the captured stderr
+        wait_for(self._reported, self.limit, interval=0.01)
         self.destroyed = True
+
+    def _reported(self) -> bool:
+        self.err += self.capfd.readouterr().err
+        return "destroy_node" in self.err
 
 
 def test_a_slow_teardown_prints_where_every_thread_waits(capfd, monkeypatch):
